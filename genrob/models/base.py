@@ -1,0 +1,76 @@
+"""The classifier contract every model in genrob keeps.
+
+A model is a ``torch.nn.Module`` mapping images ``x`` in ``[0, 1]^(N x 1 x 28 x 28)``
+(float32) to ``(N, 10)`` logits. A generative model's logit for class y is
+``log p(x, y)``: never a probability, because saturated probabilities have no
+gradient and fake robustness. Every model holds at least one parameter or buffer,
+which is how attack libraries find its device.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from torch import nn
+
+Kind = Literal["generative", "discriminative"]
+IMAGE_SHAPE = (1, 28, 28)
+N_CLASSES = 10
+
+
+class ContractError(AssertionError):
+    """A model broke the classifier contract."""
+
+
+def model_device(model: nn.Module) -> torch.device:
+    """Device of a model's first parameter or buffer."""
+    for tensor in (*model.parameters(), *model.buffers()):
+        return tensor.device
+    raise ContractError(f"{type(model).__name__} has neither parameters nor buffers")
+
+
+@torch.no_grad()
+def logits_of(model: nn.Module, x: torch.Tensor, *, batch_size: int = 1000) -> torch.Tensor:
+    """The model's logits for ``x``, in batches, on the CPU."""
+    device = model_device(model)
+    was_training = model.training
+    model.eval()
+    try:
+        return torch.cat([model(x[i : i + batch_size].to(device)).cpu() for i in range(0, len(x), batch_size)])
+    finally:
+        model.train(was_training)
+
+
+def predict(model: nn.Module, x: torch.Tensor, *, batch_size: int = 1000) -> torch.Tensor:
+    """Predicted labels (argmax of the logits)."""
+    return logits_of(model, x, batch_size=batch_size).argmax(dim=1)
+
+
+def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, batch_size: int = 1000) -> float:
+    """Share of ``x`` the model labels as ``y``."""
+    return float((predict(model, x, batch_size=batch_size) == y).double().mean())
+
+
+def check_contract(model: nn.Module, x: torch.Tensor) -> None:
+    """Raise :class:`ContractError` where ``model`` breaks the contract on images ``x``."""
+    device = model_device(model)
+    model.eval()
+    x = x.to(device).requires_grad_(True)
+    logits = model(x)
+    if logits.shape != (len(x), N_CLASSES):
+        raise ContractError(f"logits have shape {tuple(logits.shape)}, expected ({len(x)}, {N_CLASSES})")
+    if not torch.isfinite(logits).all():
+        raise ContractError("logits are not all finite")
+    looks_like_probabilities = bool(
+        (logits >= 0).all() and (logits <= 1).all() and torch.allclose(logits.sum(1), torch.ones(len(x), device=device))
+    )
+    if looks_like_probabilities:
+        raise ContractError("the model returns probabilities; return logits (log p(x, y) for generative models)")
+    (grad,) = torch.autograd.grad(logits.logsumexp(1).sum() - logits[:, 0].sum(), x)
+    if not torch.isfinite(grad).all() or not grad.abs().sum() > 0:
+        raise ContractError("the logits have no useful gradient with respect to the input")
+    with torch.no_grad():
+        again = model(x)
+    if not torch.equal(again, logits.detach()):
+        raise ContractError("the model is not deterministic in eval mode")

@@ -1,0 +1,147 @@
+"""Models by name: what each is, what it is compared with, and how it is trained.
+
+Trained weights are cached under ``<cache>/checkpoints`` keyed by a hash of the
+model's training configuration, so a model is trained once per configuration
+and loaded with ``torch.load(..., weights_only=True)`` afterwards.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Mapping
+
+import torch
+from torch import nn
+
+from genrob.data import MNIST, Split, load_mnist
+from genrob.models.base import Kind
+from genrob.profiles import Profile, get_profile
+from genrob.runtime import cache_dir, report, seed_everything, torch_device
+
+#: Bump when a change to training code should invalidate every cached checkpoint.
+CHECKPOINT_FORMAT = 1
+
+Trainer = Callable[[nn.Module, Split, Split, Mapping], dict]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A registered model: its place in the study and how to build and train it."""
+
+    name: str
+    paper_name: str  # the name in the paper's tables
+    family: str  # the notebook it belongs to
+    kind: Kind
+    counterparts: tuple[str, ...]  # the models it is compared with
+    build: Callable[[], nn.Module]
+    train: Trainer  # trains the built model in place, returns a JSON-able report
+    training: Callable[[Profile], dict] = field(default=lambda profile: {})
+    description: str = ""
+
+    def training_config(self, profile: Profile | str) -> dict:
+        """The training configuration under ``profile`` (what the checkpoint hash covers)."""
+        profile = get_profile(profile)
+        return {"model": self.name, "format": CHECKPOINT_FORMAT, "max_train": profile.max_train,
+                "seed": 0, **self.training(profile)}
+
+    def config_hash(self, profile: Profile | str) -> str:
+        blob = json.dumps(self.training_config(profile), sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+_REGISTRY: dict[str, ModelSpec] = {}
+
+
+def register(spec: ModelSpec) -> ModelSpec:
+    if spec.name in _REGISTRY:
+        raise ValueError(f"model {spec.name!r} is registered twice")
+    _REGISTRY[spec.name] = spec
+    return spec
+
+
+def get_spec(name: str) -> ModelSpec:
+    """The registered model ``name``; a clear error listing the known ones."""
+    try:
+        return _REGISTRY[name]
+    except (KeyError, TypeError):
+        raise ValueError(f"unknown model {name!r}; known models: {sorted(_REGISTRY)}") from None
+
+
+def model_names(*, family: str | None = None, kind: Kind | None = None) -> list[str]:
+    """Registered model names, in registration order, optionally of one family or kind."""
+    return [s.name for s in _REGISTRY.values()
+            if (family is None or s.family == family) and (kind is None or s.kind == kind)]
+
+
+def families() -> list[str]:
+    return list(dict.fromkeys(s.family for s in _REGISTRY.values()))
+
+
+def checkpoint_path(name: str, profile: Profile | str) -> Path:
+    spec = get_spec(name)
+    return cache_dir() / "checkpoints" / f"{name}-{spec.config_hash(profile)}.pt"
+
+
+def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def training_subset(data: MNIST, profile: Profile) -> Split:
+    """The training images a profile fits on (the split is already shuffled)."""
+    if profile.max_train is None:
+        return data.train
+    return data.train.take(torch.arange(min(profile.max_train, len(data.train))))
+
+
+def load_model(
+    name: str,
+    profile: Profile | str = "default",
+    *,
+    data: MNIST | None = None,
+    device: torch.device | str | None = None,
+    retrain: bool = False,
+) -> nn.Module:
+    """The trained model ``name`` for ``profile``: from the cache, or trained and cached."""
+    spec, profile = get_spec(name), get_profile(profile)
+    device = torch.device(device) if device is not None else torch_device()
+    path = checkpoint_path(name, profile)
+    report_path = path.with_suffix(".json")
+    model = spec.build()
+    if path.exists() and report_path.exists() and not retrain:
+        model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+        return model.to(device).eval()
+    data = data if data is not None else load_mnist()
+    config = spec.training_config(profile)
+    seed_everything(config["seed"])
+    model = spec.build().to(device)
+    started = time.perf_counter()
+    fit_report = spec.train(model, training_subset(data, profile), data.val, config)
+    seconds = time.perf_counter() - started
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    _atomic_write(path, lambda tmp: torch.save(state, tmp))
+    document = {"config": config, "train_seconds": round(seconds, 2), "report": fit_report}
+    _atomic_write(report_path, lambda tmp: tmp.write_text(json.dumps(document, indent=1)))
+    report(f"trained {name} ({profile.name}) in {seconds:.1f}s -> {path.name}")
+    return model.eval()
+
+
+def training_report(name: str, profile: Profile | str = "default") -> dict:
+    """What training ``name`` under ``profile`` reported (train it first with load_model)."""
+    path = checkpoint_path(name, profile).with_suffix(".json")
+    if not path.exists():
+        raise FileNotFoundError(f"{name} is not trained for profile {get_profile(profile).name}; call load_model first")
+    return json.loads(path.read_text())

@@ -1,0 +1,58 @@
+"""Run profiles: how much data, training and attack effort a run spends.
+
+``smoke`` runs each notebook in seconds (nbval and CI), ``default`` is what
+``make book`` runs on a 2-core CPU, ``full`` is the paper's scale (all 10 000
+test images) for a machine with a GPU.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+#: The paper's eps grids (Section 4): l_inf 0.1..0.5 and l_2 1..5.
+PAPER_LINF_EPS: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.5)
+PAPER_L2_EPS: tuple[float, ...] = (1.0, 2.0, 3.0, 4.0, 5.0)
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Scale of a run; every page states the profile its numbers come from."""
+
+    name: str
+    n_eval: int  # test images each (model, attack) is evaluated on
+    max_train: int | None  # training images used for fitting (None: all 50 000)
+    epoch_scale: float  # multiplies each model's epoch count
+    attack_effort: float  # multiplies iteration counts of optimising attacks (C&W)
+    description: str
+
+    def epochs(self, full_epochs: int) -> int:
+        return max(1, round(full_epochs * self.epoch_scale))
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+PROFILES: dict[str, Profile] = {
+    "smoke": Profile(
+        name="smoke", n_eval=60, max_train=6000, epoch_scale=0.1, attack_effort=0.2,
+        description="seconds per notebook, to check that everything runs (nbval, CI); not evidence",
+    ),
+    "default": Profile(
+        name="default", n_eval=1000, max_train=None, epoch_scale=1.0, attack_effort=1.0,
+        description="what `make book` runs on a 2-core CPU: full training, 1 000 test images",
+    ),
+    "full": Profile(
+        name="full", n_eval=10_000, max_train=None, epoch_scale=1.0, attack_effort=1.0,
+        description="the paper's scale, all 10 000 test images, for a machine with a GPU",
+    ),
+}
+
+
+def get_profile(name: str | Profile) -> Profile:
+    """The profile called ``name``; a clear error for an unknown one."""
+    if isinstance(name, Profile):
+        return name
+    try:
+        return PROFILES[name]
+    except (KeyError, TypeError):
+        raise ValueError(f"unknown profile {name!r}; choose one of {sorted(PROFILES)}") from None

@@ -1,0 +1,79 @@
+"""Where things live, how runs are made repeatable, and which code made them."""
+
+from __future__ import annotations
+
+import functools
+import os
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def cache_dir() -> Path:
+    """Root of the checkpoint and results caches (``GENROB_CACHE``, else ``cache/``)."""
+    return Path(os.environ.get("GENROB_CACHE", REPO_ROOT / "cache")).expanduser().resolve()
+
+
+def data_dir() -> Path:
+    """Directory holding the four MNIST ``.gz`` files (``GENROB_DATA``, else ``data/mnist``)."""
+    return Path(os.environ.get("GENROB_DATA", REPO_ROOT / "data" / "mnist")).expanduser().resolve()
+
+
+def thread_count() -> int:
+    """Threads torch may use: fixed (``GENROB_THREADS``, default 2) so float sums repeat."""
+    return int(os.environ.get("GENROB_THREADS", "2"))
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch, and fix torch's thread count."""
+    torch.set_num_threads(thread_count())
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def torch_device() -> torch.device:
+    """CUDA when there is a GPU, else the CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+@functools.cache
+def code_version() -> str:
+    """The git commit of the code that ran (with ``-dirty`` for local edits)."""
+    try:
+        out = subprocess.run(
+            ["git", "describe", "--always", "--dirty", "--abbrev=10"],
+            cwd=REPO_ROOT, capture_output=True, text=True, timeout=10, check=True,
+        )
+        return out.stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        from genrob import __version__
+
+        return f"v{__version__}"
+
+
+def progress_enabled() -> bool:
+    """Progress bars are on unless ``GENROB_PROGRESS=off`` (nbval runs turn them off)."""
+    return os.environ.get("GENROB_PROGRESS", "on").lower() not in {"off", "0", "false", "no"}
+
+
+def progress(iterable=None, **kwargs):
+    """A tqdm bar on stderr; quiet where ``GENROB_PROGRESS=off``."""
+    from tqdm import tqdm
+
+    # Outside a terminal (a notebook kernel run by papermill, a log file) the bar
+    # is forwarded line by line, so it updates less often there.
+    kwargs.setdefault("mininterval", 0.5 if sys.stderr.isatty() else 10.0)
+    return tqdm(iterable, file=sys.stderr, disable=not progress_enabled(), **kwargs)
+
+
+def report(line: str) -> None:
+    """A one-line progress report on stderr (silent where progress is off)."""
+    if progress_enabled():
+        print(line, file=sys.stderr, flush=True)
