@@ -1,0 +1,64 @@
+"""The paper's ten attacks, by name.
+
+>>> from genrob.attacks import make_attack
+>>> make_attack("pgd_linf", "default").settings
+{'steps': 40, 'relative_step': 2.5, 'random_start': True}
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from genrob.attacks.additive_noise import AdditiveGaussianNoiseL2, AdditiveUniformNoiseLinf
+from genrob.attacks.base import Attack, AttackConstraintError, AttackOutcome, Norm, perturbation_norm
+from genrob.attacks.contrast_reduction import BinarySearchContrastReduction, LinearSearchContrastReduction
+from genrob.attacks.cw import CarliniWagnerL2
+from genrob.attacks.fgm import FGM
+from genrob.attacks.fgsm import FGSM
+from genrob.attacks.gaussian_blur import GaussianBlur
+from genrob.attacks.pgd import PGDL2, PGDLinf
+from genrob.profiles import Profile, get_profile
+
+#: Registry: name -> attack class, in the paper's order (white-box, then decision-based).
+ATTACKS: dict[str, type[Attack]] = {
+    cls.name: cls
+    for cls in (
+        FGM, FGSM, PGDL2, PGDLinf, CarliniWagnerL2,
+        AdditiveUniformNoiseLinf, AdditiveGaussianNoiseL2,
+        LinearSearchContrastReduction, BinarySearchContrastReduction, GaussianBlur,
+    )
+}
+
+PAPER_ATTACKS: tuple[str, ...] = tuple(ATTACKS)
+
+
+def get_attack_class(name: str) -> type[Attack]:
+    """The attack class registered as ``name``; a clear error listing the known ones."""
+    try:
+        return ATTACKS[name]
+    except (KeyError, TypeError):
+        raise ValueError(f"unknown attack {name!r}; known attacks: {list(ATTACKS)}") from None
+
+
+def make_attack(name: str, profile: Profile | str = "default", **overrides: Any) -> Attack:
+    """An attack with the settings of ``profile``, and any ``overrides``."""
+    cls = get_attack_class(name)
+    return cls(**{**cls.default_settings(get_profile(profile)), **overrides})
+
+
+def attack_config_hash(attack: Attack) -> str:
+    """Short hash of an attack's name and settings, part of every result's key."""
+    blob = json.dumps({"attack": attack.name, **attack.settings}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+def norm_of(name: str) -> Norm:
+    return get_attack_class(name).norm
+
+
+__all__ = [
+    "ATTACKS", "PAPER_ATTACKS", "Attack", "AttackConstraintError", "AttackOutcome", "Norm",
+    "attack_config_hash", "get_attack_class", "make_attack", "norm_of", "perturbation_norm",
+]

@@ -1,0 +1,138 @@
+"""Clean accuracy, and the sweep of models x attacks x eps into the results table.
+
+The sweep attacks the same fixed, seeded, class-stratified test subset with
+every attack, so clean and robust accuracy are measured on the same images.
+Each finished attack run is written to the table at once; rows already in the
+table are never recomputed.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from genrob.attacks import attack_config_hash, make_attack
+from genrob.data import MNIST, Split, evaluation_subset, load_mnist
+from genrob.models import get_spec, load_model
+from genrob.models.base import predict
+from genrob.params import SweepConfig
+from genrob.results import (
+    append_rows, existing_keys, load_per_image, per_image_dir, read_results, row_key,
+    save_per_image, wilson_interval,
+)
+from genrob.runtime import code_version, progress, report, seed_everything, torch_device
+
+DEFAULT_BATCH_SIZE = 500
+
+
+def clean_accuracy(models: dict[str, nn.Module], split: Split) -> pd.DataFrame:
+    """Accuracy of each model on ``split``, with its 95% Wilson interval."""
+    rows = []
+    for name, model in models.items():
+        correct = int((predict(model, split.x) == split.y).sum())
+        low, high = wilson_interval(correct, len(split))
+        rows.append({"model": name, "kind": get_spec(name).kind, "n": len(split),
+                     "accuracy": correct / len(split), "ci_low": low, "ci_high": high})
+    return pd.DataFrame(rows)
+
+
+def _row(base: dict, eps: float, clean_correct: np.ndarray, fooled: np.ndarray,
+         perturbation: np.ndarray, seconds: float) -> dict:
+    n = len(clean_correct)
+    clean = int(clean_correct.sum())
+    robust = int((clean_correct & ~fooled).sum())
+    low, high = wilson_interval(robust, n)
+    sizes = perturbation[fooled]
+    return {**base, "eps": float(eps), "clean_correct": clean, "clean_accuracy": clean / n,
+            "robust_correct": robust, "robust_accuracy": robust / n, "robust_ci_low": low,
+            "robust_ci_high": high, "median_perturbation": float(np.median(sizes)) if len(sizes) else math.nan,
+            "wall_time_s": round(seconds, 3), "code_version": code_version()}
+
+
+def _summary(model: str, attack: str, rows: list[dict], seconds: float) -> str:
+    accs = " ".join(f"{r['eps']:g}:{r['robust_accuracy']:.3f}" for r in rows)
+    return f"{model} x {attack}: clean {rows[0]['clean_accuracy']:.3f}, robust {accs} ({seconds:.1f}s)"
+
+
+def _run_cell(model: nn.Module, attack, subset: Split, base: dict, todo: list[float], config: SweepConfig,
+              device: torch.device, batch_size: int) -> list[dict]:
+    """Run one (model, attack) cell for the eps in ``todo``, writing rows as they finish."""
+    folder = per_image_dir(config.profile) / f"{base['model']}-{base['model_config']}"
+    stem = f"{attack.name}-{base['attack_config']}-n{config.n}-s{config.seed}"
+    bar = progress(total=len(subset) * (1 if attack.minimisation else len(todo)),
+                   desc=f"{base['model']} x {attack.name}", unit="img", leave=False)
+    rows: list[dict] = []
+    started = time.perf_counter()
+    if attack.minimisation:
+        # One run gives every eps: keep each image's smallest perturbation found.
+        path = folder / f"{stem}-minimal.npz"
+        cached = load_per_image(path)
+        if cached is None:
+            t0 = time.perf_counter()
+            out = attack.run(model, subset.x, subset.y, [math.inf], device=device, seed=config.seed,
+                             batch_size=batch_size, bar=bar)
+            cached = {"clean_correct": out.clean_correct, "found": out.fooled[0],
+                      "perturbation": out.perturbation[0], "seconds": np.array(time.perf_counter() - t0)}
+            save_per_image(path, **cached)
+        for eps in todo:
+            fooled = cached["found"] & (np.nan_to_num(cached["perturbation"], nan=np.inf) <= eps * (1 + 1e-5) + 1e-5)
+            rows.append(_row(base, eps, cached["clean_correct"], fooled, cached["perturbation"],
+                             float(cached["seconds"])))
+        append_rows(config.profile, rows)
+    else:
+        for eps in todo:
+            t0 = time.perf_counter()
+            out = attack.run(model, subset.x, subset.y, [eps], device=device, seed=config.seed,
+                             batch_size=batch_size, bar=bar)
+            seconds = time.perf_counter() - t0
+            save_per_image(folder / f"{stem}-eps{eps:g}.npz", clean_correct=out.clean_correct,
+                           fooled=out.fooled[0], perturbation=out.perturbation[0])
+            row = _row(base, eps, out.clean_correct, out.fooled[0], out.perturbation[0], seconds)
+            append_rows(config.profile, [row])  # written at once: an interruption loses at most this eps
+            rows.append(row)
+    bar.close()
+    report(_summary(base["model"], attack.name, rows, time.perf_counter() - started))
+    return rows
+
+
+def sweep(config: SweepConfig, *, data: MNIST | None = None, device: torch.device | str | None = None,
+          batch_size: int = DEFAULT_BATCH_SIZE) -> pd.DataFrame:
+    """Run every (model, attack, eps) of ``config`` not yet in the results table.
+
+    Returns the rows of the table that ``config`` asks for, in sweep order.
+    """
+    device = torch.device(device) if device is not None else torch_device()
+    data = data if data is not None else load_mnist()
+    subset = evaluation_subset(data.test, config.n, seed=config.seed)
+    done = existing_keys(read_results(config.profile))
+    wanted: list[tuple] = []
+    for model_name in config.models:
+        spec = get_spec(model_name)
+        model = None
+        for attack_name in config.attacks:
+            attack = make_attack(attack_name, config.profile)
+            base = {"profile": config.profile.name, "model": model_name,
+                    "model_config": spec.config_hash(config.profile), "kind": spec.kind,
+                    "attack": attack_name, "attack_config": attack_config_hash(attack), "norm": attack.norm,
+                    "n": config.n, "seed": config.seed}
+            grid = config.eps_for(attack_name)
+            wanted += [row_key({**base, "eps": eps}) for eps in grid]
+            todo = [eps for eps in grid if row_key({**base, "eps": eps}) not in done]
+            if not todo:
+                continue
+            if model is None:
+                model = load_model(model_name, config.profile, data=data, device=device)
+            seed_everything(config.seed)
+            _run_cell(model, attack, subset, base, todo, config, device, batch_size)
+    table = read_results(config.profile)
+    keys = [row_key(r) for r in table.to_dict("records")]
+    position = {key: i for i, key in enumerate(keys)}
+    missing = [k for k in wanted if k not in position]
+    if missing:
+        raise RuntimeError(f"{len(missing)} results are missing after the sweep, e.g. {missing[0]}")
+    return table.iloc[[position[k] for k in wanted]].reset_index(drop=True)

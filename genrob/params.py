@@ -1,0 +1,121 @@
+"""Notebook parameters, checked before any work starts.
+
+Each family notebook has a papermill ``parameters`` cell (profile, eps grids,
+n, seed, attacks, models); :func:`sweep_config` turns it into a
+:class:`SweepConfig` or stops with a message that says what is wrong.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from numbers import Real
+from typing import Sequence
+
+from genrob.attacks import PAPER_ATTACKS, get_attack_class
+from genrob.models import get_spec, model_names
+from genrob.profiles import PAPER_L2_EPS, PAPER_LINF_EPS, Profile, get_profile
+
+#: Largest meaningful eps: l_inf distance between images in [0, 1] is at most 1,
+#: l_2 distance at most sqrt(784) = 28.
+MAX_EPS = {"linf": 1.0, "l2": 28.0}
+N_TEST = 10_000
+
+
+class ParameterError(ValueError):
+    """A notebook parameter is invalid; raised before any work is done."""
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    """What a sweep runs: models x attacks x eps, on n seeded test images."""
+
+    profile: Profile
+    models: tuple[str, ...]
+    attacks: tuple[str, ...]
+    linf_eps: tuple[float, ...]
+    l2_eps: tuple[float, ...]
+    n: int
+    seed: int
+
+    def eps_for(self, attack: str) -> tuple[float, ...]:
+        return self.linf_eps if get_attack_class(attack).norm == "linf" else self.l2_eps
+
+
+def _eps_grid(value, norm: str, default: tuple[float, ...]) -> tuple[float, ...]:
+    name = f"{norm}_eps"
+    if value is None:
+        return default
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        raise ParameterError(f"{name} must be a list of numbers, got {value!r}")
+    if len(value) == 0:
+        raise ParameterError(f"{name} is empty; give at least one eps")
+    grid = []
+    for eps in value:
+        if isinstance(eps, bool) or not isinstance(eps, Real) or math.isnan(eps):
+            raise ParameterError(f"{name} holds {eps!r}, which is not a number")
+        if eps <= 0:
+            raise ParameterError(f"{name} holds {eps}: every eps must be positive")
+        if eps > MAX_EPS[norm]:
+            hint = " (that looks like an l2 grid: pass it as l2_eps)" if norm == "linf" else ""
+            raise ParameterError(
+                f"{name} holds {eps}, beyond the largest {norm} distance between two images "
+                f"in [0, 1] ({MAX_EPS[norm]:g}){hint}")
+        grid.append(float(eps))
+    if len(set(grid)) != len(grid):
+        raise ParameterError(f"{name} repeats a value: {grid}")
+    return tuple(sorted(grid))
+
+
+def _names(value, known: Sequence[str], what: str, default: Sequence[str]) -> tuple[str, ...]:
+    if value is None:
+        return tuple(default)
+    if isinstance(value, str):
+        value = [value]
+    unknown = [v for v in value if v not in known]
+    if unknown:
+        raise ParameterError(f"unknown {what} {unknown}; known {what}s: {list(known)}")
+    if not value:
+        raise ParameterError(f"no {what}s given")
+    return tuple(value)
+
+
+def sweep_config(
+    *,
+    profile: str = "default",
+    family: str | None = None,
+    models: Sequence[str] | str | None = None,
+    attacks: Sequence[str] | str | None = None,
+    linf_eps: Sequence[float] | None = None,
+    l2_eps: Sequence[float] | None = None,
+    n: int | None = None,
+    seed: int = 0,
+) -> SweepConfig:
+    """Check a notebook's parameters and return the sweep they describe.
+
+    ``None`` means the default: the family's models, the paper's ten attacks and
+    eps grids, and the profile's n.
+    """
+    try:
+        chosen = get_profile(profile)
+    except ValueError as err:
+        raise ParameterError(str(err)) from None
+    family_models = model_names(family=family)
+    if family is not None and not family_models:
+        raise ParameterError(f"unknown family {family!r}")
+    models = _names(models, model_names(), "model", family_models)
+    for name in models:
+        get_spec(name)
+    attacks = _names(attacks, list(PAPER_ATTACKS), "attack", PAPER_ATTACKS)
+    if n is None:
+        n = chosen.n_eval
+    if isinstance(n, bool) or not isinstance(n, int) or not 0 < n <= N_TEST:
+        raise ParameterError(f"n must be a whole number of test images between 1 and {N_TEST}, got {n!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ParameterError(f"seed must be a non-negative whole number, got {seed!r}")
+    return SweepConfig(
+        profile=chosen, models=models, attacks=attacks,
+        linf_eps=_eps_grid(linf_eps, "linf", PAPER_LINF_EPS),
+        l2_eps=_eps_grid(l2_eps, "l2", PAPER_L2_EPS),
+        n=n, seed=seed,
+    )

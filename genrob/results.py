@@ -1,0 +1,106 @@
+"""The tidy results table: one row per (model, attack, eps), written atomically.
+
+Each profile has its own table, ``<cache>/results/<profile>.csv``. A row is
+identified by :data:`KEY`; a sweep skips every key already in the table, so a
+sweep that was killed resumes where it stopped and ends with the same table.
+Per-image outcomes live beside it (``<profile>/``), one ``.npz`` per attack run,
+so the worst case over attacks can be taken image by image.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+import pandas as pd
+
+from genrob.profiles import Profile, get_profile
+from genrob.runtime import cache_dir
+
+COLUMNS: tuple[str, ...] = (
+    "profile", "model", "model_config", "kind", "attack", "attack_config", "norm", "eps",
+    "n", "seed", "clean_correct", "clean_accuracy", "robust_correct", "robust_accuracy",
+    "robust_ci_low", "robust_ci_high", "median_perturbation", "wall_time_s", "code_version",
+)
+
+#: What identifies a row: the same key means the same computation.
+KEY: tuple[str, ...] = ("profile", "model", "model_config", "attack", "attack_config", "n", "seed", "eps")
+
+
+def wilson_interval(successes: int, n: int, *, z: float = 1.959964) -> tuple[float, float]:
+    """95% Wilson score interval for a binomial proportion."""
+    if n == 0:
+        return (math.nan, math.nan)
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def results_path(profile: Profile | str) -> Path:
+    return cache_dir() / "results" / f"{get_profile(profile).name}.csv"
+
+
+def per_image_dir(profile: Profile | str) -> Path:
+    return cache_dir() / "results" / get_profile(profile).name
+
+
+def _atomic_replace(path: Path, write) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def read_results(profile: Profile | str) -> pd.DataFrame:
+    """The whole results table of ``profile`` (empty, with its columns, if none yet)."""
+    path = results_path(profile)
+    if not path.exists():
+        return pd.DataFrame(columns=list(COLUMNS))
+    return pd.read_csv(path, dtype={"model_config": str, "attack_config": str, "code_version": str})
+
+
+def row_key(row: dict) -> tuple:
+    return tuple(round(float(row[k]), 10) if k == "eps" else str(row[k]) for k in KEY)
+
+
+def existing_keys(table: pd.DataFrame) -> set[tuple]:
+    return {row_key(r) for r in table.to_dict("records")}
+
+
+def append_rows(profile: Profile | str, rows: Iterable[dict]) -> None:
+    """Add rows to the table, replacing any with the same key; the file is swapped whole."""
+    rows = list(rows)
+    if not rows:
+        return
+    table = read_results(profile)
+    new = pd.DataFrame(rows, columns=list(COLUMNS))
+    keys = {row_key(r) for r in rows}
+    keep = [row_key(r) not in keys for r in table.to_dict("records")]
+    merged = pd.concat([table[keep], new], ignore_index=True) if len(table) else new
+    _atomic_replace(results_path(profile), lambda tmp: merged.to_csv(tmp, index=False))
+
+
+def save_per_image(path: Path, **arrays: np.ndarray) -> None:
+    """Write one attack run's per-image arrays atomically."""
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as handle:
+            np.savez_compressed(handle, **arrays)
+
+    _atomic_replace(path, write)
+
+
+def load_per_image(path: Path) -> dict[str, np.ndarray] | None:
+    if not path.exists():
+        return None
+    with np.load(path) as archive:
+        return {k: archive[k] for k in archive.files}
