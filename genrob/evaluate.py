@@ -136,3 +136,58 @@ def sweep(config: SweepConfig, *, data: MNIST | None = None, device: torch.devic
     if missing:
         raise RuntimeError(f"{len(missing)} results are missing after the sweep, e.g. {missing[0]}")
     return table.iloc[[position[k] for k in wanted]].reset_index(drop=True)
+
+
+def adversarial_examples(models: dict[str, nn.Module], attacks: list[str], images: Split, *, profile,
+                         linf_eps: float = 0.3, l2_eps: float = 2.0, seed: int = 0,
+                         device: torch.device | str | None = None) -> tuple[pd.DataFrame, dict]:
+    """Adversarial versions of a few images, for showing, not for counting.
+
+    Fixed-eps attacks are run at ``linf_eps`` or ``l2_eps``; minimisation attacks
+    show the smallest adversarial they found. Returns a table (model, attack,
+    image, label, prediction, size) and the adversarial images per (model, attack).
+    """
+    device = torch.device(device) if device is not None else torch_device()
+    rows, pictures = [], {}
+    x, y = images.x.to(device), images.y.to(device)
+    for model_name, model in models.items():
+        for attack_name in attacks:
+            attack = make_attack(attack_name, profile)
+            seed_everything(seed)
+            eps = None if attack.minimisation else (linf_eps if attack.norm == "linf" else l2_eps)
+            adversarial = attack.generate(model, x, y, eps=eps, device=device).detach().cpu()
+            prediction = predict(model, adversarial)
+            size = (adversarial - images.x).flatten(1)
+            size = size.abs().amax(1) if attack.norm == "linf" else size.norm(dim=1)
+            pictures[(model_name, attack_name)] = adversarial
+            rows += [{"model": model_name, "attack": attack_name, "image": i, "label": int(images.y[i]),
+                      "prediction": int(prediction[i]), "size": float(size[i])} for i in range(len(images))]
+    return pd.DataFrame(rows), pictures
+
+
+def gradient_health(models: dict[str, nn.Module], images: Split) -> pd.DataFrame:
+    """Does cross-entropy give the attacks a gradient to follow?
+
+    For the correctly classified ``images`` of each model: the median logit margin
+    (top logit minus runner-up) and the share of images whose cross-entropy
+    gradient with respect to the input is exactly zero in float32. Log-likelihood
+    logits can differ by hundreds of nats; softmax then saturates, the gradient
+    underflows to zero, and a gradient attack stands still: robustness that is
+    only apparent.
+    """
+    rows = []
+    for name, model in models.items():
+        device = next(iter((*model.parameters(), *model.buffers()))).device
+        x = images.x.detach().to(device).clone().requires_grad_(True)
+        y = images.y.to(device)
+        logits = model(x)
+        correct = logits.argmax(1) == y
+        loss = nn.functional.cross_entropy(logits, y, reduction="sum")
+        (grad,) = torch.autograd.grad(loss, x)
+        top2 = logits.detach().topk(2, dim=1).values
+        margin = (top2[:, 0] - top2[:, 1])[correct]
+        zero = (grad.flatten(1).abs().amax(1) == 0)[correct]
+        rows.append({"model": name, "kind": get_spec(name).kind, "correct": int(correct.sum()),
+                     "median_margin": float(margin.median()) if len(margin) else math.nan,
+                     "zero_gradient_share": float(zero.double().mean()) if len(zero) else math.nan})
+    return pd.DataFrame(rows)

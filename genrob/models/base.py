@@ -56,7 +56,7 @@ def check_contract(model: nn.Module, x: torch.Tensor) -> None:
     """Raise :class:`ContractError` where ``model`` breaks the contract on images ``x``."""
     device = model_device(model)
     model.eval()
-    x = x.to(device).requires_grad_(True)
+    x = x.detach().to(device).clone().requires_grad_(True)
     logits = model(x)
     if logits.shape != (len(x), N_CLASSES):
         raise ContractError(f"logits have shape {tuple(logits.shape)}, expected ({len(x)}, {N_CLASSES})")

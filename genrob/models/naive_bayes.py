@@ -83,6 +83,20 @@ def train_logistic_regression(model: LogisticRegression, train: Split, val: Spli
                           lr=config["lr"], seed=config["seed"], desc="logistic regression")
 
 
+#: Both models as graphs (for genrob.plots.graphical_models): the generative one
+#: points from the class to every pixel, the discriminative one from the pixels to the class.
+GRAPHS = {
+    "Gaussian naive Bayes": {
+        "nodes": {"y": (0, 1.3, "$y$", False), "x": (0, 0, "$x_i$", True)},
+        "edges": [("y", "x")], "plates": [(["x"], "$i = 1..784$")],
+    },
+    "logistic regression": {
+        "nodes": {"y": (0, 1.3, "$y$", False), "x": (0, 0, "$x_i$", True)},
+        "edges": [("x", "y")], "plates": [(["x"], "$i = 1..784$")],
+    },
+}
+
+
 register(ModelSpec(
     name="gaussian_nb", paper_name="Gaussian NB", family="naive_bayes", kind="generative",
     counterparts=("logistic_regression",), build=GaussianNaiveBayes, train=train_naive_bayes,

@@ -1,0 +1,82 @@
+"""What every family chapter does at its start and in its tables, in one place."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from genrob.attacks import ATTACKS
+from genrob.models import get_spec
+from genrob.paper import paper_clean_accuracy
+from genrob.params import SweepConfig, sweep_config
+from genrob.runtime import code_version, seed_everything
+
+#: Decimal places of the floats a chapter prints, so nbval reruns compare equal.
+DECIMALS = 3
+
+
+def setup(*, family: str, profile: str, seed: int = 0, **params) -> SweepConfig:
+    """Check the notebook's parameters (before any work) and seed everything."""
+    config = sweep_config(profile=profile, family=family, seed=seed, **params)
+    seed_everything(seed)
+    return config
+
+
+def provenance(config: SweepConfig) -> str:
+    """One Markdown line: the profile, n, grids and code version behind a page's numbers."""
+    return (f"**Numbers on this page:** profile `{config.profile.name}` ({config.profile.description}); "
+            f"n = {config.n} test images per attack (seed {config.seed}); l_inf eps {list(config.linf_eps)}, "
+            f"l_2 eps {list(config.l2_eps)}; code version `{code_version()}`.")
+
+
+def robustness_table(results: pd.DataFrame, *, norm: str) -> pd.DataFrame:
+    """Robust accuracy of the ``norm`` attacks as a (model, attack) x eps table, clean accuracy first."""
+    part = results[results["norm"] == norm]
+    rows = {}
+    for model in dict.fromkeys(part["model"]):
+        for attack in (a for a in ATTACKS if a in set(part["attack"])):
+            cell = part[(part["model"] == model) & (part["attack"] == attack)].sort_values("eps")
+            if len(cell):
+                rows[(model, attack)] = {"clean": cell["clean_accuracy"].iloc[0],
+                                         **dict(zip(cell["eps"], cell["robust_accuracy"]))}
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.index.names = ["model", "attack"]
+    table.columns.name = f"{norm} eps"
+    return table.round(DECIMALS)
+
+
+def clean_table(clean: pd.DataFrame) -> pd.DataFrame:
+    """Clean accuracy (from :func:`genrob.evaluate.clean_accuracy`) beside what the paper's text states."""
+    stated = paper_clean_accuracy().set_index("paper_model")
+    paper_names = clean["model"].map(lambda m: get_spec(m).paper_name)
+    out = clean.assign(
+        paper=paper_names.map(lambda p: stated["clean_accuracy"].get(p)),
+        paper_says=paper_names.map(lambda p: stated["source"].get(p, "not stated")),
+    )
+    return out.set_index("model").round(DECIMALS)
+
+
+def generative_vs_discriminative(results: pd.DataFrame, *, generative: str, discriminative: str,
+                                 linf_eps: float = 0.3, l2_eps: float = 2.0) -> pd.DataFrame:
+    """Per attack, at one eps per norm: which model of the pair keeps more accuracy.
+
+    A model counts as more robust only where the two 95% intervals do not overlap.
+    """
+    rows = []
+    for attack in (a for a in ATTACKS if a in set(results["attack"])):
+        cell = results[results["attack"] == attack]
+        eps = linf_eps if cell["norm"].iloc[0] == "linf" else l2_eps
+        g = cell[(cell["model"] == generative) & (cell["eps"] == eps)]
+        d = cell[(cell["model"] == discriminative) & (cell["eps"] == eps)]
+        if g.empty or d.empty:
+            continue
+        g, d = g.iloc[0], d.iloc[0]
+        if g["robust_ci_low"] > d["robust_ci_high"]:
+            verdict = f"{generative} more robust"
+        elif d["robust_ci_low"] > g["robust_ci_high"]:
+            verdict = f"{discriminative} more robust"
+        else:
+            verdict = "no clear difference"
+        rows.append({"attack": attack, "eps": eps, generative: g["robust_accuracy"],
+                     discriminative: d["robust_accuracy"], "difference": g["robust_accuracy"] - d["robust_accuracy"],
+                     "verdict": verdict})
+    return pd.DataFrame(rows).set_index("attack").round(DECIMALS)

@@ -1,0 +1,60 @@
+"""Sanity checks every robustness number must survive (Carlini et al. 2019).
+
+Each check reads the results table and answers pass or fail per model, with the
+evidence. A failed check means an attack did not do its job, not that a model is
+robust: a generative model that looks robust is first suspected of hiding its
+gradient.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+#: Iterative attacks and the single-step attacks they must match or beat.
+ITERATIVE_OVER_SINGLE_STEP = {"pgd_linf": "fgsm_linf", "pgd_l2": "fgm_l2"}
+#: Unbounded in effect at the grid's top: C&W at l_2 = 5 should fool nearly every image.
+UNBOUNDED = ("cw_l2", 5.0)
+UNBOUNDED_LIMIT = 0.05
+
+
+def _slack(a: pd.Series, b: pd.Series) -> pd.Series:
+    """Allowed excess: the two 95% intervals' half-widths added, so noise does not fail a check."""
+    return (a["robust_ci_high"] - a["robust_ci_low"]) / 2 + (b["robust_ci_high"] - b["robust_ci_low"]) / 2
+
+
+def sanity_checks(results: pd.DataFrame) -> pd.DataFrame:
+    """One row per (model, check): passed or not, and why."""
+    rows = []
+    for model, part in results.groupby("model", sort=False):
+        worst_rise, where = 0.0, ""
+        for attack, cell in part.groupby("attack", sort=False):
+            acc = cell.sort_values("eps")["robust_accuracy"].to_numpy()
+            rises = acc[1:] - acc[:-1]
+            if len(rises) and rises.max() > worst_rise:
+                worst_rise, where = float(rises.max()), attack
+        n = int(part["n"].iloc[0])
+        rows.append({"model": model, "check": "accuracy falls with eps", "passed": worst_rise <= 2 / n,
+                     "detail": f"largest rise {worst_rise:.3f} ({where})" if where else "never rises"})
+        above = part[part["robust_accuracy"] > part["clean_accuracy"]]
+        rows.append({"model": model, "check": "robust <= clean", "passed": above.empty,
+                     "detail": f"{len(above)} cells above clean accuracy"})
+        for iterative, single in ITERATIVE_OVER_SINGLE_STEP.items():
+            a = part[part["attack"] == iterative].set_index("eps")
+            b = part[part["attack"] == single].set_index("eps")
+            common = a.index.intersection(b.index)
+            if common.empty:
+                continue
+            excess = a.loc[common, "robust_accuracy"] - b.loc[common, "robust_accuracy"]
+            slack = _slack(a.loc[common], b.loc[common])
+            bad = excess[excess > slack]
+            rows.append({"model": model, "check": f"{iterative} at least as strong as {single}",
+                         "passed": bad.empty,
+                         "detail": "at every eps" if bad.empty else
+                         f"weaker by {bad.max():.3f} at eps {', '.join(f'{e:g}' for e in bad.index)}"})
+        attack, eps = UNBOUNDED
+        top = part[(part["attack"] == attack) & (part["eps"] == eps)]
+        if not top.empty:
+            value = float(top["robust_accuracy"].iloc[0])
+            rows.append({"model": model, "check": f"{attack} at eps {eps:g} reaches ~0",
+                         "passed": value <= UNBOUNDED_LIMIT, "detail": f"robust accuracy {value:.3f}"})
+    return pd.DataFrame(rows)

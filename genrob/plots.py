@@ -1,0 +1,194 @@
+"""Figures the chapters show: graphical models, robustness curves, adversarial examples."""
+
+from __future__ import annotations
+
+import math
+from typing import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import torch
+from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch
+
+from genrob.attacks import ATTACKS, get_attack_class
+from genrob.models import get_spec
+
+GENERATIVE_STYLE = {"linestyle": "-", "marker": "o"}
+DISCRIMINATIVE_STYLE = {"linestyle": "--", "marker": "s"}
+
+
+def _finished(fig: plt.Figure) -> plt.Figure:
+    """Close the figure in pyplot and return it: a notebook shows it once, as the cell's value."""
+    plt.close(fig)
+    return fig
+
+
+def _style(model: str) -> dict:
+    return GENERATIVE_STYLE if get_spec(model).kind == "generative" else DISCRIMINATIVE_STYLE
+
+
+# --- graphical models -------------------------------------------------------
+
+def graphical_model(
+    nodes: Mapping[str, tuple[float, float, str, bool]],
+    edges: Sequence[tuple[str, str]],
+    plates: Sequence[tuple[Sequence[str], str]] = (),
+    *,
+    title: str = "",
+    ax: plt.Axes | None = None,
+) -> plt.Axes:
+    """Draw a directed graphical model.
+
+    ``nodes`` maps a name to ``(x, y, label, observed)``; observed nodes are shaded.
+    ``plates`` are ``(node names, caption)`` boxes drawn around those nodes.
+    """
+    ax = ax or plt.subplots(figsize=(3, 2.6))[1]
+    radius = 0.32
+    for members, caption in plates:
+        xs = [nodes[m][0] for m in members]
+        ys = [nodes[m][1] for m in members]
+        x0, y0 = min(xs) - 0.9, min(ys) - 0.85
+        width = max(xs) - min(xs) + 1.8
+        ax.add_patch(FancyBboxPatch((x0, y0), width, max(ys) - min(ys) + 1.35,
+                                    boxstyle="round,pad=0.02", fill=False, linewidth=1))
+        ax.text(x0 + width - 0.08, y0 + 0.06, caption, ha="right", va="bottom", fontsize=8)
+    for name, (x, y, label, observed) in nodes.items():
+        ax.add_patch(Circle((x, y), radius, facecolor="0.8" if observed else "white", edgecolor="black", zorder=2))
+        ax.text(x, y, label, ha="center", va="center", fontsize=12, zorder=3)
+    for start, end in edges:
+        (x0, y0), (x1, y1) = nodes[start][:2], nodes[end][:2]
+        d = math.hypot(x1 - x0, y1 - y0)
+        ux, uy = (x1 - x0) / d, (y1 - y0) / d
+        ax.add_patch(FancyArrowPatch((x0 + ux * radius, y0 + uy * radius), (x1 - ux * radius, y1 - uy * radius),
+                                     arrowstyle="-|>", mutation_scale=14, linewidth=1.2, zorder=1))
+    xs = [v[0] for v in nodes.values()]
+    ys = [v[1] for v in nodes.values()]
+    ax.set_xlim(min(xs) - 1.2, max(xs) + 1.2)
+    ax.set_ylim(min(ys) - 1.1, max(ys) + 0.6)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    if title:
+        ax.set_title(title, fontsize=10)
+    return ax
+
+
+def graphical_models(graphs: Mapping[str, Mapping], *, width: float = 3.0) -> plt.Figure:
+    """Several graphical models side by side, each given as :func:`graphical_model` keywords."""
+    fig, axes = plt.subplots(1, len(graphs), figsize=(width * len(graphs), 2.8))
+    for ax, (title, graph) in zip(np.atleast_1d(axes), graphs.items()):
+        graphical_model(**graph, title=title, ax=ax)
+    fig.tight_layout()
+    return _finished(fig)
+
+
+# --- images -------------------------------------------------------------------
+
+def image_grid(images: torch.Tensor | np.ndarray, *, titles: Sequence[str] | None = None,
+               rows: int = 1, row_labels: Sequence[str] | None = None, cmap: str = "gray",
+               title_colors: Sequence[str] | None = None, vmin: float | None = 0.0,
+               vmax: float | None = 1.0, size: float = 1.2) -> plt.Figure:
+    """A grid of 28 x 28 images, filled row by row."""
+    images = np.asarray(images).reshape(-1, 28, 28)
+    cols = math.ceil(len(images) / rows)
+    fig, axes = plt.subplots(rows, cols, figsize=(size * cols + (1 if row_labels else 0), size * rows + 0.3),
+                             squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if i >= len(images):
+            ax.axis("off")
+            continue
+        ax.imshow(images[i], cmap=cmap, vmin=vmin, vmax=vmax)
+        if titles is not None:
+            ax.set_title(titles[i], fontsize=8, color=title_colors[i] if title_colors else "black")
+    if row_labels:
+        for ax, label in zip(axes[:, 0], row_labels):
+            ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
+    fig.tight_layout()
+    return _finished(fig)
+
+
+def adversarial_examples(examples: pd.DataFrame, images: Mapping[tuple[str, str], torch.Tensor],
+                         clean: torch.Tensor) -> plt.Figure:
+    """Clean images (top row, with their labels) and adversarial versions, one row per (model, attack).
+
+    ``examples`` has one row per (model, attack, image) with the label, the
+    prediction and the perturbation size; ``images`` maps (model, attack) to the
+    adversarial images (see :func:`genrob.evaluate.adversarial_examples`).
+    Titles give the prediction, red with the perturbation size where it is wrong.
+    """
+    keys = list(images)
+    first = examples.drop_duplicates("image").sort_values("image")
+    labels = [f"label {v}" for v in first["label"]]
+    pictures, colours = list(clean), ["black"] * len(labels)
+    for model, attack in keys:
+        part = examples[(examples["model"] == model) & (examples["attack"] == attack)]
+        for r in part.itertuples():
+            pictures.append(images[(model, attack)][r.image])
+            fooled = r.prediction != r.label
+            colours.append("red" if fooled else "black")
+            labels.append(f"{r.prediction} ({r.size:.2f})" if fooled else f"{r.prediction}")
+    return image_grid(torch.stack(pictures), titles=labels, title_colors=colours, rows=len(keys) + 1,
+                      row_labels=["clean"] + [f"{m}\n{a}" for m, a in keys], size=1.1)
+
+
+# --- robustness curves ----------------------------------------------------------
+
+def robustness_curves(results: pd.DataFrame, *, paper: pd.DataFrame | None = None,
+                      attacks: Sequence[str] | None = None, cols: int = 5) -> plt.Figure:
+    """Robust accuracy against eps, one panel per attack, one line per model.
+
+    Generative models are solid lines with circles, discriminative ones dashed
+    with squares; the band is the 95% interval. The paper's values, where given
+    (``paper``: a :func:`genrob.paper.compare_with_paper` table), are crosses.
+    """
+    attacks = [a for a in (attacks or ATTACKS) if a in set(results["attack"])]
+    rows = math.ceil(len(attacks) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.0 * cols, 2.7 * rows), squeeze=False, sharey=True)
+    colours = {m: f"C{i}" for i, m in enumerate(dict.fromkeys(results["model"]))}
+    for ax, attack in zip(axes.flat, attacks):
+        part = results[results["attack"] == attack]
+        for model, curve in part.groupby("model", sort=False):
+            curve = curve.sort_values("eps")
+            eps = np.concatenate([[0.0], curve["eps"].to_numpy()])
+            acc = np.concatenate([[curve["clean_accuracy"].iloc[0]], curve["robust_accuracy"].to_numpy()])
+            ax.plot(eps, acc, color=colours[model], label=model, markersize=3.5, **_style(model))
+            ax.fill_between(curve["eps"], curve["robust_ci_low"], curve["robust_ci_high"],
+                            color=colours[model], alpha=0.15, linewidth=0)
+            if paper is not None:
+                theirs = paper[(paper["attack"] == attack) & (paper["model"] == model)]
+                ax.plot(theirs["eps"], theirs["paper"], "x", color=colours[model], markersize=7, mew=2)
+        cls = get_attack_class(attack)
+        ax.set_title(f"{attack}", fontsize=9)
+        ax.set_xlabel(f"eps ({cls.norm})", fontsize=8)
+        ax.set_ylim(-0.03, 1.03)
+        ax.grid(alpha=0.3)
+    for ax in axes.flat[len(attacks):]:
+        ax.axis("off")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("accuracy")
+    handles, names = axes.flat[0].get_legend_handles_labels()
+    if paper is not None:
+        handles.append(plt.Line2D([], [], marker="x", linestyle="", color="0.3", mew=2))
+        names.append("paper (Tables 1-2)")
+    fig.legend(handles, names, loc="lower center", ncol=len(names), frameon=False, fontsize=9,
+               bbox_to_anchor=(0.5, -0.02))
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    return _finished(fig)
+
+
+def selection_curve(values: Sequence[float], scores: Sequence[float], *, chosen: float, xlabel: str,
+                    ylabel: str = "validation accuracy", log: bool = True) -> plt.Figure:
+    """A hyper-parameter against its validation score, the chosen value marked."""
+    fig, ax = plt.subplots(figsize=(4.5, 2.8))
+    ax.plot(values, scores, "o-")
+    ax.axvline(chosen, color="C3", linestyle=":", label=f"chosen: {chosen:g}")
+    if log:
+        ax.set_xscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.legend(frameon=False)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return _finished(fig)

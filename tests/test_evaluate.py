@@ -1,0 +1,137 @@
+"""The sweep writes a tidy, honest table and never loses or redoes work."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from genrob.attacks.base import Attack
+from genrob.evaluate import clean_accuracy, gradient_health, sweep
+from genrob.paper import compare_with_paper, paper_robustness
+from genrob.params import sweep_config
+from genrob.results import COLUMNS, read_results, results_path, wilson_interval
+
+VOLATILE = ["wall_time_s", "code_version"]
+
+
+def test_wilson_interval_matches_known_values():
+    assert wilson_interval(0, 10) == pytest.approx((0.0, 0.2775), abs=1e-4)
+    assert wilson_interval(5, 10) == pytest.approx((0.2366, 0.7634), abs=1e-4)
+    low, high = wilson_interval(950, 1000)
+    assert low < 0.95 < high and high - low < 0.03
+
+
+def _config(**overrides):
+    params = dict(profile="smoke", models=["gaussian_nb", "logistic_regression"],
+                  attacks=["fgsm_linf", "pgd_l2", "binary_search_contrast_reduction_linf"], n=40)
+    return sweep_config(**{**params, **overrides})
+
+
+def test_sweep_writes_the_tidy_table(models, fresh_cache):
+    table = sweep(_config())
+    assert list(table.columns) == list(COLUMNS)
+    assert len(table) == 2 * 3 * 5 and (table["n"] == 40).all() and (table["profile"] == "smoke").all()
+    assert (table["robust_accuracy"] <= table["clean_accuracy"]).all()
+    assert ((table["robust_ci_low"] <= table["robust_accuracy"]) & (table["robust_accuracy"] <= table["robust_ci_high"])).all()
+    clean = table.groupby("model")["clean_accuracy"].nunique()
+    assert (clean == 1).all()  # every attack ran on the same images
+    fooled = table[table["robust_accuracy"] < table["clean_accuracy"]]
+    assert fooled["median_perturbation"].notna().all()
+    linf = table[table["norm"] == "linf"]
+    assert (linf["median_perturbation"].dropna() <= linf.loc[linf["median_perturbation"].notna(), "eps"] + 1e-5).all()
+
+
+def test_a_second_sweep_recomputes_nothing(models, fresh_cache, monkeypatch):
+    first = sweep(_config())
+    monkeypatch.setattr(Attack, "run", lambda *a, **k: pytest.fail("recomputed a cached result"))
+    second = sweep(_config())
+    pd.testing.assert_frame_equal(first, second)
+
+
+def test_a_new_eps_grid_reuses_minimisation_runs(models, fresh_cache, monkeypatch):
+    sweep(_config(attacks=["binary_search_contrast_reduction_linf"]))
+    monkeypatch.setattr(Attack, "run", lambda *a, **k: pytest.fail("reran a minimisation attack"))
+    table = sweep(_config(attacks=["binary_search_contrast_reduction_linf"], linf_eps=[0.05, 0.15]))
+    assert sorted(table["eps"].unique()) == [0.05, 0.15]
+    assert len(read_results("smoke")) == 2 * 7
+
+
+def test_robust_accuracy_never_exceeds_clean_on_the_same_images(models, fresh_cache):
+    table = sweep(_config(attacks=["additive_uniform_noise_linf", "gaussian_blur_linf"]))
+    for _, cell in table.groupby(["model", "attack"]):
+        assert (cell["robust_correct"] <= cell["clean_correct"]).all()
+        assert (np.diff(cell.sort_values("eps")["robust_accuracy"]) <= 2 / 40 + 1e-12).all()
+
+
+SLOW_SWEEP = textwrap.dedent("""
+    import time
+    from genrob.attacks.pgd import PGDLinf
+    from genrob.params import sweep_config
+    from genrob.evaluate import sweep
+
+    generate = PGDLinf.generate
+    def slow(self, *args, **kwargs):
+        time.sleep({delay})  # gives the test time to kill the sweep midway
+        return generate(self, *args, **kwargs)
+    PGDLinf.generate = slow
+    sweep(sweep_config(profile="smoke", models=["logistic_regression"], attacks=["pgd_linf"], n=40))
+""")
+
+
+def _run_sweep(cache, delay: float) -> subprocess.Popen:
+    env = {**os.environ, "GENROB_CACHE": str(cache), "GENROB_PROGRESS": "off"}
+    return subprocess.Popen([sys.executable, "-c", SLOW_SWEEP.format(delay=delay)], env=env)
+
+
+def test_a_killed_sweep_resumes_and_ends_with_the_same_table(models, tmp_path, monkeypatch):
+    killed, whole = tmp_path / "killed", tmp_path / "whole"
+    monkeypatch.setenv("GENROB_CACHE", str(killed))
+    process = _run_sweep(killed, delay=1.5)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if results_path("smoke").exists() and len(read_results("smoke")) >= 2:
+            break
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    partial = read_results("smoke")  # the file is whole: it was swapped in, never written in place
+    assert 2 <= len(partial) < 5
+
+    assert _run_sweep(killed, delay=0).wait() == 0
+    resumed = read_results("smoke")
+    monkeypatch.setenv("GENROB_CACHE", str(whole))
+    assert _run_sweep(whole, delay=0).wait() == 0
+    unbroken = read_results("smoke")
+
+    # Rows written before the kill were kept, not recomputed ...
+    pd.testing.assert_frame_equal(resumed.iloc[: len(partial)], partial)
+    # ... and the table is the one an unbroken sweep writes.
+    pd.testing.assert_frame_equal(resumed.drop(columns=VOLATILE), unbroken.drop(columns=VOLATILE))
+
+
+def test_clean_accuracy_and_gradient_health(models, mnist, few_images):
+    clean = clean_accuracy(models, mnist.test)
+    assert (clean["n"] == 10_000).all() and (clean["accuracy"] > 0.75).all()
+    health = gradient_health(models, few_images).set_index("model")
+    # Log-likelihood logits are far apart; logistic regression's are not.
+    assert health.loc["gaussian_nb", "median_margin"] > 10 * health.loc["logistic_regression", "median_margin"]
+    assert health.loc["logistic_regression", "zero_gradient_share"] == 0
+
+
+def test_comparison_with_the_paper_pairs_the_right_cells(models, fresh_cache):
+    table = sweep(_config(attacks=["fgsm_linf"]))
+    comparison = compare_with_paper(table)
+    assert set(comparison["eps"]) == {0.3, 0.5} and len(comparison) == 4
+    paper = paper_robustness()
+    nb = comparison[(comparison["model"] == "gaussian_nb") & (comparison["eps"] == 0.3)].iloc[0]
+    expected = paper[(paper["paper_model"] == "Gaussian NB") & (paper["attack"] == "fgsm_linf") & (paper["eps"] == 0.3)]
+    assert nb["paper"] == pytest.approx(float(expected["robust_accuracy"].iloc[0]))
+    assert nb["difference"] == pytest.approx(nb["ours"] - nb["paper"])

@@ -1,0 +1,100 @@
+"""Every registered model keeps the contract; training is cached by configuration."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+from scipy.stats import norm as gaussian
+from torch import nn
+
+from genrob.models import (
+    ContractError, check_contract, checkpoint_path, get_spec, load_model, model_names, training_report,
+)
+from genrob.models import registry
+from genrob.models.naive_bayes import GaussianNaiveBayes
+
+
+@pytest.mark.parametrize("name", model_names())
+def test_every_registered_model_keeps_the_contract(name, mnist, few_images):
+    model = load_model(name, "smoke", data=mnist, device="cpu")
+    check_contract(model, few_images.x)
+    spec = get_spec(name)
+    assert spec.kind in ("generative", "discriminative")
+    assert spec.counterparts and all(get_spec(c).kind != spec.kind for c in spec.counterparts)
+
+
+def test_naive_bayes_logits_are_the_gaussian_log_joint(models, few_images):
+    nb = models["gaussian_nb"]
+    x = few_images.x[:3].flatten(1).double().numpy()
+    std = (nb.variance + nb.variance_floor).sqrt().double().numpy()
+    expected = [[gaussian.logpdf(xi, nb.mean[c].double().numpy(), std[c]).sum() + float(nb.log_prior[c])
+                 for c in range(10)] for xi in x]
+    assert torch.allclose(nb(few_images.x[:3]).double(), torch.tensor(expected), rtol=1e-4)
+
+
+def test_naive_bayes_floor_is_chosen_on_validation(models):
+    report = training_report("gaussian_nb", "smoke")["report"]
+    best = report["variance_floors"][report["val_accuracy"].index(max(report["val_accuracy"]))]
+    assert report["variance_floor"] == best == pytest.approx(float(models["gaussian_nb"].variance_floor))
+
+
+def test_trained_models_learn(models, mnist):
+    for name, model in models.items():
+        accuracy = float((model(mnist.test.x[:2000]).argmax(1) == mnist.test.y[:2000]).double().mean())
+        assert accuracy > 0.75, (name, accuracy)
+
+
+def test_a_cached_model_is_loaded_not_retrained(models, mnist, monkeypatch):
+    spec = get_spec("logistic_regression")
+    path = checkpoint_path("logistic_regression", "smoke")
+    assert path.exists() and spec.config_hash("smoke") in path.name
+    state = torch.load(path, weights_only=True)
+    def refuse(*args):
+        pytest.fail("retrained a cached model")
+
+    monkeypatch.setitem(registry._REGISTRY, "logistic_regression", dataclasses.replace(spec, train=refuse))
+    again = load_model("logistic_regression", "smoke", data=mnist)
+    assert all(torch.equal(again.state_dict()[k], v) for k, v in state.items())
+
+
+def test_the_checkpoint_key_follows_the_configuration():
+    spec = get_spec("logistic_regression")
+    assert spec.config_hash("smoke") != spec.config_hash("default")
+    assert spec.config_hash("default") == spec.config_hash("full")  # same training, same checkpoint
+
+
+def test_unknown_model_names_are_refused_clearly():
+    with pytest.raises(ValueError, match="known models"):
+        get_spec("gaussian_bn")
+
+
+class _Probabilities(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(784, 10)
+
+    def forward(self, x):
+        return self.linear(x.flatten(1)).softmax(1)
+
+
+class _NoState(nn.Module):
+    def forward(self, x):
+        return x.flatten(1)[:, :10]
+
+
+def test_the_contract_check_catches_probabilities_and_stateless_models(few_images):
+    with pytest.raises(ContractError, match="probabilities"):
+        check_contract(_Probabilities(), few_images.x)
+    with pytest.raises(ContractError, match="neither parameters nor buffers"):
+        check_contract(_NoState(), few_images.x)
+
+
+def test_zero_variance_pixels_need_the_floor():
+    nb = GaussianNaiveBayes()
+    nb.variance.zero_()  # every pixel constant within its class, as the border is
+    x = torch.full((1, 1, 28, 28), 0.5)
+    assert not torch.isfinite(nb(x)).any()
+    nb.variance_floor.fill_(0.01)
+    assert torch.isfinite(nb(x)).all()

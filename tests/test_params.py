@@ -1,0 +1,45 @@
+"""Bad notebook parameters stop with a message that says what is wrong."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from genrob.params import ParameterError, sweep_config
+from genrob.profiles import PAPER_L2_EPS, PAPER_LINF_EPS
+
+
+def test_defaults_are_the_papers_grids_and_the_profiles_n():
+    config = sweep_config(profile="smoke", family="naive_bayes")
+    assert config.linf_eps == PAPER_LINF_EPS and config.l2_eps == PAPER_L2_EPS
+    assert config.models == ("gaussian_nb", "logistic_regression") and len(config.attacks) == 10
+    assert config.n == config.profile.n_eval
+    assert config.eps_for("pgd_l2") == PAPER_L2_EPS and config.eps_for("fgsm_linf") == PAPER_LINF_EPS
+
+
+def test_a_custom_grid_is_sorted():
+    assert sweep_config(profile="smoke", linf_eps=[0.15, 0.05]).linf_eps == (0.05, 0.15)
+
+
+@pytest.mark.parametrize(("params", "message"), [
+    ({"linf_eps": [0.1, -0.2]}, "must be positive"),
+    ({"linf_eps": [math.nan]}, "not a number"),
+    ({"l2_eps": ["1"]}, "not a number"),
+    ({"linf_eps": [1.0, 2.0, 3.0]}, "looks like an l2 grid"),
+    ({"l2_eps": [50.0]}, "largest l2 distance"),
+    ({"linf_eps": []}, "empty"),
+    ({"linf_eps": 0.3}, "list of numbers"),
+    ({"linf_eps": [0.1, 0.1]}, "repeats"),
+    ({"attacks": ["pgd_linf", "deepfool"]}, "unknown attack"),
+    ({"models": ["gaussian_nb", "svm"]}, "unknown model"),
+    ({"profile": "huge"}, "unknown profile"),
+    ({"n": 0}, "n must be"),
+    ({"n": 20_000}, "n must be"),
+    ({"n": 10.5}, "n must be"),
+    ({"seed": -1}, "seed"),
+    ({"family": "svm"}, "unknown family"),
+])
+def test_bad_parameters_are_refused(params, message):
+    with pytest.raises(ParameterError, match=message):
+        sweep_config(**{"profile": "smoke", **params})
