@@ -38,6 +38,8 @@ def robustness_table(results: pd.DataFrame, *, norm: str) -> pd.DataFrame:
             if len(cell):
                 rows[(model, attack)] = {"clean": cell["clean_accuracy"].iloc[0],
                                          **dict(zip(cell["eps"], cell["robust_accuracy"]))}
+    if not rows:
+        return pd.DataFrame()
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.names = ["model", "attack"]
     table.columns.name = f"{norm} eps"
@@ -59,12 +61,15 @@ def generative_vs_discriminative(results: pd.DataFrame, *, generative: str, disc
                                  linf_eps: float = 0.3, l2_eps: float = 2.0) -> pd.DataFrame:
     """Per attack, at one eps per norm: which model of the pair keeps more accuracy.
 
-    A model counts as more robust only where the two 95% intervals do not overlap.
+    The eps used is the one of the results' grid closest to ``linf_eps`` or
+    ``l2_eps``. A model counts as more robust only where the two 95% intervals
+    do not overlap.
     """
     rows = []
     for attack in (a for a in ATTACKS if a in set(results["attack"])):
         cell = results[results["attack"] == attack]
-        eps = linf_eps if cell["norm"].iloc[0] == "linf" else l2_eps
+        target = linf_eps if cell["norm"].iloc[0] == "linf" else l2_eps
+        eps = min(cell["eps"].unique(), key=lambda e: abs(e - target))
         g = cell[(cell["model"] == generative) & (cell["eps"] == eps)]
         d = cell[(cell["model"] == discriminative) & (cell["eps"] == eps)]
         if g.empty or d.empty:
@@ -80,3 +85,12 @@ def generative_vs_discriminative(results: pd.DataFrame, *, generative: str, disc
                      discriminative: d["robust_accuracy"], "difference": g["robust_accuracy"] - d["robust_accuracy"],
                      "verdict": verdict})
     return pd.DataFrame(rows).set_index("attack").round(DECIMALS)
+
+
+def verdict_summary(verdicts: pd.DataFrame) -> str:
+    """The verdicts of :func:`generative_vs_discriminative` as Markdown, attacks grouped by verdict."""
+    lines = []
+    for verdict, group in verdicts.groupby("verdict", sort=False):
+        attacks = ", ".join(f"`{a}` (eps {e:g})" for a, e in zip(group.index, group["eps"]))
+        lines.append(f"- **{verdict}**: {attacks}")
+    return "\n".join(lines)

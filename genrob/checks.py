@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import pandas as pd
 
-#: Iterative attacks and the single-step attacks they must match or beat.
-ITERATIVE_OVER_SINGLE_STEP = {"pgd_linf": "fgsm_linf", "pgd_l2": "fgm_l2"}
+#: (stronger, weaker): the first must do at least as well as the second, within
+#: the two intervals. Iterative attacks must match their single-step versions;
+#: PGD on cross-entropy must match C&W's margin loss at the same l_2 budget, or
+#: the cross-entropy has lost its gradient (saturated softmax).
+AT_LEAST_AS_STRONG = (("pgd_linf", "fgsm_linf"), ("pgd_l2", "fgm_l2"), ("pgd_l2", "cw_l2"))
 #: Unbounded in effect at the grid's top: C&W at l_2 = 5 should fool nearly every image.
 UNBOUNDED = ("cw_l2", 5.0)
 UNBOUNDED_LIMIT = 0.05
@@ -33,21 +36,22 @@ def sanity_checks(results: pd.DataFrame) -> pd.DataFrame:
             if len(rises) and rises.max() > worst_rise:
                 worst_rise, where = float(rises.max()), attack
         n = int(part["n"].iloc[0])
-        rows.append({"model": model, "check": "accuracy falls with eps", "passed": worst_rise <= 2 / n,
+        # A rise of up to two images is the noise of random starts and draws.
+        rows.append({"model": model, "check": "accuracy falls with eps", "passed": worst_rise <= 2 / n + 1e-9,
                      "detail": f"largest rise {worst_rise:.3f} ({where})" if where else "never rises"})
         above = part[part["robust_accuracy"] > part["clean_accuracy"]]
         rows.append({"model": model, "check": "robust <= clean", "passed": above.empty,
                      "detail": f"{len(above)} cells above clean accuracy"})
-        for iterative, single in ITERATIVE_OVER_SINGLE_STEP.items():
-            a = part[part["attack"] == iterative].set_index("eps")
-            b = part[part["attack"] == single].set_index("eps")
+        for stronger, weaker in AT_LEAST_AS_STRONG:
+            a = part[part["attack"] == stronger].set_index("eps")
+            b = part[part["attack"] == weaker].set_index("eps")
             common = a.index.intersection(b.index)
             if common.empty:
                 continue
             excess = a.loc[common, "robust_accuracy"] - b.loc[common, "robust_accuracy"]
             slack = _slack(a.loc[common], b.loc[common])
             bad = excess[excess > slack]
-            rows.append({"model": model, "check": f"{iterative} at least as strong as {single}",
+            rows.append({"model": model, "check": f"{stronger} at least as strong as {weaker}",
                          "passed": bad.empty,
                          "detail": "at every eps" if bad.empty else
                          f"weaker by {bad.max():.3f} at eps {', '.join(f'{e:g}' for e in bad.index)}"})

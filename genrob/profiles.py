@@ -34,7 +34,7 @@ class Profile:
 
 PROFILES: dict[str, Profile] = {
     "smoke": Profile(
-        name="smoke", n_eval=60, max_train=6000, epoch_scale=0.1, attack_effort=0.2,
+        name="smoke", n_eval=60, max_train=6000, epoch_scale=0.1, attack_effort=0.5,
         description="seconds per notebook, to check that everything runs (nbval, CI); not evidence",
     ),
     "default": Profile(

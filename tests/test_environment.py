@@ -53,3 +53,15 @@ def test_ci_runs_the_readme_test_command():
     assert "make test" in (ROOT / "README.md").read_text()
     ci = (ROOT / ".ci" / "run").read_text()
     assert re.search(r"^\s*(exec\s+)?make test\b", ci, re.M)
+
+
+def test_the_methods_page_states_the_profiles_as_configured():
+    from genrob.profiles import PROFILES
+
+    methods = (ROOT / "book" / "methods.md").read_text()
+    readme = (ROOT / "README.md").read_text()
+    for profile in PROFILES.values():
+        row = next(line for line in methods.splitlines() if line.startswith(f"| `{profile.name}`"))
+        assert f"{profile.n_eval:,}".replace(",", " ") in row
+        assert f"{profile.n_eval:,}".replace(",", " ") in next(
+            line for line in readme.splitlines() if line.startswith(f"| `{profile.name}`"))

@@ -1,0 +1,68 @@
+"""The sanity checks pass honest numbers and catch the signs of a failed attack."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from genrob.checks import sanity_checks
+from genrob.results import wilson_interval
+
+N = 1000
+
+
+def _rows(model: str, attack: str, norm: str, curve: dict[float, float], clean: float = 0.9) -> list[dict]:
+    rows = []
+    for eps, acc in curve.items():
+        low, high = wilson_interval(round(acc * N), N)
+        rows.append({"model": model, "attack": attack, "norm": norm, "eps": eps, "n": N,
+                     "clean_accuracy": clean, "robust_accuracy": acc, "robust_ci_low": low, "robust_ci_high": high})
+    return rows
+
+
+def _honest(model: str = "m") -> list[dict]:
+    return (_rows(model, "fgsm_linf", "linf", {0.1: 0.5, 0.3: 0.2})
+            + _rows(model, "pgd_linf", "linf", {0.1: 0.4, 0.3: 0.05})
+            + _rows(model, "fgm_l2", "l2", {1.0: 0.6, 5.0: 0.3})
+            + _rows(model, "pgd_l2", "l2", {1.0: 0.5, 5.0: 0.0})
+            + _rows(model, "cw_l2", "l2", {1.0: 0.5, 5.0: 0.0}))
+
+
+def _verdicts(rows) -> dict[str, bool]:
+    checks = sanity_checks(pd.DataFrame(rows))
+    return dict(zip(checks["check"], checks["passed"]))
+
+
+def test_honest_numbers_pass_every_check():
+    assert all(_verdicts(_honest()).values())
+
+
+def test_accuracy_rising_with_eps_fails():
+    rows = _honest()
+    rows[1]["robust_accuracy"] = 0.6  # fgsm at 0.3 above fgsm at 0.1
+    assert not _verdicts(rows)["accuracy falls with eps"]
+
+
+def test_a_pgd_weaker_than_fgsm_fails():
+    rows = _honest()
+    rows[3].update(robust_accuracy=0.5, robust_ci_low=0.47, robust_ci_high=0.53)  # pgd at 0.3
+    assert not _verdicts(rows)["pgd_linf at least as strong as fgsm_linf"]
+
+
+def test_cross_entropy_pgd_far_weaker_than_cw_fails():
+    rows = _honest()
+    rows[7].update(robust_accuracy=0.7, robust_ci_low=0.67, robust_ci_high=0.73)  # pgd_l2 at 5
+    rows[5].update(robust_accuracy=0.7, robust_ci_low=0.67, robust_ci_high=0.73)  # fgm_l2 at 5: keeps it monotone
+    verdicts = _verdicts(rows)
+    assert not verdicts["pgd_l2 at least as strong as cw_l2"]
+
+
+def test_cw_leaving_images_standing_at_a_large_budget_fails():
+    rows = _honest()
+    rows[9]["robust_accuracy"] = 0.3
+    assert not _verdicts(rows)["cw_l2 at eps 5 reaches ~0"]
+
+
+def test_robust_above_clean_fails():
+    rows = _honest()
+    rows[0]["robust_accuracy"] = 0.95
+    assert not _verdicts(rows)["robust <= clean"]
