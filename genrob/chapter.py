@@ -28,6 +28,17 @@ def provenance(config: SweepConfig) -> str:
             f"l_2 eps {list(config.l2_eps)}; code version `{code_version()}`.")
 
 
+def results_provenance(results: pd.DataFrame) -> str:
+    """One Markdown line: which code versions computed the rows shown, and their summed wall time."""
+    versions = ", ".join(f"`{v}`" for v in sorted(results["code_version"].astype(str).unique()))
+    # A minimisation attack's rows all carry the time of its one run.
+    once = results["attack"].map(lambda a: ATTACKS[a].minimisation)
+    seconds = (results.loc[~once, "wall_time_s"].sum()
+               + results[once].groupby(["model", "attack"])["wall_time_s"].first().sum())
+    return (f"**Results table:** {len(results)} rows for this page, computed by code version {versions} "
+            f"in {seconds:.0f} s of attack time.")
+
+
 def robustness_table(results: pd.DataFrame, *, norm: str) -> pd.DataFrame:
     """Robust accuracy of the ``norm`` attacks as a (model, attack) x eps table, clean accuracy first."""
     part = results[results["norm"] == norm]

@@ -142,6 +142,11 @@ chapter.clean_table(evaluate.clean_accuracy(trained, data.test))
 
 # %%
 results = evaluate.sweep(config, data=data)
+
+# %% tags=["nbval-ignore-output"]
+display(Markdown(chapter.results_provenance(results)))
+
+# %%
 chapter.robustness_table(results, norm="linf")
 
 # %%
