@@ -40,10 +40,11 @@ chapters: $(ENV_STAMP)
 	done
 
 book: $(ENV_STAMP)
-	@echo "make book: default profile. From a clean clone this trains every model and runs every"
-	@echo "sweep (about 10 minutes on 2 CPU cores for the naive Bayes family); with the caches warm"
-	@echo "it takes a minute or two. Progress and a line per finished (model, attack) follow."
-	$(MAKE) --no-print-directory chapters PROFILE=default
+	@echo "make book: $(PROFILE) profile. From a clean clone this installs the environment, trains every"
+	@echo "model and runs every sweep: about 10 minutes on 2 CPU cores for the default profile of the"
+	@echo "naive Bayes family. With the caches warm it takes a minute or two. Progress bars and a line"
+	@echo "per finished (model, attack) cell follow."
+	$(MAKE) --no-print-directory chapters PROFILE=$(PROFILE)
 	$(BIN)/jupyter-book build --all -W .
 	@echo "The book is at _build/html/index.html"
 

@@ -33,6 +33,9 @@ ATTACKS: dict[str, type[Attack]] = {
 
 PAPER_ATTACKS: tuple[str, ...] = tuple(ATTACKS)
 
+#: Bump when a change to attack code should invalidate every cached result.
+RESULTS_FORMAT = 1
+
 
 def get_attack_class(name: str) -> type[Attack]:
     """The attack class registered as ``name``; a clear error listing the known ones."""
@@ -50,7 +53,7 @@ def make_attack(name: str, profile: Profile | str = "default", **overrides: Any)
 
 def attack_config_hash(attack: Attack) -> str:
     """Short hash of an attack's name and settings, part of every result's key."""
-    blob = json.dumps({"attack": attack.name, **attack.settings}, sort_keys=True)
+    blob = json.dumps({"attack": attack.name, "format": RESULTS_FORMAT, **attack.settings}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
