@@ -8,9 +8,13 @@ import random
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable
 
 import numpy as np
 import torch
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -63,7 +67,7 @@ def progress_enabled() -> bool:
     return os.environ.get("GENROB_PROGRESS", "on").lower() not in {"off", "0", "false", "no"}
 
 
-def progress(iterable=None, **kwargs):
+def progress(iterable: Iterable | None = None, **kwargs: Any) -> "tqdm":
     """A tqdm bar on stderr; quiet where ``GENROB_PROGRESS=off``."""
     from tqdm import tqdm
 

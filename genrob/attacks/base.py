@@ -99,8 +99,9 @@ class Attack(ABC):
         batches = [targets[i : i + batch_size] for i in range(0, len(targets), batch_size)]
         passes = [None] if self.minimisation else list(range(len(eps_grid)))
         for k in passes:
-            # Seeded per eps, so a resumed sweep draws what an unbroken one would.
-            torch.manual_seed(seed * 1000 + (0 if k is None else k))
+            # Every pass starts from the same seed: an eps draws the same noise and
+            # random starts whichever eps ran before it, so a resumed sweep matches.
+            torch.manual_seed(seed)
             if bar is not None:
                 bar.update(n - len(targets))  # misclassified images need no attack
             for index in batches:
