@@ -69,20 +69,21 @@ def _run_cell(model: nn.Module, attack, subset: Split, base: dict, todo: list[fl
     rows: list[dict] = []
     started = time.perf_counter()
     if attack.minimisation:
-        # One run gives every eps: keep each image's smallest perturbation found.
+        # One search answers every eps: keep its adversarials, so a new eps grid
+        # needs forward passes only.
         path = folder / f"{stem}-minimal.npz"
         cached = load_per_image(path)
         if cached is None:
             t0 = time.perf_counter()
-            out = attack.run(model, subset.x, subset.y, [math.inf], device=device, seed=config.seed,
-                             batch_size=batch_size, bar=bar)
-            cached = {"clean_correct": out.clean_correct, "found": out.fooled[0],
-                      "perturbation": out.perturbation[0], "seconds": np.array(time.perf_counter() - t0)}
+            clean_correct, adversarial = attack.search(model, subset.x, subset.y, device=device,
+                                                       seed=config.seed, batch_size=batch_size, bar=bar)
+            cached = {"clean_correct": clean_correct, "adversarial": adversarial.numpy(),
+                      "seconds": np.array(time.perf_counter() - t0)}
             save_per_image(path, **cached)
-        for eps in todo:
-            fooled = cached["found"] & (np.nan_to_num(cached["perturbation"], nan=np.inf) <= eps * (1 + 1e-5) + 1e-5)
-            rows.append(_row(base, eps, cached["clean_correct"], fooled, cached["perturbation"],
-                             float(cached["seconds"])))
+        out = attack.outcome(model, subset.x, subset.y, cached["clean_correct"],
+                             torch.from_numpy(cached["adversarial"]), todo)
+        rows = [_row(base, eps, out.clean_correct, out.fooled[k], out.perturbation[k], float(cached["seconds"]))
+                for k, eps in enumerate(todo)]
         append_rows(config.profile, rows)
     else:
         for eps in todo:

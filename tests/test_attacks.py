@@ -120,3 +120,32 @@ def test_an_attack_leaving_its_ball_is_caught(models, few_images):
 def test_unknown_attack_settings_are_refused():
     with pytest.raises(ValueError, match="unknown settings"):
         make_attack("pgd_linf", "smoke", stpes=10)
+
+
+@pytest.mark.parametrize("norm", ["linf", "l2"])
+def test_projection_lands_in_the_ball_and_the_box(norm, few_images):
+    from genrob.attacks.base import project
+
+    x = few_images.x[:8]
+    far = torch.rand_like(x)
+    for eps in (0.1, 2.0):
+        inside = project(x, far, eps, norm)
+        assert float(perturbation_norm(inside - x, norm).max()) <= eps * (1 + 1e-5)
+        assert float(inside.min()) >= 0 and float(inside.max()) <= 1
+    near = x + 1e-3 * (far - x)
+    assert torch.allclose(project(x, near, 5.0, norm), near)  # already inside: unchanged
+
+
+def test_minimisation_counts_projected_adversarials(models, few_images):
+    """An adversarial too large for eps still counts if its projection into the ball fools the model."""
+    attack = make_attack("gaussian_blur_linf", "smoke")
+    model = models["logistic_regression"]
+    clean_correct, adversarial = attack.search(model, few_images.x, few_images.y, device=CPU, seed=0)
+    outcome = attack.outcome(model, few_images.x, few_images.y, clean_correct, adversarial, [0.1, 0.3, 1.0])
+    norms = perturbation_norm(adversarial - few_images.x, "linf").numpy()
+    wrong = (model(adversarial).argmax(1) != few_images.y).numpy()
+    for k, eps in enumerate([0.1, 0.3, 1.0]):
+        # at least every adversarial found within eps ...
+        assert (outcome.fooled[k] >= (clean_correct & wrong & (norms <= eps + 1e-5))).all()
+    # ... and at eps 1 the projection is the adversarial itself.
+    assert (outcome.fooled[2] == (clean_correct & wrong)).all()

@@ -58,7 +58,7 @@ def test_a_second_sweep_recomputes_nothing(models, fresh_cache, monkeypatch):
 
 def test_a_new_eps_grid_reuses_minimisation_runs(models, fresh_cache, monkeypatch):
     sweep(_config(attacks=["binary_search_contrast_reduction_linf"]))
-    monkeypatch.setattr(Attack, "run", lambda *a, **k: pytest.fail("reran a minimisation attack"))
+    monkeypatch.setattr(Attack, "search", lambda *a, **k: pytest.fail("reran a minimisation attack"))
     table = sweep(_config(attacks=["binary_search_contrast_reduction_linf"], linf_eps=[0.05, 0.15]))
     assert sorted(table["eps"].unique()) == [0.05, 0.15]
     assert len(read_results("smoke")) == 2 * 7

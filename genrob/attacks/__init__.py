@@ -34,7 +34,7 @@ ATTACKS: dict[str, type[Attack]] = {
 PAPER_ATTACKS: tuple[str, ...] = tuple(ATTACKS)
 
 #: Bump when a change to attack code should invalidate every cached result.
-RESULTS_FORMAT = 1
+RESULTS_FORMAT = 2
 
 
 def get_attack_class(name: str) -> type[Attack]:

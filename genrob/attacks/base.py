@@ -3,7 +3,8 @@
 An attack is either *fixed-eps* (it is run once per eps and must stay inside
 that eps ball) or a *minimisation* attack (it is run once per image, looks for
 the smallest adversarial perturbation it can, and answers every eps at once: an
-image is fooled at eps when the perturbation found is no larger than eps).
+image is fooled at eps when the perturbation found is no larger than eps, or when
+it is still misclassified once projected into the eps ball).
 
 Only images the model classifies correctly are attacked: an image already
 misclassified counts as not robust at every eps, whatever the attack does.
@@ -38,6 +39,15 @@ def perturbation_norm(delta: torch.Tensor, norm: Norm) -> torch.Tensor:
     """Per-image l_inf or l_2 norm of a batch of perturbations."""
     flat = delta.flatten(1)
     return flat.abs().amax(1) if norm == "linf" else flat.norm(dim=1)
+
+
+def project(x: torch.Tensor, adversarial: torch.Tensor, eps: float, norm: Norm) -> torch.Tensor:
+    """``adversarial`` moved into the ``norm`` ball of radius ``eps`` around ``x`` (stays in [0, 1])."""
+    delta = adversarial - x
+    if norm == "linf":
+        return x + delta.clamp(-eps, eps)
+    size = delta.flatten(1).norm(dim=1).clamp_min(1e-12)
+    return x + delta * (eps / size).clamp(max=1.0).view(-1, *[1] * (x.dim() - 1))
 
 
 @dataclass
@@ -89,35 +99,74 @@ class Attack(ABC):
     def run(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps_grid: Sequence[float], *,
             device: torch.device, seed: int, batch_size: int = 500, bar=None) -> AttackOutcome:
         """Attack the correctly classified images of ``x`` at every eps of ``eps_grid``."""
+        if self.minimisation:
+            clean_correct, adversarial = self.search(model, x, y, device=device, seed=seed,
+                                                     batch_size=batch_size, bar=bar)
+            return self.outcome(model, x, y, clean_correct, adversarial, eps_grid)
         model.eval()
         eps_grid = np.asarray(eps_grid, dtype=float)
-        n = len(y)
         clean_correct = (predict(model, x) == y).numpy()
-        fooled = np.zeros((len(eps_grid), n), dtype=bool)
-        perturbation = np.full((len(eps_grid), n), np.nan)
-        targets = np.flatnonzero(clean_correct)
-        batches = [targets[i : i + batch_size] for i in range(0, len(targets), batch_size)]
-        passes = [None] if self.minimisation else list(range(len(eps_grid)))
-        for k in passes:
-            # Every pass starts from the same seed: an eps draws the same noise and
-            # random starts whichever eps ran before it, so a resumed sweep matches.
-            torch.manual_seed(seed)
-            if bar is not None:
-                bar.update(n - len(targets))  # misclassified images need no attack
-            for index in batches:
-                xb, yb = x[index].to(device), y[index].to(device)
-                eps = None if k is None else float(eps_grid[k])
-                adversarial = self.generate(model, xb, yb, eps=eps, device=device).detach()
-                norms = self._check(xb, adversarial, eps).cpu().numpy()
-                wrong = (predict(model, adversarial) != yb.cpu()).numpy()
-                rows = range(len(eps_grid)) if k is None else [k]
-                for row in rows:
-                    hit = wrong & (norms <= eps_grid[row] * (1 + TOLERANCE) + TOLERANCE)
-                    fooled[row, index] = hit
-                    perturbation[row, index] = np.where(hit, norms, np.nan)
-                if bar is not None:
-                    bar.update(len(index))
+        fooled = np.zeros((len(eps_grid), len(y)), dtype=bool)
+        perturbation = np.full((len(eps_grid), len(y)), np.nan)
+        for k, eps in enumerate(eps_grid):
+            adversarial = self._attack_correct(model, x, y, clean_correct, eps=float(eps), device=device,
+                                               seed=seed, batch_size=batch_size, bar=bar)
+            norms = perturbation_norm(adversarial - x, self.norm).numpy()
+            fooled[k] = clean_correct & (predict(model, adversarial) != y).numpy()
+            perturbation[k] = np.where(fooled[k], norms, np.nan)
         return AttackOutcome(eps_grid, clean_correct, fooled, perturbation)
+
+    def search(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, device: torch.device,
+               seed: int, batch_size: int = 500, bar=None) -> tuple[np.ndarray, torch.Tensor]:
+        """A minimisation attack's one run: which images are correct, and its adversarial for each."""
+        model.eval()
+        clean_correct = (predict(model, x) == y).numpy()
+        return clean_correct, self._attack_correct(model, x, y, clean_correct, eps=None, device=device,
+                                                   seed=seed, batch_size=batch_size, bar=bar)
+
+    def outcome(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, clean_correct: np.ndarray,
+                adversarial: torch.Tensor, eps_grid: Sequence[float]) -> AttackOutcome:
+        """What a minimisation attack's adversarials mean at each eps.
+
+        An image is fooled at eps when the adversarial found is misclassified and no
+        larger than eps, or when that adversarial projected into the eps ball is
+        still misclassified (foolbox's own criterion, which the paper used). Both
+        are concrete misclassified images inside the ball.
+        """
+        eps_grid = np.asarray(eps_grid, dtype=float)
+        norms = perturbation_norm(adversarial - x, self.norm)
+        wrong = predict(model, adversarial) != y
+        fooled = np.zeros((len(eps_grid), len(y)), dtype=bool)
+        perturbation = np.full((len(eps_grid), len(y)), np.nan)
+        for k, eps in enumerate(eps_grid):
+            within = wrong & (norms <= eps * (1 + TOLERANCE) + TOLERANCE)
+            projected = project(x, adversarial, float(eps), self.norm)
+            by_projection = ~within & (predict(model, projected) != y)
+            sizes = torch.where(within, norms, perturbation_norm(projected - x, self.norm))
+            fooled[k] = clean_correct & (within | by_projection).numpy()
+            perturbation[k] = np.where(fooled[k], sizes.numpy(), np.nan)
+        return AttackOutcome(eps_grid, clean_correct, fooled, perturbation)
+
+    def _attack_correct(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, clean_correct: np.ndarray,
+                        *, eps: float | None, device: torch.device, seed: int, batch_size: int,
+                        bar) -> torch.Tensor:
+        """``x`` with each correctly classified image replaced by its adversarial (on the CPU)."""
+        # Every pass starts from the same seed: an eps draws the same noise and
+        # random starts whichever eps ran before it, so a resumed sweep matches.
+        torch.manual_seed(seed)
+        adversarial = x.clone()
+        targets = np.flatnonzero(clean_correct)
+        if bar is not None:
+            bar.update(len(y) - len(targets))  # misclassified images need no attack
+        for start in range(0, len(targets), batch_size):
+            index = torch.as_tensor(targets[start : start + batch_size])
+            xb, yb = x[index].to(device), y[index].to(device)
+            candidate = self.generate(model, xb, yb, eps=eps, device=device).detach()
+            self._check(xb, candidate, eps)
+            adversarial[index] = candidate.cpu()
+            if bar is not None:
+                bar.update(len(index))
+        return adversarial
 
     def _check(self, x: torch.Tensor, adversarial: torch.Tensor, eps: float | None) -> torch.Tensor:
         if adversarial.shape != x.shape:
