@@ -68,9 +68,9 @@ def clean_table(clean: pd.DataFrame) -> pd.DataFrame:
     return out.set_index("model").round(DECIMALS)
 
 
-def generative_vs_discriminative(results: pd.DataFrame, *, generative: str, discriminative: str,
-                                 linf_eps: float = 0.3, l2_eps: float = 2.0) -> pd.DataFrame:
-    """Per attack, at one eps per norm: which model of the pair keeps more accuracy.
+def compare_pair(results: pd.DataFrame, first: str, second: str, *,
+                 linf_eps: float = 0.3, l2_eps: float = 2.0) -> pd.DataFrame:
+    """Per attack, at one eps per norm: which of two models keeps more accuracy.
 
     The eps used is the one of the results' grid closest to ``linf_eps`` or
     ``l2_eps``. A model counts as more robust only where the two 95% intervals
@@ -81,25 +81,24 @@ def generative_vs_discriminative(results: pd.DataFrame, *, generative: str, disc
         cell = results[results["attack"] == attack]
         target = linf_eps if cell["norm"].iloc[0] == "linf" else l2_eps
         eps = min(cell["eps"].unique(), key=lambda e: abs(e - target))
-        g = cell[(cell["model"] == generative) & (cell["eps"] == eps)]
-        d = cell[(cell["model"] == discriminative) & (cell["eps"] == eps)]
-        if g.empty or d.empty:
+        a = cell[(cell["model"] == first) & (cell["eps"] == eps)]
+        b = cell[(cell["model"] == second) & (cell["eps"] == eps)]
+        if a.empty or b.empty:
             continue
-        g, d = g.iloc[0], d.iloc[0]
-        if g["robust_ci_low"] > d["robust_ci_high"]:
-            verdict = f"{generative} more robust"
-        elif d["robust_ci_low"] > g["robust_ci_high"]:
-            verdict = f"{discriminative} more robust"
+        a, b = a.iloc[0], b.iloc[0]
+        if a["robust_ci_low"] > b["robust_ci_high"]:
+            verdict = f"{first} more robust"
+        elif b["robust_ci_low"] > a["robust_ci_high"]:
+            verdict = f"{second} more robust"
         else:
             verdict = "no clear difference"
-        rows.append({"attack": attack, "eps": eps, generative: g["robust_accuracy"],
-                     discriminative: d["robust_accuracy"], "difference": g["robust_accuracy"] - d["robust_accuracy"],
-                     "verdict": verdict})
+        rows.append({"attack": attack, "eps": eps, first: a["robust_accuracy"], second: b["robust_accuracy"],
+                     "difference": a["robust_accuracy"] - b["robust_accuracy"], "verdict": verdict})
     return pd.DataFrame(rows).set_index("attack").round(DECIMALS)
 
 
 def verdict_summary(verdicts: pd.DataFrame) -> str:
-    """The verdicts of :func:`generative_vs_discriminative` as Markdown, attacks grouped by verdict."""
+    """The verdicts of :func:`compare_pair` as Markdown, attacks grouped by verdict."""
     lines = []
     for verdict, group in verdicts.groupby("verdict", sort=False):
         attacks = ", ".join(f"`{a}` (eps {e:g})" for a, e in zip(group.index, group["eps"]))

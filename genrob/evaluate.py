@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -59,11 +60,31 @@ def _summary(model: str, attack: str, rows: list[dict], seconds: float) -> str:
     return f"{model} x {attack}: clean {rows[0]['clean_accuracy']:.3f}, robust {accs} ({seconds:.1f}s)"
 
 
+def _cell_base(config: SweepConfig, model_name: str, attack) -> dict:
+    spec = get_spec(model_name)
+    return {"profile": config.profile.name, "model": model_name, "model_config": spec.config_hash(config.profile),
+            "kind": spec.kind, "attack": attack.name, "attack_config": attack_config_hash(attack),
+            "norm": attack.norm, "n": config.n, "seed": config.seed}
+
+
+def _per_image_path(config: SweepConfig, base: dict, eps: float | None) -> Path:
+    """Where a cell's per-image arrays live: one file per eps, one per minimisation search."""
+    folder = per_image_dir(config.profile) / f"{base['model']}-{base['model_config']}"
+    stem = f"{base['attack']}-{base['attack_config']}-n{config.n}-s{config.seed}"
+    return folder / (f"{stem}-minimal.npz" if eps is None else f"{stem}-eps{eps:g}.npz")
+
+
+def per_image_outcome(config: SweepConfig, model: str, attack: str, eps: float) -> dict[str, np.ndarray]:
+    """The per-image arrays a fixed-eps sweep cell wrote (``clean_correct``, ``fooled``, ``perturbation``)."""
+    arrays = load_per_image(_per_image_path(config, _cell_base(config, model, make_attack(attack, config.profile)), eps))
+    if arrays is None:
+        raise FileNotFoundError(f"no per-image results for {model} x {attack} at eps {eps:g}; run the sweep first")
+    return arrays
+
+
 def _run_cell(model: nn.Module, attack, subset: Split, base: dict, todo: list[float], config: SweepConfig,
               device: torch.device, batch_size: int) -> list[dict]:
     """Run one (model, attack) cell for the eps in ``todo``, writing rows as they finish."""
-    folder = per_image_dir(config.profile) / f"{base['model']}-{base['model_config']}"
-    stem = f"{attack.name}-{base['attack_config']}-n{config.n}-s{config.seed}"
     bar = progress(total=len(subset) * (1 if attack.minimisation else len(todo)),
                    desc=f"{base['model']} x {attack.name}", unit="img", leave=False)
     rows: list[dict] = []
@@ -71,7 +92,7 @@ def _run_cell(model: nn.Module, attack, subset: Split, base: dict, todo: list[fl
     if attack.minimisation:
         # One search answers every eps: keep its adversarials, so a new eps grid
         # needs forward passes only.
-        path = folder / f"{stem}-minimal.npz"
+        path = _per_image_path(config, base, None)
         cached = load_per_image(path)
         if cached is None:
             t0 = time.perf_counter()
@@ -91,7 +112,7 @@ def _run_cell(model: nn.Module, attack, subset: Split, base: dict, todo: list[fl
             out = attack.run(model, subset.x, subset.y, [eps], device=device, seed=config.seed,
                              batch_size=batch_size, bar=bar)
             seconds = time.perf_counter() - t0
-            save_per_image(folder / f"{stem}-eps{eps:g}.npz", clean_correct=out.clean_correct,
+            save_per_image(_per_image_path(config, base, eps), clean_correct=out.clean_correct,
                            fooled=out.fooled[0], perturbation=out.perturbation[0])
             row = _row(base, eps, out.clean_correct, out.fooled[0], out.perturbation[0], seconds)
             append_rows(config.profile, [row])  # written at once: an interruption loses at most this eps
@@ -113,14 +134,10 @@ def sweep(config: SweepConfig, *, data: MNIST | None = None, device: torch.devic
     done = existing_keys(read_results(config.profile))
     wanted: list[tuple] = []
     for model_name in config.models:
-        spec = get_spec(model_name)
         model = None
         for attack_name in config.attacks:
             attack = make_attack(attack_name, config.profile)
-            base = {"profile": config.profile.name, "model": model_name,
-                    "model_config": spec.config_hash(config.profile), "kind": spec.kind,
-                    "attack": attack_name, "attack_config": attack_config_hash(attack), "norm": attack.norm,
-                    "n": config.n, "seed": config.seed}
+            base = _cell_base(config, model_name, attack)
             grid = config.eps_for(attack_name)
             wanted += [row_key({**base, "eps": eps}) for eps in grid]
             todo = [eps for eps in grid if row_key({**base, "eps": eps}) not in done]
@@ -192,3 +209,40 @@ def gradient_health(models: dict[str, nn.Module], images: Split) -> pd.DataFrame
                      "median_margin": float(margin.median()) if len(margin) else math.nan,
                      "zero_gradient_share": float(zero.double().mean()) if len(zero) else math.nan})
     return pd.DataFrame(rows)
+
+
+def reversals(config: SweepConfig, model: str, attack: str) -> np.ndarray:
+    """Images of the evaluation subset that a fixed-eps attack fools at some eps but not at a larger one.
+
+    Returns their indices into the subset (empty where the attack was not run).
+    An honest attack never has any: whatever fools at eps also lies inside every larger ball.
+    """
+    if attack not in config.attacks:
+        return np.array([], dtype=int)
+    fooled = np.stack([per_image_outcome(config, model, attack, eps)["fooled"] for eps in config.eps_for(attack)])
+    fooled_before = np.maximum.accumulate(fooled, axis=0)
+    return np.flatnonzero((fooled_before[:-1] & ~fooled[1:]).any(axis=0))
+
+
+def margins_along_fgsm_rays(model: nn.Module, images: Split, *, eps_max: float,
+                            steps: int = 51) -> tuple[np.ndarray, np.ndarray]:
+    """The logit margin (true class minus best other) along each image's FGSM ray.
+
+    FGSM moves every pixel by t in the direction of its cross-entropy gradient's
+    sign; the margin is followed for t from 0 to ``eps_max``. A margin that dips
+    below zero and climbs back means a large single step overshoots: the image is
+    fooled at a small eps and not at a larger one.
+    """
+    device = next(iter((*model.parameters(), *model.buffers()))).device
+    x = images.x.detach().to(device).clone().requires_grad_(True)
+    y = images.y.to(device)
+    (grad,) = torch.autograd.grad(nn.functional.cross_entropy(model(x), y, reduction="sum"), x)
+    ts = np.linspace(0.0, eps_max, steps)
+    margins = []
+    with torch.no_grad():
+        for t in ts:
+            logits = model((x + t * grad.sign()).clamp(0, 1))
+            true = logits.gather(1, y[:, None]).squeeze(1)
+            other = logits.masked_fill(nn.functional.one_hot(y, logits.shape[1]).bool(), -math.inf).amax(1)
+            margins.append((true - other).cpu().numpy())
+    return ts, np.stack(margins, axis=1)

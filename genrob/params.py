@@ -13,7 +13,7 @@ from numbers import Real
 from typing import Sequence
 
 from genrob.attacks import PAPER_ATTACKS, get_attack_class
-from genrob.models import get_spec, model_names
+from genrob.models import chapter_models, get_spec, model_names
 from genrob.profiles import PAPER_L2_EPS, PAPER_LINF_EPS, Profile, get_profile
 
 #: Largest meaningful eps: l_inf distance between images in [0, 1] is at most 1,
@@ -93,14 +93,14 @@ def sweep_config(
 ) -> SweepConfig:
     """Check a notebook's parameters and return the sweep they describe.
 
-    ``None`` means the default: the family's models, the paper's ten attacks and
-    eps grids, and the profile's n.
+    ``None`` means the default: the family's models with their counterparts and
+    baselines, the paper's ten attacks and eps grids, and the profile's n.
     """
     try:
         chosen = get_profile(profile)
     except ValueError as err:
         raise ParameterError(str(err)) from None
-    family_models = model_names(family=family)
+    family_models = chapter_models(family) if family is not None else model_names()
     if family is not None and not family_models:
         raise ParameterError(f"unknown family {family!r}")
     models = _names(models, model_names(), "model", family_models)

@@ -35,10 +35,11 @@ def graphical_model(
     edges: Sequence[tuple[str, str]],
     plates: Sequence[tuple[Sequence[str], str]] = (),
     *,
+    undirected: Sequence[tuple[str, str]] = (),
     title: str = "",
     ax: plt.Axes | None = None,
 ) -> plt.Axes:
-    """Draw a directed graphical model.
+    """Draw a graphical model: arrows for ``edges``, plain lines for ``undirected`` ones.
 
     ``nodes`` maps a name to ``(x, y, label, observed)``; observed nodes are shaded.
     ``plates`` are ``(node names, caption)`` boxes drawn around those nodes.
@@ -56,12 +57,14 @@ def graphical_model(
     for name, (x, y, label, observed) in nodes.items():
         ax.add_patch(Circle((x, y), radius, facecolor="0.8" if observed else "white", edgecolor="black", zorder=2))
         ax.text(x, y, label, ha="center", va="center", fontsize=12, zorder=3)
-    for start, end in edges:
-        (x0, y0), (x1, y1) = nodes[start][:2], nodes[end][:2]
-        d = math.hypot(x1 - x0, y1 - y0)
-        ux, uy = (x1 - x0) / d, (y1 - y0) / d
-        ax.add_patch(FancyArrowPatch((x0 + ux * radius, y0 + uy * radius), (x1 - ux * radius, y1 - uy * radius),
-                                     arrowstyle="-|>", mutation_scale=14, linewidth=1.2, zorder=1))
+    for style, pairs in (("-|>", edges), ("-", undirected)):
+        for start, end in pairs:
+            (x0, y0), (x1, y1) = nodes[start][:2], nodes[end][:2]
+            d = math.hypot(x1 - x0, y1 - y0)
+            ux, uy = (x1 - x0) / d, (y1 - y0) / d
+            ax.add_patch(FancyArrowPatch((x0 + ux * radius, y0 + uy * radius),
+                                         (x1 - ux * radius, y1 - uy * radius),
+                                         arrowstyle=style, mutation_scale=14, linewidth=1.2, zorder=1))
     xs = [v[0] for v in nodes.values()]
     ys = [v[1] for v in nodes.values()]
     ax.set_xlim(min(xs) - 1.2, max(xs) + 1.2)
@@ -73,9 +76,9 @@ def graphical_model(
     return ax
 
 
-def graphical_models(graphs: Mapping[str, Mapping], *, width: float = 3.0) -> plt.Figure:
+def graphical_models(graphs: Mapping[str, Mapping], *, width: float = 3.0, height: float = 2.8) -> plt.Figure:
     """Several graphical models side by side, each given as :func:`graphical_model` keywords."""
-    fig, axes = plt.subplots(1, len(graphs), figsize=(width * len(graphs), 2.8))
+    fig, axes = plt.subplots(1, len(graphs), figsize=(width * len(graphs), height))
     for ax, (title, graph) in zip(np.atleast_1d(axes), graphs.items()):
         graphical_model(**graph, title=title, ax=ax)
     fig.tight_layout()
@@ -178,6 +181,17 @@ def robustness_curves(results: pd.DataFrame, *, paper: pd.DataFrame | None = Non
     return _finished(fig)
 
 
+def training_curve(values: Sequence[float], *, xlabel: str, ylabel: str, start: int = 1) -> plt.Figure:
+    """One quantity against a step count (a training curve)."""
+    fig, ax = plt.subplots(figsize=(4.5, 2.8))
+    ax.plot(range(start, start + len(values)), values, "o-", markersize=3)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return _finished(fig)
+
+
 def selection_curve(values: Sequence[float], scores: Sequence[float], *, chosen: float, xlabel: str,
                     ylabel: str = "validation accuracy", log: bool = True) -> plt.Figure:
     """A hyper-parameter against its validation score, the chosen value marked."""
@@ -189,6 +203,25 @@ def selection_curve(values: Sequence[float], scores: Sequence[float], *, chosen:
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.legend(frameon=False)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return _finished(fig)
+
+
+def margins_along_rays(ts: np.ndarray, margins: np.ndarray, *, marks: Sequence[float] = ()) -> plt.Figure:
+    """Logit margins along attack rays (from :func:`genrob.evaluate.margins_along_fgsm_rays`).
+
+    Below the dotted zero line the image is misclassified; vertical lines mark eps values.
+    """
+    fig, ax = plt.subplots(figsize=(5.5, 3.2))
+    for row in margins:
+        ax.plot(ts, row, linewidth=1.2)
+    ax.axhline(0, color="black", linestyle=":", linewidth=1)
+    for eps in marks:
+        ax.axvline(eps, color="0.5", linestyle="--", linewidth=0.8)
+    ax.set_xlabel("step size t of the FGSM ray")
+    ax.set_ylabel("logit margin (true - best other)")
+    ax.set_yscale("symlog", linthresh=10)
     ax.grid(alpha=0.3)
     fig.tight_layout()
     return _finished(fig)

@@ -199,8 +199,7 @@ evaluate.gradient_health(trained, evaluation_subset(data.test, config.n, seed=co
 # A model is called more robust only where the two 95% intervals do not overlap.
 
 # %%
-verdicts = chapter.generative_vs_discriminative(results, generative="gaussian_nb",
-                                                discriminative="logistic_regression")
+verdicts = chapter.compare_pair(results, "gaussian_nb", "logistic_regression")
 verdicts
 
 # %%

@@ -22,7 +22,20 @@ def test_every_registered_model_keeps_the_contract(name, mnist, few_images):
     check_contract(model, few_images.x)
     spec = get_spec(name)
     assert spec.kind in ("generative", "discriminative")
-    assert spec.counterparts and all(get_spec(c).kind != spec.kind for c in spec.counterparts)
+    assert all(get_spec(c).kind != spec.kind for c in spec.counterparts)
+    assert all(get_spec(b).kind == spec.kind for b in spec.baselines)
+
+
+@pytest.mark.parametrize("name", model_names())
+def test_a_prediction_does_not_depend_on_its_batch(name, mnist, few_images):
+    model = load_model(name, "smoke", data=mnist, device="cpu")
+    x = few_images.x
+    together = model(x).argmax(1)
+    order = torch.randperm(len(x), generator=torch.Generator().manual_seed(0))
+    shuffled = torch.cat([model(x[order][:7]), model(x[order][7:])]).argmax(1)
+    assert torch.equal(shuffled, together[order])
+    single = torch.cat([model(x[i : i + 1]) for i in range(len(x))]).argmax(1)
+    assert torch.equal(single, together)
 
 
 def test_naive_bayes_logits_are_the_gaussian_log_joint(models, few_images):
@@ -98,3 +111,11 @@ def test_zero_variance_pixels_need_the_floor():
     assert not torch.isfinite(nb(x)).any()
     nb.variance_floor.fill_(0.01)
     assert torch.isfinite(nb(x)).all()
+
+
+@pytest.mark.parametrize("name", model_names())
+def test_training_is_repeatable(name, mnist, fresh_cache):
+    """nbval compares a fresh run with stored outputs: the same data and seed must give the same weights."""
+    first = load_model(name, "smoke", data=mnist, device="cpu", retrain=True).state_dict()
+    second = load_model(name, "smoke", data=mnist, device="cpu", retrain=True).state_dict()
+    assert all(torch.equal(first[k], second[k]) for k in first)

@@ -3,6 +3,7 @@
 from genrob.models.base import ContractError, accuracy, check_contract, logits_of, predict
 from genrob.models.registry import (
     ModelSpec,
+    chapter_models,
     checkpoint_path,
     families,
     get_spec,
@@ -12,10 +13,10 @@ from genrob.models.registry import (
     training_report,
 )
 
-# Importing a family module registers its models.
-from genrob.models import naive_bayes  # noqa: E402,F401
+# Importing a family module registers its models; the order is the book's.
+from genrob.models import naive_bayes, mixture, mrf, cnn  # noqa: E402,F401,I001
 
 __all__ = [
-    "ContractError", "ModelSpec", "accuracy", "check_contract", "checkpoint_path", "families",
+    "ContractError", "ModelSpec", "accuracy", "chapter_models", "check_contract", "checkpoint_path", "families",
     "get_spec", "load_model", "logits_of", "model_names", "predict", "register", "training_report",
 ]

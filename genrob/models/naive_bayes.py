@@ -106,7 +106,7 @@ register(ModelSpec(
 
 register(ModelSpec(
     name="logistic_regression", paper_name="Logistic Regression", family="naive_bayes",
-    kind="discriminative", counterparts=("gaussian_nb",), build=LogisticRegression,
+    kind="discriminative", counterparts=("gaussian_nb", "gmm"), build=LogisticRegression,
     train=train_logistic_regression,
     training=lambda profile: {"epochs": profile.epochs(30), "batch_size": 128, "lr": 1e-3},
     description="a linear map from pixels to logits, trained by cross-entropy",

@@ -38,11 +38,12 @@ class ModelSpec:
     paper_name: str  # the name in the paper's tables
     family: str  # the notebook it belongs to
     kind: Kind
-    counterparts: tuple[str, ...]  # the models it is compared with
+    counterparts: tuple[str, ...]  # models of the other kind it is compared with
     build: Callable[[], nn.Module]
     train: Trainer  # trains the built model in place, returns a JSON-able report
     training: Callable[[Profile], dict] = field(default=lambda profile: {})
     description: str = ""
+    baselines: tuple[str, ...] = ()  # models of the same kind its chapter shows beside it
 
     def training_config(self, profile: Profile | str) -> dict:
         """The training configuration under ``profile`` (what the checkpoint hash covers)."""
@@ -77,6 +78,16 @@ def model_names(*, family: str | None = None, kind: Kind | None = None) -> list[
     """Registered model names, in registration order, optionally of one family or kind."""
     return [s.name for s in _REGISTRY.values()
             if (family is None or s.family == family) and (kind is None or s.kind == kind)]
+
+
+def chapter_models(family: str) -> list[str]:
+    """The models a family's chapter attacks: its own, the counterparts of its
+    generative models (which may live in another family) and its models' baselines."""
+    names = model_names(family=family)
+    related = [r for name in names for r in
+               (*(_REGISTRY[name].counterparts if _REGISTRY[name].kind == "generative" else ()),
+                *_REGISTRY[name].baselines)]
+    return list(dict.fromkeys([*names, *related]))
 
 
 def families() -> list[str]:
