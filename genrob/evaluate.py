@@ -20,7 +20,7 @@ from torch import nn
 from genrob.attacks import attack_config_hash, make_attack
 from genrob.data import MNIST, Split, evaluation_subset, load_mnist
 from genrob.models import get_spec, load_model
-from genrob.models.base import predict
+from genrob.models.base import logit_margin, model_device, predict
 from genrob.params import SweepConfig
 from genrob.results import (
     append_rows, existing_keys, load_per_image, per_image_dir, read_results, row_key,
@@ -195,15 +195,13 @@ def gradient_health(models: dict[str, nn.Module], images: Split) -> pd.DataFrame
     """
     rows = []
     for name, model in models.items():
-        device = next(iter((*model.parameters(), *model.buffers()))).device
-        x = images.x.detach().to(device).clone().requires_grad_(True)
-        y = images.y.to(device)
+        x = images.x.detach().to(model_device(model)).clone().requires_grad_(True)
+        y = images.y.to(x.device)
         logits = model(x)
         correct = logits.argmax(1) == y
         loss = nn.functional.cross_entropy(logits, y, reduction="sum")
         (grad,) = torch.autograd.grad(loss, x)
-        top2 = logits.detach().topk(2, dim=1).values
-        margin = (top2[:, 0] - top2[:, 1])[correct]
+        margin = logit_margin(logits.detach(), y)[correct]
         zero = (grad.flatten(1).abs().amax(1) == 0)[correct]
         rows.append({"model": name, "kind": get_spec(name).kind, "correct": int(correct.sum()),
                      "median_margin": float(margin.median()) if len(margin) else math.nan,
@@ -233,16 +231,11 @@ def margins_along_fgsm_rays(model: nn.Module, images: Split, *, eps_max: float,
     below zero and climbs back means a large single step overshoots: the image is
     fooled at a small eps and not at a larger one.
     """
-    device = next(iter((*model.parameters(), *model.buffers()))).device
+    device = model_device(model)
     x = images.x.detach().to(device).clone().requires_grad_(True)
     y = images.y.to(device)
     (grad,) = torch.autograd.grad(nn.functional.cross_entropy(model(x), y, reduction="sum"), x)
     ts = np.linspace(0.0, eps_max, steps)
-    margins = []
     with torch.no_grad():
-        for t in ts:
-            logits = model((x + t * grad.sign()).clamp(0, 1))
-            true = logits.gather(1, y[:, None]).squeeze(1)
-            other = logits.masked_fill(nn.functional.one_hot(y, logits.shape[1]).bool(), -math.inf).amax(1)
-            margins.append((true - other).cpu().numpy())
+        margins = [logit_margin(model((x + t * grad.sign()).clamp(0, 1)), y).cpu().numpy() for t in ts]
     return ts, np.stack(margins, axis=1)

@@ -10,6 +10,7 @@ import textwrap
 import time
 
 import numpy as np
+import torch
 import pandas as pd
 import pytest
 
@@ -135,3 +136,26 @@ def test_comparison_with_the_paper_pairs_the_right_cells(models, fresh_cache):
     expected = paper[(paper["paper_model"] == "Gaussian NB") & (paper["attack"] == "fgsm_linf") & (paper["eps"] == 0.3)]
     assert nb["paper"] == pytest.approx(float(expected["robust_accuracy"].iloc[0]))
     assert nb["difference"] == pytest.approx(nb["ours"] - nb["paper"])
+
+
+def test_reversals_are_images_fooled_at_one_eps_and_not_at_a_larger(monkeypatch):
+    import genrob.evaluate as evaluate
+
+    fooled = {0.1: [1, 0, 0, 1], 0.3: [0, 1, 0, 1], 0.5: [1, 1, 0, 1]}
+    monkeypatch.setattr(evaluate, "per_image_outcome",
+                        lambda config, model, attack, eps: {"fooled": np.array(fooled[eps], dtype=bool)})
+    config = sweep_config(profile="smoke", linf_eps=[0.1, 0.3, 0.5], attacks=["fgsm_linf"], models=["gmm"])
+    assert evaluate.reversals(config, "gmm", "fgsm_linf").tolist() == [0]
+    assert evaluate.reversals(config, "gmm", "pgd_linf").tolist() == []  # not run
+
+
+def test_margins_along_fgsm_rays_start_at_the_clean_margin(models, few_images):
+    from genrob.evaluate import margins_along_fgsm_rays
+    from genrob.models.base import logit_margin
+
+    model = models["logistic_regression"]
+    ts, margins = margins_along_fgsm_rays(model, few_images, eps_max=0.3, steps=7)
+    assert margins.shape == (len(few_images), 7) and ts[0] == 0 and ts[-1] == pytest.approx(0.3)
+    with torch.no_grad():
+        assert np.allclose(margins[:, 0], logit_margin(model(few_images.x), few_images.y).numpy(), atol=1e-5)
+    assert (margins[:, -1] < margins[:, 0]).all()  # climbing cross-entropy lowers a linear model's margin

@@ -19,11 +19,11 @@ import math
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from genrob.attacks._libraries import torchattacks
 from genrob.attacks.base import Attack, torchattacks_instance
+from genrob.models.base import logit_margin
 from genrob.profiles import Profile
 
 
@@ -35,9 +35,7 @@ def _margin_cw_class() -> type:
         scale: torch.Tensor
 
         def f(self, outputs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-            real = outputs.gather(1, labels[:, None]).squeeze(1)
-            other = outputs.masked_fill(F.one_hot(labels, outputs.shape[1]).bool(), -math.inf).amax(1)
-            return self.scale * torch.clamp(real - other, min=-self.kappa)
+            return self.scale * torch.clamp(logit_margin(outputs, labels), min=-self.kappa)
 
         def inverse_tanh_space(self, x: torch.Tensor) -> torch.Tensor:
             return self.atanh(torch.clamp(x * 2 - 1, min=-1, max=1) * (1 - 1e-6))

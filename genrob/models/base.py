@@ -30,6 +30,13 @@ def model_device(model: nn.Module) -> torch.device:
     raise ContractError(f"{type(model).__name__} has neither parameters nor buffers")
 
 
+def logit_margin(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Logit of the true class minus the best other logit: negative means misclassified."""
+    true = logits.gather(1, y[:, None]).squeeze(1)
+    other = logits.masked_fill(torch.nn.functional.one_hot(y, logits.shape[1]).bool(), -torch.inf).amax(1)
+    return true - other
+
+
 @torch.no_grad()
 def logits_of(model: nn.Module, x: torch.Tensor, *, batch_size: int = 1000) -> torch.Tensor:
     """The model's logits for ``x``, in batches, on the CPU."""
