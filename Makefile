@@ -41,9 +41,9 @@ chapters: $(ENV_STAMP)
 
 book: $(ENV_STAMP)
 	@echo "make book: $(PROFILE) profile. From a clean clone this installs the environment, trains every"
-	@echo "model and runs every sweep: about 10 minutes on 2 CPU cores for the default profile of the"
-	@echo "naive Bayes family. With the caches warm it takes a minute or two. Progress bars and a line"
-	@echo "per finished (model, attack) cell follow."
+	@echo "model and runs every sweep: about 40 minutes on 2 CPU cores for the default profile (naive"
+	@echo "Bayes, mixture and MRF families; the two CNNs take most of it). With the caches warm it takes"
+	@echo "a few minutes. Progress bars and a line per finished (model, attack) cell follow."
 	$(MAKE) --no-print-directory chapters PROFILE=$(PROFILE)
 	$(BIN)/jupyter-book build --all -W .
 	@echo "The book is at _build/html/index.html"
