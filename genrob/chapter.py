@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import matplotlib.pyplot as plt
 import pandas as pd
+from torch import nn
 
+from genrob import plots
 from genrob.attacks import ATTACKS
+from genrob.data import MNIST, Split, evaluation_subset
+from genrob.evaluate import adversarial_examples
 from genrob.models import get_spec
 from genrob.paper import paper_clean_accuracy
 from genrob.params import SweepConfig, sweep_config
@@ -12,6 +17,9 @@ from genrob.runtime import code_version, seed_everything
 
 #: Decimal places of the floats a chapter prints, so nbval reruns compare equal.
 DECIMALS = 3
+
+#: The attacks whose adversarial examples a chapter shows.
+EXAMPLE_ATTACKS = ("fgsm_linf", "pgd_linf", "cw_l2", "linear_search_contrast_reduction_linf", "gaussian_blur_linf")
 
 
 def setup(*, family: str, profile: str, seed: int = 0, **params) -> SweepConfig:
@@ -55,6 +63,20 @@ def robustness_table(results: pd.DataFrame, *, norm: str) -> pd.DataFrame:
     table.index.names = ["model", "attack"]
     table.columns.name = f"{norm} eps"
     return table.round(DECIMALS)
+
+
+def evaluation_images(data: MNIST, config: SweepConfig) -> Split:
+    """The test images every attack of the chapter runs on."""
+    return evaluation_subset(data.test, config.n, seed=config.seed)
+
+
+def adversarial_examples_figure(models: dict[str, nn.Module], data: MNIST, config: SweepConfig, *,
+                                images: int = 6, attacks: tuple[str, ...] = EXAMPLE_ATTACKS) -> plt.Figure:
+    """A few test digits (drawn with another seed than the evaluated ones) and what each attack makes of them."""
+    shown = evaluation_subset(data.test, images, seed=config.seed + 1)
+    examples, adversarials = adversarial_examples(models, list(attacks), shown, profile=config.profile,
+                                                  seed=config.seed)
+    return plots.adversarial_examples(examples, adversarials, shown.x)
 
 
 def clean_table(clean: pd.DataFrame) -> pd.DataFrame:

@@ -199,7 +199,7 @@ plots.robustness_curves(results, paper=comparison)
 checks.sanity_checks(results)
 
 # %%
-evaluate.gradient_health(trained, evaluation_subset(data.test, config.n, seed=config.seed)).round(3)
+evaluate.gradient_health(trained, chapter.evaluation_images(data, config)).round(3)
 
 # %% [markdown]
 # ## Side by side
@@ -219,11 +219,7 @@ display(Markdown(chapter.verdict_summary(denoiser_verdicts)))
 denoiser_verdicts
 
 # %%
-attacked = evaluation_subset(data.test, 6, seed=config.seed + 1)
-examples, images = evaluate.adversarial_examples(
-    trained, ["fgsm_linf", "pgd_linf", "cw_l2", "linear_search_contrast_reduction_linf", "gaussian_blur_linf"],
-    attacked, profile=config.profile, seed=config.seed)
-plots.adversarial_examples(examples, images, attacked.x)
+chapter.adversarial_examples_figure(trained, data, config)
 
 # %% [markdown]
 # ## Our numbers beside the paper's

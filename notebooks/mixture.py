@@ -38,7 +38,7 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from genrob import chapter, checks, evaluate, paper, plots
-from genrob.data import evaluation_subset, load_mnist
+from genrob.data import load_mnist
 from genrob.models import load_model, training_report
 from genrob.models.mixture import GRAPHS, heaviest_components
 
@@ -141,7 +141,7 @@ plots.robustness_curves(results, paper=comparison)
 checks.sanity_checks(results)
 
 # %%
-evaluated = evaluation_subset(data.test, config.n, seed=config.seed)
+evaluated = chapter.evaluation_images(data, config)
 evaluate.gradient_health(trained, evaluated).round(3)
 
 # %% [markdown]
@@ -187,11 +187,7 @@ verdicts
 display(Markdown(chapter.verdict_summary(verdicts)))
 
 # %%
-shown = evaluation_subset(data.test, 6, seed=config.seed + 1)
-examples, images = evaluate.adversarial_examples(
-    trained, ["fgsm_linf", "pgd_linf", "cw_l2", "linear_search_contrast_reduction_linf", "gaussian_blur_linf"],
-    shown, profile=config.profile, seed=config.seed)
-plots.adversarial_examples(examples, images, shown.x)
+chapter.adversarial_examples_figure(trained, data, config)
 
 # %% [markdown]
 # ## Our numbers beside the paper's

@@ -41,7 +41,7 @@ import torch
 from IPython.display import Markdown, display
 
 from genrob import chapter, checks, evaluate, paper, plots
-from genrob.data import evaluation_subset, load_mnist
+from genrob.data import load_mnist
 from genrob.models import load_model, training_report
 from genrob.models.naive_bayes import GRAPHS
 
@@ -185,7 +185,7 @@ checks.sanity_checks(results)
 # correctly classified images whose cross-entropy gradient is exactly zero.
 
 # %%
-evaluate.gradient_health(trained, evaluation_subset(data.test, config.n, seed=config.seed)).round(3)
+evaluate.gradient_health(trained, chapter.evaluation_images(data, config)).round(3)
 
 # %% [markdown]
 # Carlini-Wagner minimises the *difference* of logits, which does not saturate,
@@ -214,11 +214,7 @@ display(Markdown(chapter.verdict_summary(verdicts)))
 # with the perturbation's size.
 
 # %%
-shown = evaluation_subset(data.test, 6, seed=config.seed + 1)
-examples, images = evaluate.adversarial_examples(
-    trained, ["fgsm_linf", "pgd_linf", "cw_l2", "linear_search_contrast_reduction_linf", "gaussian_blur_linf"],
-    shown, profile=config.profile, seed=config.seed)
-plots.adversarial_examples(examples, images, shown.x)
+chapter.adversarial_examples_figure(trained, data, config)
 
 # %% [markdown]
 # ## Our numbers beside the paper's
