@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import matplotlib.pyplot as plt
 import pandas as pd
 from torch import nn
@@ -11,6 +13,7 @@ from genrob.attacks import ATTACKS
 from genrob.data import MNIST, Split, evaluation_subset
 from genrob.evaluate import adversarial_examples
 from genrob.models import get_spec
+from genrob.models.base import samples_noise
 from genrob.paper import paper_clean_accuracy
 from genrob.params import SweepConfig, sweep_config
 from genrob.runtime import code_version, seed_everything
@@ -77,6 +80,26 @@ def adversarial_examples_figure(models: dict[str, nn.Module], data: MNIST, confi
     examples, adversarials = adversarial_examples(models, list(attacks), shown, profile=config.profile,
                                                   seed=config.seed)
     return plots.adversarial_examples(examples, adversarials, shown.x)
+
+
+#: Images for the EOT check: it costs ``draws`` times a PGD run.
+EOT_N = 100
+
+
+def eot_config(config: SweepConfig, *, attack: str = "eot_pgd_linf", n: int = EOT_N) -> SweepConfig:
+    """``config`` narrowed to its models that sample at test time, attacked with expectation over
+    transformation on the first ``n`` images of its subset (fewer, if it has fewer)."""
+    sampling = tuple(m for m in config.models if samples_noise(get_spec(m).build()))
+    return dataclasses.replace(config, models=sampling, attacks=(attack,), n=min(n, config.n))
+
+
+def eot_table(results: pd.DataFrame, eot_results: pd.DataFrame, *, fixed_attack: str = "pgd_linf") -> pd.DataFrame:
+    """Robust accuracy of each sampling model: ``fixed_attack`` on its fixed-noise version beside EOT."""
+    fixed = results[(results["attack"] == fixed_attack) & results["model"].isin(set(eot_results["model"]))]
+    both = pd.concat([fixed, eot_results])
+    table = robustness_table(both, norm="linf")
+    table.insert(0, "n", both.groupby(["model", "attack"])["n"].first().reindex(table.index))
+    return table.sort_index()
 
 
 def clean_table(clean: pd.DataFrame) -> pd.DataFrame:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from numbers import Real
 from typing import Sequence
 
-from genrob.attacks import PAPER_ATTACKS, get_attack_class
+from genrob.attacks import ATTACKS, PAPER_ATTACKS, get_attack_class
 from genrob.models import chapter_models, get_spec, model_names
 from genrob.profiles import PAPER_L2_EPS, PAPER_LINF_EPS, Profile, get_profile
 
@@ -106,9 +106,9 @@ def sweep_config(
     models = _names(models, model_names(), "model", family_models)
     for name in models:
         get_spec(name)
-    attacks = _names(attacks, list(PAPER_ATTACKS), "attack", PAPER_ATTACKS)
+    attacks = _names(attacks, list(ATTACKS), "attack", PAPER_ATTACKS)
     if n is None:
-        n = chosen.n_eval
+        n = chosen.n_eval_for(family)
     if isinstance(n, bool) or not isinstance(n, int) or not 0 < n <= N_TEST:
         raise ParameterError(f"n must be a whole number of test images between 1 and {N_TEST}, got {n!r}")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:

@@ -106,3 +106,10 @@ def test_a_mirror_serving_wrong_content_is_not_kept(tmp_path, monkeypatch):
     with pytest.raises(MnistDataError, match="wrong sha256"):
         ensure_files(tmp_path / "bad")
     assert not any((tmp_path / "bad").iterdir())
+
+
+def test_a_smaller_evaluation_subset_lies_inside_a_larger_one(mnist):
+    """A family evaluated on fewer images shares them with the others' larger subset."""
+    small = set(stratified_indices(mnist.test.y, 200, seed=0).tolist())
+    large = set(stratified_indices(mnist.test.y, 1000, seed=0).tolist())
+    assert small < large

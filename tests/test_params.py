@@ -18,6 +18,18 @@ def test_defaults_are_the_papers_grids_and_the_profiles_n():
     assert config.eps_for("pgd_l2") == PAPER_L2_EPS and config.eps_for("fgsm_linf") == PAPER_LINF_EPS
 
 
+def test_a_costly_family_gets_its_own_default_n_and_an_explicit_n_wins():
+    costly = sweep_config(profile="default", family="vae")
+    assert costly.n == 300 < sweep_config(profile="default", family="naive_bayes").n == 1000
+    assert sweep_config(profile="default", family="vae", n=50).n == 50
+    assert sweep_config(profile="full", family="vae").n == 10_000
+
+
+def test_attacks_beyond_the_papers_ten_are_chosen_by_name_not_by_default():
+    assert "eot_pgd_linf" not in sweep_config(profile="smoke").attacks
+    assert sweep_config(profile="smoke", attacks=["eot_pgd_linf"]).attacks == ("eot_pgd_linf",)
+
+
 def test_a_custom_grid_is_sorted():
     assert sweep_config(profile="smoke", linf_eps=[0.15, 0.05]).linf_eps == (0.05, 0.15)
 

@@ -9,7 +9,8 @@ which is how attack libraries find its device.
 
 from __future__ import annotations
 
-from typing import Literal
+import contextlib
+from typing import Iterator, Literal
 
 import torch
 from torch import nn
@@ -81,3 +82,25 @@ def check_contract(model: nn.Module, x: torch.Tensor) -> None:
         again = model(x)
     if not torch.equal(again, logits.detach()):
         raise ContractError("the model is not deterministic in eval mode")
+
+
+def samples_noise(model: nn.Module) -> bool:
+    """Does ``model`` draw noise when used as intended (see :func:`stochastic`)?"""
+    return any(hasattr(m, "resample") for m in model.modules())
+
+
+@contextlib.contextmanager
+def stochastic(model: nn.Module) -> Iterator[nn.Module]:
+    """Within the block, every sampling layer of ``model`` draws fresh noise on each call.
+
+    A layer that samples says so with a ``resample`` attribute; outside the block
+    it is False and the layer uses its fixed evaluation noise (or the mean).
+    """
+    sampling = [m for m in model.modules() if hasattr(m, "resample")]  # see samples_noise
+    for module in sampling:
+        module.resample = True
+    try:
+        yield model
+    finally:
+        for module in sampling:
+            module.resample = False
