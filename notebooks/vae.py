@@ -244,7 +244,7 @@ comparison.set_index(["model", "attack", "eps"]).round(3)
 # **The paper's gradient attacks see a masked model.** Under FGSM, FGM and
 # PGD $l_2$ both CVAE rules keep most of their accuracy at every budget, and
 # the discriminative networks fall to almost nothing. The gradient table says
-# why: the CVAE's log-likelihood logits are separated by nearly a hundred nats,
+# why: the CVAE's log-likelihood logits are separated by hundreds of nats,
 # the softmax saturates, and for a large share of the images the cross-entropy
 # gradient is exactly zero. Carlini-Wagner, which follows the logit margin,
 # takes both rules to about zero by $l_2$ eps 4, like every discriminative
