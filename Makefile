@@ -41,7 +41,7 @@ chapters: $(ENV_STAMP)
 
 book: $(ENV_STAMP)
 	@echo "make book: $(PROFILE) profile. From a clean clone this installs the environment, trains every"
-	@echo "model and runs every sweep: about 95 minutes on 2 CPU cores for the default profile (naive"
+	@echo "model and runs every sweep: about 100 minutes on 2 CPU cores for the default profile (naive"
 	@echo "Bayes, mixture, MRF and VAE families; the CVAE and the two CNNs take most of it). Warm, it takes"
 	@echo "a few minutes. Progress bars and a line per finished (model, attack) cell follow."
 	$(MAKE) --no-print-directory chapters PROFILE=$(PROFILE)
