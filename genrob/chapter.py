@@ -86,20 +86,20 @@ def adversarial_examples_figure(models: dict[str, nn.Module], data: MNIST, confi
 EOT_N = 100
 
 
-def eot_config(config: SweepConfig, *, attack: str = "eot_pgd_linf", n: int = EOT_N) -> SweepConfig:
-    """``config`` narrowed to its models that sample at test time, attacked with expectation over
-    transformation on the first ``n`` images of its subset (fewer, if it has fewer)."""
+def eot_config(config: SweepConfig, *, attack: str = "eot_pgd_linf", fixed_attack: str = "pgd_linf",
+               n: int = EOT_N) -> SweepConfig:
+    """``config`` narrowed to its models that sample at test time: ``fixed_attack`` on their fixed
+    noise and ``attack`` (expectation over transformation) on the sampling model, both on the same
+    ``n`` images (a stratified part of the chapter's subset; fewer, if it has fewer)."""
     sampling = tuple(m for m in config.models if samples_noise(get_spec(m).build()))
-    return dataclasses.replace(config, models=sampling, attacks=(attack,), n=min(n, config.n))
+    return dataclasses.replace(config, models=sampling, attacks=(fixed_attack, attack), n=min(n, config.n))
 
 
-def eot_table(results: pd.DataFrame, eot_results: pd.DataFrame, *, fixed_attack: str = "pgd_linf") -> pd.DataFrame:
-    """Robust accuracy of each sampling model: ``fixed_attack`` on its fixed-noise version beside EOT."""
-    fixed = results[(results["attack"] == fixed_attack) & results["model"].isin(set(eot_results["model"]))]
-    both = pd.concat([fixed, eot_results])
-    table = robustness_table(both, norm="linf")
-    table.insert(0, "n", both.groupby(["model", "attack"])["n"].first().reindex(table.index))
-    return table.sort_index()
+def eot_table(eot_results: pd.DataFrame) -> pd.DataFrame:
+    """The results of an :func:`eot_config` sweep, per model: the fixed-noise attack beside EOT, with n."""
+    table = robustness_table(eot_results, norm="linf")
+    table.insert(0, "n", eot_results.groupby(["model", "attack"])["n"].first().reindex(table.index))
+    return table
 
 
 def clean_table(clean: pd.DataFrame) -> pd.DataFrame:

@@ -48,8 +48,8 @@ PROFILES: dict[str, Profile] = {
         name="default", n_eval=1000, max_train=None, epoch_scale=1.0, attack_effort=1.0,
         description="what `make book` runs on a 2-core CPU: full training, 1 000 test images "
                     "(300 for the fully connected VAE family)",
-        # The CVAE's logits take 100 decoder passes per image (2 ms on 2 cores):
-        # its ten attacks take about 5 s per image, so 1 000 images would take well over an hour.
+        # The CVAE's logits take 100 decoder passes per image (1.5 ms on 2 cores): its ten
+        # attacks took 38 min for 300 images, so 1 000 would take over two hours.
         family_n_eval=(("vae", 300),),
     ),
     "full": Profile(

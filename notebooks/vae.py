@@ -194,13 +194,13 @@ evaluate.gradient_health(attacked, chapter.evaluation_images(data, config)).roun
 # transformation {cite}`athalye_2018` attacks the random model itself: each PGD
 # step follows the cross-entropy gradient averaged over 5 fresh draws, and
 # the adversarial is judged by the sampling model on a fresh draw. Below, PGD
-# $l_\infty$ on the fixed model beside EOT-PGD on the sampling one; EOT costs
-# five PGD runs, so it runs on 100 of the subset's images (drawn the same
-# stratified way; the `n` column says how many).
+# $l_\infty$ on the fixed model beside EOT-PGD on the sampling one. EOT costs
+# five PGD runs, so both run on 100 of the subset's images (drawn the same
+# stratified way; the `n` column says how many), the same images for both.
 
 # %%
 eot_results = evaluate.sweep(chapter.eot_config(config), data=data)
-chapter.eot_table(results, eot_results)
+chapter.eot_table(eot_results)
 
 # %% [markdown]
 # ## Side by side
@@ -252,10 +252,11 @@ comparison.set_index(["model", "attack", "eps"]).round(3)
 # CVAE rules. Their PGD and FGSM numbers are upper bounds, not robustness.
 #
 # **Sampling is no shield either.** Attacked as a random model with expectation
-# over transformation, the CVAE loses *more* than under PGD on its fixed noise:
-# averaging the gradient over fresh draws smooths the saturated loss a little,
-# and the attack finds its way further. The VAE classifiers fall just as they do
-# with their posterior mean.
+# over transformation, the CVAE keeps *less* than under PGD on its fixed noise,
+# on the same images at every eps (each single difference is within about one
+# interval at this n, the direction is the same throughout). Averaging the
+# gradient over fresh draws seems to help the attack through the saturated loss.
+# The VAE classifiers fall just as they do with their posterior mean.
 #
 # **Gradient-free attacks favour the discriminative side.** The CVAE is the
 # *least* robust model of the family to uniform noise, contrast reduction and

@@ -146,3 +146,13 @@ def test_eot_attacks_the_sampling_model_and_leaves_it_deterministic(few_images):
         model, few_images.x[:10], few_images.y[:10], [0.1], device=torch.device("cpu"), seed=0)
     assert calls and all(calls) and not model.resample
     assert outcome.fooled.shape == (1, 10)
+
+
+def test_the_eot_check_attacks_only_sampling_models_both_ways_on_the_same_images():
+    from genrob.chapter import eot_config
+    from genrob.params import sweep_config
+
+    config = eot_config(sweep_config(profile="default", family="vae"))
+    assert config.models == ("cvae", "vae_classifier", "vae_classifier_pretrained")
+    assert config.attacks == ("pgd_linf", "eot_pgd_linf") and config.n == 100
+    assert eot_config(sweep_config(profile="smoke", family="vae")).n == 10
