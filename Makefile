@@ -6,6 +6,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 ENV_STAMP := $(VENV)/.genrob-installed
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
+# The book's chapters, in _toc.yml order: a notebook joins the book (and `make book`)
+# once it is listed there; nbval runs every notebook either way.
+CHAPTERS := $(patsubst book/chapters/%,notebooks/%.ipynb,$(shell grep -o 'book/chapters/[a-z_0-9]*' _toc.yml))
 # The test suite runs everything in a cache of its own, emptied first, so a
 # stale checkpoint or result can never make a test pass.
 TEST_CACHE := $(CURDIR)/_build/test-cache
@@ -30,10 +33,10 @@ $(ENV_STAMP): pyproject.toml requirements-nodeps.txt
 	$(BIN)/pip install --quiet --no-deps -r requirements-nodeps.txt
 	touch $@
 
-# Run every family notebook through papermill into book/chapters/ with $(PROFILE).
+# Run every chapter's notebook through papermill into book/chapters/ with $(PROFILE).
 chapters: $(ENV_STAMP)
 	@mkdir -p book/chapters
-	@for nb in $(NOTEBOOKS); do \
+	@for nb in $(CHAPTERS); do \
 	  echo "== $$nb ($(PROFILE) profile)"; \
 	  $(BIN)/papermill "$$nb" "book/chapters/$$(basename $$nb)" -p profile $(PROFILE) \
 	    --log-output --no-progress-bar --cwd notebooks || exit 1; \

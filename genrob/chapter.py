@@ -12,9 +12,9 @@ from genrob import plots
 from genrob.attacks import ATTACKS
 from genrob.data import MNIST, Split, evaluation_subset
 from genrob.evaluate import adversarial_examples
-from genrob.models import get_spec
+from genrob.models import get_spec, training_report
 from genrob.models.base import samples_noise
-from genrob.paper import paper_clean_accuracy
+from genrob.paper import paper_clean_accuracy, paper_runtimes
 from genrob.params import SweepConfig, sweep_config
 from genrob.runtime import code_version, seed_everything
 
@@ -91,7 +91,7 @@ def eot_config(config: SweepConfig, *, attack: str = "eot_pgd_linf", fixed_attac
     """``config`` narrowed to its models that sample at test time: ``fixed_attack`` on their fixed
     noise and ``attack`` (expectation over transformation) on the sampling model, both on the same
     ``n`` images (a stratified part of the chapter's subset; fewer, if it has fewer)."""
-    sampling = tuple(m for m in config.models if samples_noise(get_spec(m).build()))
+    sampling = tuple(m for m in config.models if samples_noise(get_spec(m).build_for(config.profile)))
     return dataclasses.replace(config, models=sampling, attacks=(fixed_attack, attack), n=min(n, config.n))
 
 
@@ -100,6 +100,48 @@ def eot_table(eot_results: pd.DataFrame) -> pd.DataFrame:
     table = robustness_table(eot_results, norm="linf")
     table.insert(0, "n", eot_results.groupby(["model", "attack"])["n"].first().reindex(table.index))
     return table
+
+
+#: The attacks of the paper's Table 3 (run times).
+TIMED_ATTACKS = ("fgm_l2", "fgsm_linf", "pgd_l2", "pgd_linf")
+
+
+def runtime_table(results: pd.DataFrame, costs: pd.DataFrame, *, generative: str, discriminative: str) -> pd.DataFrame:
+    """The paper's Table 3 for two models: each gradient attack's wall time over the whole eps grid.
+
+    Ours is beside the paper's (n and hardware not stated there); ``ratio`` is the
+    generative model's time over the discriminative one's, ``flop_ratio`` their
+    ratio of forward FLOPs from ``costs`` (:func:`genrob.cost.forward_cost`).
+    """
+    paper = paper_runtimes().set_index(["paper_model", "attack"])["robust_accuracy"]  # the column holds seconds
+    names = {m: get_spec(m).paper_name for m in (generative, discriminative)}
+    rows = []
+    for attack in (a for a in TIMED_ATTACKS if a in set(results["attack"])):
+        seconds = {m: results[(results["model"] == m) & (results["attack"] == attack)]["wall_time_s"].sum()
+                   for m in names}
+        paper_seconds = {m: paper.get((p, f"runtime_{attack}_seconds")) for m, p in names.items()}
+        rows.append({"attack": attack, f"{generative}_s": seconds[generative],
+                     f"{discriminative}_s": seconds[discriminative],
+                     "ratio": seconds[generative] / seconds[discriminative],
+                     "paper_ratio": paper_seconds[generative] / paper_seconds[discriminative]
+                     if None not in paper_seconds.values() else float("nan")})
+    table = pd.DataFrame(rows).set_index("attack")
+    table["flop_ratio"] = costs.loc[generative, "mflops_per_image"] / costs.loc[discriminative, "mflops_per_image"]
+    return table.round(1)
+
+
+def training_summary(models: tuple[str, ...], profile) -> pd.DataFrame:
+    """Per model, what its training reported beyond the weights: the epoch kept, its validation
+    score, and any fitted scalars (a noise level, couplings). Training times vary run to run and
+    are in :func:`genrob.models.training_report`."""
+    rows = []
+    for name in models:
+        report = training_report(name, profile)["report"]
+        rows.append({"model": name, "best_epoch": report["best_epoch"],
+                     **{key: value for key, value in report.items()
+                        if key.startswith("val_") and not key.endswith("_per_epoch")},
+                     **{key: report[key] for key in ("sigma", "couplings") if key in report}})
+    return pd.DataFrame(rows).set_index("model").round(DECIMALS)
 
 
 def clean_table(clean: pd.DataFrame) -> pd.DataFrame:

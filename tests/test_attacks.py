@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -149,3 +151,28 @@ def test_minimisation_counts_projected_adversarials(models, few_images):
         assert (outcome.fooled[k] >= (clean_correct & wrong & (norms <= eps + 1e-5))).all()
     # ... and at eps 1 the projection is the adversarial itself.
     assert (outcome.fooled[2] == (clean_correct & wrong)).all()
+
+
+@pytest.mark.parametrize("name, foolbox_class", [("linear_search_contrast_reduction_linf",
+                                                  "LinearSearchContrastReductionAttack"),
+                                                 ("gaussian_blur_linf", "GaussianBlurAttack")])
+@pytest.mark.parametrize("model_name", ["gaussian_nb", "logistic_regression"])
+def test_searches_that_drop_decided_images_find_foolboxs_adversarials(name, foolbox_class, model_name, models,
+                                                                      few_images):
+    from genrob.attacks._libraries import foolbox
+    from genrob.attacks.base import foolbox_model
+
+    model, attack, (x, y) = models[model_name], make_attack(name, "default"), (few_images.x, few_images.y)
+    ours = attack.generate(model, x, y, eps=None, device=CPU)
+    fb = foolbox()
+    reference = getattr(fb.attacks, foolbox_class)(distance=fb.distances.linf, steps=attack.settings["steps"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # foolbox calls scipy.ndimage.filters
+        theirs = reference.run(foolbox_model(model, CPU), x, fb.criteria.Misclassification(y))
+    assert torch.equal(ours, theirs)
+    # the images left the batch at many different steps, so dropping them was exercised
+    assert len(np.unique(perturbation_norm(ours - x, "linf").numpy().round(6))) > 5
+    clean_correct = (model(x).argmax(1) == y).numpy()
+    grid = [0.05, *PAPER_LINF_EPS]
+    fooled = [attack.outcome(model, x, y, clean_correct, adv, grid).fooled for adv in (ours, theirs)]
+    assert np.array_equal(*fooled)

@@ -180,6 +180,11 @@ class Attack(ABC):
         return norms
 
 
+def misclassified(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Which of ``x`` the model labels other than ``y`` (foolbox's Misclassification criterion)."""
+    return model(x).argmax(1) != y
+
+
 def torchattacks_instance(cls: type, model: nn.Module, device: torch.device, **kwargs: Any):
     """A torchattacks attack with its device set explicitly.
 

@@ -85,19 +85,19 @@ def train_cnn(model: nn.Module, train: Split, val: Split, config: Mapping) -> di
                           lr=config["lr"], seed=config["seed"], desc=config["model"])
 
 
-def _cnn_training(profile) -> dict:
+def cnn_training(profile) -> dict:
     return {"epochs": profile.epochs(8), "batch_size": 128, "lr": 1e-3}
 
 
 register(ModelSpec(
     name="cnn", paper_name="Convolutional NN", family="conv_vae", kind="discriminative",
-    counterparts=(), build=CNN, train=train_cnn, training=_cnn_training,
+    counterparts=(), build=CNN, train=train_cnn, training=cnn_training,
     description="Li et al.'s convolutional encoder with a linear classification head",
 ))
 
 register(ModelSpec(
     name="cnn_mrf", paper_name="CNN+MRF", family="markov_random_field", kind="discriminative",
     counterparts=("mrf",), baselines=("cnn",), build=CNNWithMRF, train=train_cnn,
-    training=lambda profile: {**_cnn_training(profile), "denoiser": "coupling 0.6, data 1.5, 10 damped steps"},
+    training=lambda profile: {**cnn_training(profile), "denoiser": "coupling 0.6, data 1.5, 10 damped steps"},
     description="the CNN behind an Ising mean-field denoiser of its input",
 ))

@@ -39,17 +39,24 @@ class ModelSpec:
     family: str  # the notebook it belongs to
     kind: Kind
     counterparts: tuple[str, ...]  # models of the other kind it is compared with
-    build: Callable[[], nn.Module]
+    build: Callable[..., nn.Module]  # called with the keyword arguments of ``architecture``
     train: Trainer  # trains the built model in place, returns a JSON-able report
     training: Callable[[Profile], dict] = field(default=lambda profile: {})
     description: str = ""
     baselines: tuple[str, ...] = ()  # models of the same kind its chapter shows beside it
+    #: Size settings under a profile (smoke shrinks the costliest models); passed to ``build``.
+    architecture: Callable[[Profile], dict] = field(default=lambda profile: {})
+
+    def build_for(self, profile: Profile | str) -> nn.Module:
+        """An untrained model, sized for ``profile``."""
+        return self.build(**self.architecture(get_profile(profile)))
 
     def training_config(self, profile: Profile | str) -> dict:
         """The training configuration under ``profile`` (what the checkpoint hash covers)."""
         profile = get_profile(profile)
+        architecture = self.architecture(profile)
         return {"model": self.name, "format": CHECKPOINT_FORMAT, "max_train": profile.max_train,
-                "seed": 0, **self.training(profile)}
+                "seed": 0, **self.training(profile), **({"architecture": architecture} if architecture else {})}
 
     def config_hash(self, profile: Profile | str) -> str:
         blob = json.dumps(self.training_config(profile), sort_keys=True)
@@ -131,14 +138,14 @@ def load_model(
     device = torch.device(device) if device is not None else torch_device()
     path = checkpoint_path(name, profile)
     report_path = path.with_suffix(".json")
-    model = spec.build()
+    model = spec.build_for(profile)
     if path.exists() and report_path.exists() and not retrain:
         model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
         return model.to(device).eval()
     data = data if data is not None else load_mnist()
     config = spec.training_config(profile)
     seed_everything(config["seed"])
-    model = spec.build().to(device)
+    model = spec.build_for(profile).to(device)
     started = time.perf_counter()
     fit_report = spec.train(model, training_subset(data, profile), data.val, config)
     seconds = time.perf_counter() - started

@@ -49,6 +49,27 @@ PROTOTYPES = 100
 LOG_2PI = math.log(2 * math.pi)
 
 
+def log_standard_normal(z: torch.Tensor) -> torch.Tensor:
+    """log N(z; 0, I), summed over the last dimension."""
+    return -0.5 * (z.pow(2).sum(-1) + z.shape[-1] * LOG_2PI)
+
+
+def posterior_samples(mean: torch.Tensor, log_var: torch.Tensor,
+                      noise: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """z_k = mean + std * noise_k and log q(z_k) for K standard-normal ``noise`` rows (K, L).
+
+    ``mean`` and ``log_var`` are (..., L); both results gain a sample axis before
+    the last: z is (..., K, L), log q is (..., K).
+    """
+    z = mean[..., None, :] + (0.5 * log_var)[..., None, :].exp() * noise
+    return z, log_standard_normal(noise) - 0.5 * log_var.sum(-1, keepdim=True)
+
+
+def importance_weighted(log_weights: torch.Tensor) -> torch.Tensor:
+    """log (1/K) sum_k exp(log_weights_k) over the last (sample) axis."""
+    return log_weights.logsumexp(-1) - math.log(log_weights.shape[-1])
+
+
 class Encoder(nn.Module):
     """q(z | x) or q(z | x, y): two ReLU layers of :data:`HIDDEN` units to a diagonal Gaussian.
 
@@ -141,13 +162,10 @@ class CVAEClassifier(nn.Module):
         encoder, decoder = self.cvae.encoder, self.cvae.decoder
         mean, log_var = encoder.every_class(x)  # (N, 10, L)
         noise = torch.randn_like(self.noise) if self.resample else self.noise  # (K, L)
-        std = (0.5 * log_var).exp()
-        z = mean[:, :, None, :] + std[:, :, None, :] * noise  # (N, 10, K, L)
+        z, log_qz = posterior_samples(mean, log_var, noise)  # (N, 10, K, L), (N, 10, K)
         recon = decoder.mean(z, decoder.label.weight[None, :, None, :])  # (N, 10, K, 784)
         log_px = decoder.log_likelihood(x.flatten(1)[:, None, None, :], recon)
-        log_pz = -0.5 * (z.pow(2).sum(-1) + LATENT * LOG_2PI)
-        log_qz = -0.5 * (noise.pow(2).sum(-1) + log_var.sum(-1, keepdim=True) + LATENT * LOG_2PI)
-        log_px_given_y = (log_px + log_pz - log_qz).logsumexp(-1) - math.log(noise.shape[0])
+        log_px_given_y = importance_weighted(log_px + log_standard_normal(z) - log_qz)
         return log_px_given_y + self.log_prior
 
 
@@ -227,10 +245,13 @@ def validation_elbo(model: nn.Module, val: Split, *, seed: int = 0) -> float:
 
 def fit_elbo(model: nn.Module, train: Split, val: Split, *, epochs: int, batch_size: int, lr: float,
              seed: int, desc: str) -> dict:
-    """Maximise the mean ELBO with Adam; keep the epoch with the best validation ELBO."""
-    report = fit(model, train, val, loss=_negative_elbo, score=lambda m, split: validation_elbo(m, split, seed=seed),
-                 score_name="elbo", epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, desc=desc)
-    return {**report, "sigma": round(model.decoder.log_sigma.exp().item(), 4)}
+    """Maximise the mean ``model.elbo(x, y)`` with Adam; keep the epoch with the best validation ELBO."""
+    return fit(model, train, val, loss=_negative_elbo, score=lambda m, split: validation_elbo(m, split, seed=seed),
+               score_name="elbo", epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, desc=desc)
+
+
+def _with_sigma(report: dict, decoder: Decoder) -> dict:
+    return {**report, "sigma": round(decoder.log_sigma.exp().item(), 4)}
 
 
 def _elbo_settings(config: Mapping) -> dict:
@@ -239,7 +260,7 @@ def _elbo_settings(config: Mapping) -> dict:
 
 
 def train_cvae(model: CVAEClassifier, train: Split, val: Split, config: Mapping) -> dict:
-    report = fit_elbo(model.cvae, train, val, **_elbo_settings(config))
+    report = _with_sigma(fit_elbo(model.cvae, train, val, **_elbo_settings(config)), model.cvae.decoder)
     counts = torch.bincount(train.y, minlength=N_CLASSES).double()
     model.log_prior.copy_((counts / counts.sum()).log().float())
     return report
@@ -260,7 +281,8 @@ def train_vae_classifier(model: VAEClassifier, train: Split, val: Split, config:
 def train_pretrained_vae_classifier(model: VAEClassifier, train: Split, val: Split, config: Mapping) -> dict:
     """Fit an unconditional VAE on its ELBO, freeze its encoder, train only the head."""
     vae = VAE(conditional=False).to(model_device(model))
-    pretraining = fit_elbo(vae, train, val, **{**_elbo_settings(config), "desc": "vae (pre-training)"})
+    pretraining = _with_sigma(fit_elbo(vae, train, val, **{**_elbo_settings(config), "desc": "vae (pre-training)"}),
+                              vae.decoder)
     model.encoder.load_state_dict(vae.encoder.state_dict())
     model.encoder.requires_grad_(False)
     head = fit_classifier(model, train, val, epochs=config["head_epochs"], batch_size=config["batch_size"],
