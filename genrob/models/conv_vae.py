@@ -209,7 +209,8 @@ def train_conv_vae(model: ConvVAEClassifier, train: Split, val: Split, config: M
 
 
 #: Training epochs per likelihood. At Li's learning rate the Gaussian model's noise level sigma
-#: shrinks slowly: after 20 epochs its validation ELBO and accuracy (0.961) were still rising.
+#: shrinks slowly: after 20 epochs its validation ELBO (800 nats) was still rising; 50 reach 958
+#: (sigma 0.062), though test accuracy moved from 0.961 to 0.958.
 EPOCHS = {"gaussian": 50, "bernoulli": 20, "crf": 20}
 
 
