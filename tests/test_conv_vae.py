@@ -125,3 +125,20 @@ def test_smoke_training_learns_to_classify(mnist):
         accuracy = float((model(mnist.test.x[:300]).argmax(1) == mnist.test.y[:300]).double().mean())
     # chance is 0.1; two epochs on 6 000 images at Li's small learning rate reach about 0.25
     assert accuracy > 0.18
+
+
+def test_the_runtime_table_sums_each_attacks_eps_rows_and_sets_them_beside_the_papers_ratio():
+    import pandas as pd
+
+    from genrob.chapter import runtime_table
+
+    rows = [{"model": model, "attack": attack, "eps": eps, "wall_time_s": seconds}
+            for model, scale in (("cnn_vae", 30.0), ("cnn", 1.0))
+            for attack in ("fgm_l2", "pgd_linf", "cw_l2") for eps, seconds in ((1.0, 2 * scale), (2.0, scale))]
+    costs = pd.DataFrame({"mflops_per_image": [1500.0, 15.0]}, index=["cnn_vae", "cnn"])
+    table = runtime_table(pd.DataFrame(rows), costs, generative="cnn_vae", discriminative="cnn")
+    assert list(table.index) == ["fgm_l2", "pgd_linf"]  # the paper's Table 3 attacks that were run
+    assert table.loc["fgm_l2", "cnn_vae_s"] == 90.0 and table.loc["fgm_l2", "cnn_s"] == 3.0
+    assert (table["ratio"] == 30.0).all() and (table["flop_ratio"] == 100.0).all()
+    assert table.loc["fgm_l2", "paper_ratio"] == round(115 / 3, 1)  # Table 3: 115 s against 3 s
+    assert table.loc["pgd_linf", "paper_ratio"] == round(3441 / 70, 1)

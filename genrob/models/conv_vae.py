@@ -33,8 +33,8 @@ from genrob.models.base import N_CLASSES
 from genrob.models.cnn import CNN, cnn_training, train_cnn
 from genrob.models.layers import ConvEncoder, binarize
 from genrob.models.registry import ModelSpec, register
-from genrob.models.vae import (IMPORTANCE_SAMPLES, LOG_2PI, PIXELS, fit_elbo, importance_weighted,
-                               log_standard_normal, posterior_samples)
+from genrob.models.vae import (IMPORTANCE_SAMPLES, PIXELS, fit_elbo, gaussian_log_likelihood,
+                               importance_weighted, log_standard_normal, posterior_samples)
 from genrob.profiles import Profile
 
 Likelihood = Literal["gaussian", "bernoulli", "crf"]
@@ -103,9 +103,8 @@ class GaussianLikelihood(nn.Module):
         self.log_sigma = nn.Parameter(torch.tensor(math.log(0.2)))
 
     def forward(self, x: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
-        residual = (x.flatten(1).view(len(x), *[1] * (values.dim() - 2), PIXELS) - torch.sigmoid(values))
-        return (-0.5 * (residual / self.log_sigma.exp()).pow(2).sum(-1)
-                - PIXELS * (self.log_sigma + 0.5 * LOG_2PI))
+        flat = x.flatten(1).view(len(x), *[1] * (values.dim() - 2), PIXELS)
+        return gaussian_log_likelihood(flat, torch.sigmoid(values), self.log_sigma)
 
 
 class BernoulliLikelihood(nn.Module):

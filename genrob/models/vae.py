@@ -65,6 +65,12 @@ def posterior_samples(mean: torch.Tensor, log_var: torch.Tensor,
     return z, log_standard_normal(noise) - 0.5 * log_var.sum(-1, keepdim=True)
 
 
+def gaussian_log_likelihood(x_flat: torch.Tensor, mean: torch.Tensor, log_sigma: torch.Tensor) -> torch.Tensor:
+    """log N(x; mean, sigma^2 I) summed over the last (pixel) dimension; broadcasts over leading dims."""
+    return (-0.5 * ((x_flat - mean) / log_sigma.exp()).pow(2).sum(-1)
+            - x_flat.shape[-1] * (log_sigma + 0.5 * LOG_2PI))
+
+
 def importance_weighted(log_weights: torch.Tensor) -> torch.Tensor:
     """log (1/K) sum_k exp(log_weights_k) over the last (sample) axis."""
     return log_weights.logsumexp(-1) - math.log(log_weights.shape[-1])
@@ -119,9 +125,7 @@ class Decoder(nn.Module):
 
     def log_likelihood(self, x_flat: torch.Tensor, mean: torch.Tensor) -> torch.Tensor:
         """log N(x; mean, sigma^2 I), summed over pixels (broadcasts over leading dims)."""
-        log_sigma = self.log_sigma
-        return (-0.5 * ((x_flat - mean) / log_sigma.exp()).pow(2).sum(-1)
-                - PIXELS * (log_sigma + 0.5 * LOG_2PI))
+        return gaussian_log_likelihood(x_flat, mean, self.log_sigma)
 
 
 class VAE(nn.Module):
