@@ -49,12 +49,13 @@ PROFILES: dict[str, Profile] = {
     "default": Profile(
         name="default", n_eval=1000, max_train=None, epoch_scale=1.0, attack_effort=1.0,
         description="what `make book` runs on a 2-core CPU: full training, 1 000 test images "
-                    "(300 for the fully connected VAE family, 50 for the convolutional one)",
+                    "(300 for the fully connected VAE family, 30 for the convolutional one)",
         # The CVAE's logits take 100 decoder passes per image (1.5 ms on 2 cores): its ten
         # attacks took 38 min for 300 images, so 1 000 would take over two hours. The
         # convolutional VAEs' 100 passes cost 1.5 GFLOP, 35 ms per image (70 ms with the
-        # gradient): about 150 s per image and model for the ten attacks and EOT.
-        family_n_eval=(("vae", 300), ("conv_vae", 50)),
+        # gradient): about 150 s per image and model for the ten attacks and EOT (some 2 100
+        # gradient evaluations), so 30 images cost over an hour per generative model.
+        family_n_eval=(("vae", 300), ("conv_vae", 30)),
     ),
     "full": Profile(
         name="full", n_eval=10_000, max_train=None, epoch_scale=1.0, attack_effort=1.0,

@@ -9,6 +9,8 @@ so the worst case over attacks can be taken image by image.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import math
 import os
 import tempfile
@@ -77,17 +79,31 @@ def existing_keys(table: pd.DataFrame) -> set[tuple]:
     return {row_key(r) for r in table.to_dict("records")}
 
 
+@contextlib.contextmanager
+def _table_lock(path: Path):
+    """Hold an exclusive lock on ``path``'s lock file: sweeps running side by side never lose a row."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(f".{path.name}.lock"), "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def append_rows(profile: Profile | str, rows: Iterable[dict]) -> None:
     """Add rows to the table, replacing any with the same key; the file is swapped whole."""
     rows = list(rows)
     if not rows:
         return
-    table = read_results(profile)
-    new = pd.DataFrame(rows, columns=list(COLUMNS))
-    keys = {row_key(r) for r in rows}
-    keep = [row_key(r) not in keys for r in table.to_dict("records")]
-    merged = pd.concat([table[keep], new], ignore_index=True) if len(table) else new
-    _atomic_replace(results_path(profile), lambda tmp: merged.to_csv(tmp, index=False))
+    path = results_path(profile)
+    with _table_lock(path):  # read, merge and replace as one step
+        table = read_results(profile)
+        new = pd.DataFrame(rows, columns=list(COLUMNS))
+        keys = {row_key(r) for r in rows}
+        keep = [row_key(r) not in keys for r in table.to_dict("records")]
+        merged = pd.concat([table[keep], new], ignore_index=True) if len(table) else new
+        _atomic_replace(path, lambda tmp: merged.to_csv(tmp, index=False))
 
 
 def save_per_image(path: Path, **arrays: np.ndarray) -> None:

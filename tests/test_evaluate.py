@@ -159,3 +159,39 @@ def test_margins_along_fgsm_rays_start_at_the_clean_margin(models, few_images):
     with torch.no_grad():
         assert np.allclose(margins[:, 0], logit_margin(model(few_images.x), few_images.y).numpy(), atol=1e-5)
     assert (margins[:, -1] < margins[:, 0]).all()  # climbing cross-entropy lowers a linear model's margin
+
+
+CONCURRENT_WRITER = textwrap.dedent("""
+    from genrob.results import COLUMNS, append_rows
+    for i in range({rows}):
+        row = dict.fromkeys(COLUMNS, 0)
+        row.update(profile="smoke", model="writer{writer}", attack="a", eps=i)
+        append_rows("smoke", [row])
+""")
+
+
+def test_sweeps_side_by_side_never_lose_a_row(fresh_cache):
+    """Two sweeps of one profile (say, two models on two cores) append to one table."""
+    writers, rows = 4, 15
+    env = {**os.environ, "GENROB_CACHE": str(fresh_cache)}
+    processes = [subprocess.Popen([sys.executable, "-c", CONCURRENT_WRITER.format(rows=rows, writer=w)], env=env)
+                 for w in range(writers)]
+    assert [p.wait() for p in processes] == [0] * writers
+    table = read_results("smoke")
+    assert len(table) == writers * rows
+    assert sorted(table["model"].value_counts()) == [rows] * writers
+
+
+def test_the_command_line_sweep_writes_the_rows_the_chapter_reads(models, capsys):
+    from genrob.__main__ import main
+
+    args = ["sweep", "naive_bayes", "--profile", "smoke", "--models", "logistic_regression",
+            "--attacks", "fgsm_linf", "--n", "20"]
+    assert main(args) == 0
+    written = read_results("smoke").query("model == 'logistic_regression' and attack == 'fgsm_linf' and n == 20")
+    config = sweep_config(profile="smoke", family="naive_bayes", models=["logistic_regression"],
+                          attacks=["fgsm_linf"], n=20)
+    assert sorted(written["eps"]) == list(config.linf_eps)
+    pd.testing.assert_frame_equal(sweep(config), written.reset_index(drop=True))  # read, not recomputed
+    assert main(["sweep", "naive_bayes", "--profile", "smoke", "--n", "0"]) == 2
+    assert "n must be a whole number" in capsys.readouterr().err
