@@ -13,10 +13,21 @@ import pandas as pd
 #: (stronger, weaker): the first must do at least as well as the second, within
 #: the two intervals. Iterative attacks must match their single-step versions;
 #: PGD on cross-entropy must match C&W's margin loss at the same l_2 budget, or
-#: the cross-entropy has lost its gradient (saturated softmax).
-AT_LEAST_AS_STRONG = (("pgd_linf", "fgsm_linf"), ("pgd_l2", "fgm_l2"), ("pgd_l2", "cw_l2"))
-#: Unbounded in effect at the grid's top: C&W at l_2 = 5 should fool nearly every image.
-UNBOUNDED = ("cw_l2", 5.0)
+#: the cross-entropy has lost its gradient (saturated softmax); the adaptive
+#: attacks must match the paper's; and a white-box attack that a gradient-free
+#: one (Square) beats is being misled by the gradient.
+AT_LEAST_AS_STRONG = (
+    ("pgd_linf", "fgsm_linf"), ("pgd_l2", "fgm_l2"), ("pgd_l2", "cw_l2"),
+    ("pgd_margin_linf", "pgd_linf"), ("pgd_margin_l2", "pgd_l2"),
+    ("autoattack_linf", "pgd_margin_linf"), ("autoattack_l2", "pgd_margin_l2"),
+    ("pgd_margin_linf", "square_linf"),
+)
+#: (attack, budget-doubled attack): twice the steps and restarts must not change the number
+#: beyond the two intervals, or the attack had not converged.
+CONVERGED = (("pgd_margin_linf", "pgd_margin_linf_long"),)
+#: Unbounded in effect: C&W at l_2 = 5, and PGD at l_inf = 1 (any image in reach), should
+#: fool nearly every image.
+UNBOUNDED = (("cw_l2", 5.0), ("pgd_margin_linf", 1.0))
 UNBOUNDED_LIMIT = 0.05
 
 
@@ -55,10 +66,20 @@ def sanity_checks(results: pd.DataFrame) -> pd.DataFrame:
                          "passed": bad.empty,
                          "detail": "at every eps" if bad.empty else
                          f"weaker by {bad.max():.3f} at eps {', '.join(f'{e:g}' for e in bad.index)}"})
-        attack, eps = UNBOUNDED
-        top = part[(part["attack"] == attack) & (part["eps"] == eps)]
-        if not top.empty:
-            value = float(top["robust_accuracy"].iloc[0])
-            rows.append({"model": model, "check": f"{attack} at eps {eps:g} reaches ~0",
-                         "passed": value <= UNBOUNDED_LIMIT, "detail": f"robust accuracy {value:.3f}"})
+        for attack, longer in CONVERGED:
+            a = part[part["attack"] == attack].set_index("eps")
+            b = part[part["attack"] == longer].set_index("eps")
+            common = a.index.intersection(b.index)
+            if common.empty:
+                continue
+            change = (a.loc[common, "robust_accuracy"] - b.loc[common, "robust_accuracy"]).abs()
+            bad = change[change > _slack(a.loc[common], b.loc[common])]
+            rows.append({"model": model, "check": f"{attack} converged (twice the steps and restarts)",
+                         "passed": bad.empty, "detail": f"largest change {change.max():.3f}"})
+        for attack, eps in UNBOUNDED:
+            top = part[(part["attack"] == attack) & (part["eps"] == eps)]
+            if not top.empty:
+                value = float(top["robust_accuracy"].iloc[0])
+                rows.append({"model": model, "check": f"{attack} at eps {eps:g} reaches ~0",
+                             "passed": value <= UNBOUNDED_LIMIT, "detail": f"robust accuracy {value:.3f}"})
     return pd.DataFrame(rows)

@@ -17,7 +17,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from genrob.attacks import attack_config_hash, make_attack
+from genrob.attacks import attack_config_hash, make_attack, norm_of
 from genrob.data import MNIST, Split, evaluation_subset, load_mnist
 from genrob.models import get_spec, load_model
 from genrob.models.base import logit_margin, model_device, predict
@@ -74,12 +74,53 @@ def _per_image_path(config: SweepConfig, base: dict, eps: float | None) -> Path:
     return folder / (f"{stem}-minimal.npz" if eps is None else f"{stem}-eps{eps:g}.npz")
 
 
-def per_image_outcome(config: SweepConfig, model: str, attack: str, eps: float) -> dict[str, np.ndarray]:
-    """The per-image arrays a fixed-eps sweep cell wrote (``clean_correct``, ``fooled``, ``perturbation``)."""
-    arrays = load_per_image(_per_image_path(config, _cell_base(config, model, make_attack(attack, config.profile)), eps))
+def per_image_outcome(config: SweepConfig, model: str, attack: str, eps: float, *,
+                      data: MNIST | None = None) -> dict[str, np.ndarray]:
+    """The per-image arrays of a sweep cell at ``eps`` (``clean_correct``, ``fooled``, ``perturbation``).
+
+    A minimisation attack's search is stored once; what it means at ``eps`` is
+    worked out from its adversarials (one forward pass of the model) and kept.
+    """
+    spec = make_attack(attack, config.profile)
+    base = _cell_base(config, model, spec)
+    path = _per_image_path(config, base, eps)
+    arrays = load_per_image(path)
+    search = load_per_image(_per_image_path(config, base, None)) if spec.minimisation and arrays is None else None
+    if search is not None:
+        data = data if data is not None else load_mnist()
+        subset = evaluation_subset(data.test, config.n, seed=config.seed)
+        out = spec.outcome(load_model(model, config.profile, data=data), subset.x, subset.y,
+                           search["clean_correct"], torch.from_numpy(search["adversarial"]), [eps])
+        arrays = {"clean_correct": out.clean_correct, "fooled": out.fooled[0], "perturbation": out.perturbation[0]}
+        save_per_image(path, **arrays)
     if arrays is None:
         raise FileNotFoundError(f"no per-image results for {model} x {attack} at eps {eps:g}; run the sweep first")
     return arrays
+
+
+def worst_case(config: SweepConfig, *, norm: str, data: MNIST | None = None) -> pd.DataFrame:
+    """Per model and eps: the share of images that survive every ``norm`` attack of ``config`` at that eps.
+
+    An image counts as robust only if no attack fooled it, image by image; the
+    strongest single attack is shown beside it. Reads the sweep's per-image files.
+    """
+    rows = []
+    for model in config.models:
+        for eps in (config.linf_eps if norm == "linf" else config.l2_eps):
+            names = [a for a in config.attacks if norm_of(a) == norm and eps in config.eps_for(a)]
+            if not names:
+                continue
+            outcomes = {a: per_image_outcome(config, model, a, eps, data=data) for a in names}
+            clean = next(iter(outcomes.values()))["clean_correct"]
+            survives = {a: clean & ~o["fooled"] for a, o in outcomes.items()}
+            every = np.logical_and.reduce(list(survives.values()))
+            strongest = min(survives, key=lambda a: survives[a].sum())
+            low, high = wilson_interval(int(every.sum()), len(every))
+            rows.append({"model": model, "norm": norm, "eps": eps, "n": len(every), "attacks": len(names),
+                         "clean_accuracy": clean.mean(), "worst_case_accuracy": every.mean(),
+                         "ci_low": low, "ci_high": high, "strongest_attack": strongest,
+                         "strongest_attack_accuracy": survives[strongest].mean()})
+    return pd.DataFrame(rows)
 
 
 def _run_cell(model: nn.Module, attack, subset: Split, base: dict, todo: list[float], config: SweepConfig,
@@ -103,6 +144,9 @@ def _run_cell(model: nn.Module, attack, subset: Split, base: dict, todo: list[fl
             save_per_image(path, **cached)
         out = attack.outcome(model, subset.x, subset.y, cached["clean_correct"],
                              torch.from_numpy(cached["adversarial"]), todo)
+        for k, eps in enumerate(todo):  # what the search means at each eps, for the worst case
+            save_per_image(_per_image_path(config, base, eps), clean_correct=out.clean_correct,
+                           fooled=out.fooled[k], perturbation=out.perturbation[k])
         rows = [_row(base, eps, out.clean_correct, out.fooled[k], out.perturbation[k], float(cached["seconds"]))
                 for k, eps in enumerate(todo)]
         append_rows(config.profile, rows)

@@ -66,3 +66,35 @@ def test_robust_above_clean_fails():
     rows = _honest()
     rows[0]["robust_accuracy"] = 0.95
     assert not _verdicts(rows)["robust <= clean"]
+
+
+
+def _adaptive(*, margin_at_03: float = 0.04, long_at_03: float = 0.04, square_at_03: float = 0.1,
+              unbounded: float = 0.0) -> list[dict]:
+    return (_honest()
+            + _rows("m", "pgd_margin_linf", "linf", {0.1: 0.38, 0.3: margin_at_03, 1.0: unbounded})
+            + _rows("m", "pgd_margin_linf_long", "linf", {0.1: 0.37, 0.3: long_at_03})
+            + _rows("m", "square_linf", "linf", {0.1: 0.45, 0.3: square_at_03}))
+
+
+def test_honest_adaptive_numbers_pass_every_check():
+    verdicts = _verdicts(_adaptive())
+    assert {"pgd_margin_linf at least as strong as pgd_linf", "pgd_margin_linf at least as strong as square_linf",
+            "pgd_margin_linf converged (twice the steps and restarts)",
+            "pgd_margin_linf at eps 1 reaches ~0"} <= set(verdicts)
+    assert all(verdicts.values())
+
+
+def test_a_gradient_free_attack_beating_the_white_box_one_fails():
+    """The sign of a masked gradient: Square, which only queries the scores, does better than PGD."""
+    verdicts = _verdicts(_adaptive(margin_at_03=0.3, long_at_03=0.3, square_at_03=0.0))
+    assert not verdicts["pgd_margin_linf at least as strong as square_linf"]
+
+
+def test_a_number_that_moves_with_twice_the_budget_fails():
+    verdicts = _verdicts(_adaptive(margin_at_03=0.2, long_at_03=0.04))
+    assert not verdicts["pgd_margin_linf converged (twice the steps and restarts)"]
+
+
+def test_an_unbounded_attack_leaving_images_standing_fails():
+    assert not _verdicts(_adaptive(unbounded=0.3))["pgd_margin_linf at eps 1 reaches ~0"]

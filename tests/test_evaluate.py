@@ -195,3 +195,25 @@ def test_the_command_line_sweep_writes_the_rows_the_chapter_reads(models, capsys
     pd.testing.assert_frame_equal(sweep(config), written.reset_index(drop=True))  # read, not recomputed
     assert main(["sweep", "naive_bayes", "--profile", "smoke", "--n", "0"]) == 2
     assert "n must be a whole number" in capsys.readouterr().err
+
+
+def test_the_worst_case_is_image_by_image(models, fresh_cache, mnist):
+    """An image is robust only if every attack missed it; the worst case is at most the best attack."""
+    from genrob.evaluate import per_image_outcome, worst_case
+
+    attacks = ["fgsm_linf", "additive_uniform_noise_linf", "binary_search_contrast_reduction_linf"]
+    config = _config(attacks=attacks)
+    table = sweep(config)
+    worst = worst_case(config, norm="linf", data=mnist)
+    assert len(worst) == len(config.models) * len(config.linf_eps) and (worst["attacks"] == 3).all()
+    for row in worst.itertuples():
+        single = table[(table["model"] == row.model) & (table["eps"] == row.eps)]["robust_accuracy"]
+        assert row.worst_case_accuracy <= single.min() + 1e-12
+        assert row.strongest_attack_accuracy == pytest.approx(single.min())
+        fooled = [per_image_outcome(config, row.model, a, row.eps)["fooled"] for a in attacks]
+        clean = per_image_outcome(config, row.model, attacks[0], row.eps)["clean_correct"]
+        assert row.worst_case_accuracy == pytest.approx((clean & ~np.logical_or.reduce(fooled)).mean())
+    # A search stored before per-eps files existed is read through the model, with the same answer.
+    for path in (fresh_cache / "results").rglob("binary_search*eps*.npz"):
+        path.unlink()
+    pd.testing.assert_frame_equal(worst_case(config, norm="linf", data=mnist), worst)

@@ -1,4 +1,4 @@
-"""The paper's ten attacks, by name.
+"""The paper's ten attacks and the adaptive ones it did not run, by name.
 
 >>> from genrob.attacks import make_attack
 >>> make_attack("pgd_linf", "default").settings
@@ -12,6 +12,8 @@ import json
 from typing import Any
 
 from genrob.attacks.additive_noise import AdditiveGaussianNoiseL2, AdditiveUniformNoiseLinf
+from genrob.attacks.autoattack import (AutoAttackL2, AutoAttackLinf, RandomisedAutoAttackL2,
+                                       RandomisedAutoAttackLinf, SquareLinf)
 from genrob.attacks.base import Attack, AttackConstraintError, AttackOutcome, Norm, perturbation_norm
 from genrob.attacks.contrast_reduction import BinarySearchContrastReduction, LinearSearchContrastReduction
 from genrob.attacks.cw import CarliniWagnerL2
@@ -20,6 +22,7 @@ from genrob.attacks.fgm import FGM
 from genrob.attacks.fgsm import FGSM
 from genrob.attacks.gaussian_blur import GaussianBlur
 from genrob.attacks.pgd import PGDL2, PGDLinf
+from genrob.attacks.pgd_margin import PGDMarginL2, PGDMarginLinf, PGDMarginLinfLong
 from genrob.profiles import Profile, get_profile
 
 #: The paper's ten attacks, in its order (white-box, then decision-based).
@@ -31,6 +34,11 @@ PAPER_ATTACKS: tuple[str, ...] = tuple(
     )
 )
 
+#: The adaptive attacks (issue 6): margin loss, restarts, AutoAttack, a score-based attack.
+ADAPTIVE_ATTACKS: tuple[str, ...] = tuple(
+    cls.name for cls in (PGDMarginLinf, PGDMarginL2, AutoAttackLinf, AutoAttackL2, SquareLinf)
+)
+
 #: Registry: name -> attack class; the paper's ten first, then the ones it did not run.
 ATTACKS: dict[str, type[Attack]] = {
     cls.name: cls
@@ -39,6 +47,8 @@ ATTACKS: dict[str, type[Attack]] = {
         AdditiveUniformNoiseLinf, AdditiveGaussianNoiseL2,
         LinearSearchContrastReduction, BinarySearchContrastReduction, GaussianBlur,
         EOTPGDLinf,
+        PGDMarginLinf, PGDMarginL2, AutoAttackLinf, AutoAttackL2, SquareLinf,
+        PGDMarginLinfLong, RandomisedAutoAttackLinf, RandomisedAutoAttackL2,
     )
 }
 
@@ -71,6 +81,6 @@ def norm_of(name: str) -> Norm:
 
 
 __all__ = [
-    "ATTACKS", "PAPER_ATTACKS", "Attack", "AttackConstraintError", "AttackOutcome", "Norm",
+    "ADAPTIVE_ATTACKS", "ATTACKS", "PAPER_ATTACKS", "Attack", "AttackConstraintError", "AttackOutcome", "Norm",
     "attack_config_hash", "get_attack_class", "make_attack", "norm_of", "perturbation_norm",
 ]

@@ -14,7 +14,7 @@ from genrob.models.registry import (
 )
 
 # Importing a family module registers its models; the order is the book's.
-from genrob.models import naive_bayes, mixture, mrf, vae, cnn, conv_vae  # noqa: E402,F401,I001
+from genrob.models import naive_bayes, mixture, mrf, vae, cnn, conv_vae, adversarial  # noqa: E402,F401,I001
 
 __all__ = [
     "ContractError", "ModelSpec", "accuracy", "chapter_models", "check_contract", "checkpoint_path", "families",

@@ -1,0 +1,111 @@
+"""PGD on the margin loss, with more steps and random restarts: the adaptive white-box attack.
+
+Cross-entropy saturates when logits are log-likelihoods hundreds of nats apart:
+the softmax of the true class is 1 to float precision and its gradient is 0, so
+PGD on cross-entropy stalls without the model being robust. The margin
+max_{j != y} logit_j - logit_y (Carlini and Wagner's loss) has a gradient of
+the logits' own size wherever the model is differentiable. Steps are taken along
+the sign (l_inf) or the normalised gradient (l_2), so the loss's scale does not
+matter either. Each restart starts from a random point of the ball; an image
+leaves the batch as soon as one restart fools the model (the answer cannot
+change), and the first adversarial found is kept.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from genrob.attacks.base import Attack, Norm, project
+from genrob.profiles import Profile
+
+
+def margin(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Best other logit minus the true one, per image: positive means misclassified."""
+    true = logits.gather(1, y[:, None]).squeeze(1)
+    others = logits.scatter(1, y[:, None], float("-inf"))
+    return others.amax(1) - true
+
+
+def _random_start(x: torch.Tensor, eps: float, norm: Norm) -> torch.Tensor:
+    if norm == "linf":
+        return (x + torch.empty_like(x).uniform_(-eps, eps)).clamp(0, 1)
+    direction = torch.randn_like(x)
+    direction /= direction.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, *[1] * (x.dim() - 1))
+    radius = eps * torch.rand(len(x), device=x.device).view(-1, *[1] * (x.dim() - 1))
+    return (x + radius * direction).clamp(0, 1)
+
+
+def _step(gradient: torch.Tensor, size: float, norm: Norm) -> torch.Tensor:
+    if norm == "linf":
+        return size * gradient.sign()
+    length = gradient.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, *[1] * (gradient.dim() - 1))
+    return size * gradient / length
+
+
+class _PGDMargin(Attack):
+    paper_name = "PGD-margin"
+    source = "genrob"
+    gradient_based = True
+    steps: ClassVar[int] = 100
+
+    @classmethod
+    def default_settings(cls, profile: Profile | None = None) -> dict[str, Any]:
+        effort = profile.attack_effort if profile is not None else 1.0
+        return {"steps": max(10, round(cls.steps * effort)), "restarts": max(1, round(2 * effort)),
+                "relative_step": 2.5}
+
+    def generate(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, *,
+                 eps: float | None, device: torch.device) -> torch.Tensor:
+        s = self.settings
+        size = s["relative_step"] * eps / s["steps"]
+        best = x.clone()
+        with torch.no_grad():
+            active = torch.nonzero(margin(model(x), y) <= 0).flatten()  # the rest are decided already
+        for _ in range(s["restarts"]):
+            if len(active) == 0:
+                break
+            xa, ya = x[active], y[active]
+            adversarial = _random_start(xa, eps, self.norm)
+            for _ in range(s["steps"]):
+                adversarial.requires_grad_(True)
+                loss = margin(model(adversarial), ya)
+                gradient, = torch.autograd.grad(loss.sum(), adversarial)
+                fooled = loss.detach() > 0
+                with torch.no_grad():
+                    best[active[fooled]] = adversarial.detach()[fooled]
+                    keep = ~fooled
+                    active, xa, ya = active[keep], xa[keep], ya[keep]
+                    if len(active) == 0:
+                        break
+                    moved = adversarial.detach()[keep] + _step(gradient[keep], size, self.norm)
+                    adversarial = project(xa, moved.clamp(0, 1), eps, self.norm).clamp(0, 1)
+            if len(active):
+                with torch.no_grad():  # the last step's point is checked too
+                    fooled = margin(model(adversarial), ya) > 0
+                    best[active[fooled]] = adversarial[fooled]
+                    active = active[~fooled]
+        return best
+
+
+class PGDMarginLinf(_PGDMargin):
+    name = "pgd_margin_linf"
+    norm = "linf"
+
+
+class PGDMarginL2(_PGDMargin):
+    name = "pgd_margin_l2"
+    norm = "l2"
+
+
+class PGDMarginLinfLong(PGDMarginLinf):
+    """The same attack with twice the steps and restarts: a number that moves was not converged."""
+
+    name = "pgd_margin_linf_long"
+
+    @classmethod
+    def default_settings(cls, profile: Profile | None = None) -> dict[str, Any]:
+        base = super().default_settings(profile)
+        return {**base, "steps": 2 * base["steps"], "restarts": 2 * base["restarts"]}

@@ -1,0 +1,125 @@
+"""The adaptive attacks: inside their balls, and stronger exactly where the paper's attacks fail."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from genrob.attacks import ADAPTIVE_ATTACKS, ATTACKS, make_attack, perturbation_norm
+from genrob.attacks.pgd_margin import margin
+
+CPU = torch.device("cpu")
+GRID = {"linf": (0.1, 0.3), "l2": (1.0, 3.0)}
+
+
+@pytest.mark.parametrize("name", ADAPTIVE_ATTACKS + ("autoattack_rand_linf",))
+def test_adaptive_attacks_stay_in_the_box_and_the_ball(name, models, few_images):
+    attack = make_attack(name, "smoke")
+    x, y = few_images.x[:8], few_images.y[:8]
+    for model in models.values():
+        for eps in GRID[attack.norm]:
+            torch.manual_seed(0)
+            adversarial = attack.generate(model, x, y, eps=eps, device=CPU)
+            assert adversarial.shape == x.shape
+            assert float(adversarial.min()) >= 0.0 and float(adversarial.max()) <= 1.0
+            assert float(perturbation_norm(adversarial - x, attack.norm).max()) <= eps * (1 + 1e-5) + 1e-5
+
+
+def test_margin_is_positive_exactly_when_misclassified():
+    logits = torch.tensor([[-300.0, -10.0, -50.0], [-5.0, -7.0, -1.0], [2.0, 2.0, 0.0]])
+    labels = torch.tensor([1, 0, 0])
+    assert torch.equal(margin(logits, labels), torch.tensor([-40.0, 4.0, 0.0]))
+
+
+class _Saturated(nn.Module):
+    """A model's logits times a large factor: log-likelihood-sized gaps, where softmax saturates."""
+
+    def __init__(self, model: nn.Module, factor: float) -> None:
+        super().__init__()
+        self.model, self.factor = model, factor
+
+    def forward(self, x):
+        return self.factor * self.model(x)
+
+
+def test_margin_loss_attacks_where_cross_entropy_has_no_gradient(models, few_images):
+    model = _Saturated(models["logistic_regression"], 1e4)
+    x, y = few_images.x, few_images.y
+    paper = make_attack("pgd_linf", "smoke").run(model, x, y, [0.3], device=CPU, seed=0).robust.mean()
+    adaptive = make_attack("pgd_margin_linf", "smoke").run(model, x, y, [0.3], device=CPU, seed=0).robust.mean()
+    unscaled = make_attack("pgd_linf", "smoke").run(models["logistic_regression"], x, y, [0.3],
+                                                    device=CPU, seed=0).robust.mean()
+    assert adaptive <= unscaled + 2 / len(y)  # the margin loss does not care about the scale ...
+    assert paper > adaptive + 0.3  # ... cross-entropy does: the paper's PGD stalls
+
+
+class _MaskedGradient(nn.Module):
+    """The same predictions with a zero input gradient (the caricature of gradient masking)."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x):
+        return self.model(x.detach()) + 0 * x.sum()
+
+
+def test_a_score_based_attack_sees_through_a_masked_gradient(models, few_images):
+    model = _MaskedGradient(models["logistic_regression"])
+    x, y = few_images.x, few_images.y
+    white_box = make_attack("pgd_margin_linf", "smoke").run(model, x, y, [0.3], device=CPU, seed=0).robust.mean()
+    square = make_attack("square_linf", "smoke").run(model, x, y, [0.3], device=CPU, seed=0).robust.mean()
+    assert white_box > square + 0.3
+
+
+def test_restarts_are_kept_only_when_they_help(models, few_images):
+    """More restarts can only fool more images: the first adversarial found is kept."""
+    model, x, y = models["gaussian_nb"], few_images.x, few_images.y
+    fooled = [make_attack("pgd_margin_l2", "smoke", restarts=r, steps=10).run(model, x, y, [1.0], device=CPU, seed=0)
+              .fooled.sum() for r in (1, 3)]
+    assert fooled[1] >= fooled[0]
+
+
+class _Sampling(nn.Module):
+    """A linear model whose logits get noise when it samples (the stochastic() convention)."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model, self.resample, self.calls_sampling = model, False, 0
+
+    def forward(self, x):
+        self.calls_sampling += int(self.resample)
+        logits = self.model(x)
+        return logits + torch.randn_like(logits) if self.resample else logits
+
+
+def test_the_randomised_autoattack_attacks_the_sampling_model(models, few_images):
+    model = _Sampling(models["logistic_regression"])
+    make_attack("autoattack_rand_linf", "smoke").run(model, few_images.x[:8], few_images.y[:8], [0.1],
+                                                      device=CPU, seed=0)
+    assert model.calls_sampling > 0 and not model.resample
+    assert ATTACKS["autoattack_rand_linf"].norm == "linf"
+
+
+def test_fgsm_with_random_start_stays_in_the_ball(models, few_images):
+    from genrob.models.adversarial import fgsm_random_start
+
+    x, y = few_images.x, few_images.y
+    adversarial = fgsm_random_start(models["logistic_regression"], x, y, eps=0.3, step=0.375)
+    assert float((adversarial - x).abs().max()) <= 0.3 + 1e-6
+    assert float(adversarial.min()) >= 0 and float(adversarial.max()) <= 1
+    assert not torch.equal(adversarial, x)
+
+
+def test_adversarial_training_buys_robustness_the_plain_cnn_lacks(mnist):
+    from genrob.data import evaluation_subset
+    from genrob.models import load_model, training_report
+    from genrob.models.adversarial import pgd_accuracy
+
+    images = evaluation_subset(mnist.test, 200, seed=0)
+    plain = pgd_accuracy(load_model("cnn", "smoke", data=mnist), images, eps=0.3, steps=20)
+    adversarial = pgd_accuracy(load_model("cnn_adversarial", "smoke", data=mnist), images, eps=0.3, steps=20)
+    assert plain <= 0.02 and adversarial >= plain + 0.05
+    report = training_report("cnn_adversarial", "smoke")["report"]
+    assert report["val_pgd_accuracy"] == max(report["val_pgd_accuracy_per_epoch"])  # kept the most robust epoch
