@@ -14,13 +14,14 @@ CHAPTERS := $(patsubst book/chapters/%,notebooks/%.ipynb,$(shell grep -o 'book/c
 TEST_CACHE := $(CURDIR)/_build/test-cache
 PROFILE ?= default
 
-.PHONY: help env book test unit nbval book-smoke chapters notebooks clean
+.PHONY: help env book test unit nbval book-smoke chapters notebooks bench clean
 
 help:
 	@echo "make book       build the book (_build/html) from the default profile; trains and sweeps what is not cached"
 	@echo "make test       unit tests, nbval on the notebooks, and the book built with -W from smoke runs"
 	@echo "make notebooks  re-pair notebooks/*.py with their .ipynb and re-execute them (smoke profile, for nbval)"
 	@echo "make env        create .venv with the pinned dependencies"
+	@echo "make bench      time every model's forward pass, gradient and PGD against its FLOPs (not a test)"
 
 env: $(ENV_STAMP)
 
@@ -76,6 +77,11 @@ notebooks: $(ENV_STAMP)
 	  GENROB_CACHE=$(TEST_CACHE) GENROB_PROGRESS=off $(BIN)/jupyter execute --inplace \
 	    "$${py%.py}.ipynb" || exit 1; \
 	done
+
+# What each model costs on this machine against what its arithmetic demands
+# (trains what is not cached; writes cache/results/bench-$(PROFILE).csv).
+bench: $(ENV_STAMP)
+	$(BIN)/python -m genrob.bench --profile $(PROFILE)
 
 clean:
 	rm -rf _build book/chapters

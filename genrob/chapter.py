@@ -39,15 +39,27 @@ def provenance(config: SweepConfig) -> str:
             f"l_2 eps {list(config.l2_eps)}; code version `{code_version()}`.")
 
 
+def attack_seconds(results: pd.DataFrame) -> pd.Series:
+    """Wall time of each (model, attack) cell over its whole eps grid."""
+    # A minimisation attack's rows all carry the time of its one run.
+    once = results["attack"].map(lambda a: ATTACKS[a].minimisation)
+    per_eps = results[~once].groupby(["model", "attack"], sort=False)["wall_time_s"].sum()
+    searches = results[once].groupby(["model", "attack"], sort=False)["wall_time_s"].first()
+    return pd.concat([per_eps, searches])
+
+
 def results_provenance(results: pd.DataFrame) -> str:
     """One Markdown line: which code versions computed the rows shown, and their summed wall time."""
     versions = ", ".join(f"`{v}`" for v in sorted(results["code_version"].astype(str).unique()))
-    # A minimisation attack's rows all carry the time of its one run.
-    once = results["attack"].map(lambda a: ATTACKS[a].minimisation)
-    seconds = (results.loc[~once, "wall_time_s"].sum()
-               + results[once].groupby(["model", "attack"])["wall_time_s"].first().sum())
     return (f"**Results table:** {len(results)} rows for this page, computed by code version {versions} "
-            f"in {seconds:.0f} s of attack time.")
+            f"in {attack_seconds(results).sum():.0f} s of attack time.")
+
+
+def sweep_cost(results: pd.DataFrame) -> pd.DataFrame:
+    """Per model: attack time over every attack and eps, its n, and the seconds that cost per image."""
+    seconds = attack_seconds(results).groupby(level="model", sort=False).sum()
+    n = results.groupby("model", sort=False)["n"].first()
+    return pd.DataFrame({"attack_seconds": seconds, "n": n, "seconds_per_image": seconds / n}).reindex(n.index)
 
 
 def robustness_table(results: pd.DataFrame, *, norm: str) -> pd.DataFrame:

@@ -98,16 +98,27 @@ def per_image_outcome(config: SweepConfig, model: str, attack: str, eps: float, 
     return arrays
 
 
-def worst_case(config: SweepConfig, *, norm: str, data: MNIST | None = None) -> pd.DataFrame:
-    """Per model and eps: the share of images that survive every ``norm`` attack of ``config`` at that eps.
+def worst_case(config: SweepConfig, *, norm: str, results: pd.DataFrame | None = None,
+               data: MNIST | None = None) -> pd.DataFrame:
+    """Per model and eps: the share of images that survive every ``norm`` attack run at that eps.
 
     An image counts as robust only if no attack fooled it, image by image; the
-    strongest single attack is shown beside it. Reads the sweep's per-image files.
+    strongest single attack is shown beside it. The attacks are those of
+    ``config`` at each eps of its grid or, given ``results`` (rows of sweeps with
+    ``config``'s profile, n and seed), whatever those rows ran at each eps.
+    Reads the sweeps' per-image files.
     """
     rows = []
     for model in config.models:
-        for eps in (config.linf_eps if norm == "linf" else config.l2_eps):
-            names = [a for a in config.attacks if norm_of(a) == norm and eps in config.eps_for(a)]
+        if results is None:
+            grid = config.linf_eps if norm == "linf" else config.l2_eps
+            per_eps = {eps: [a for a in config.attacks if norm_of(a) == norm and eps in config.eps_for(a)]
+                       for eps in grid}
+        else:
+            part = results[(results["model"] == model) & (results["norm"] == norm)]
+            per_eps = {eps: list(dict.fromkeys(part.loc[part["eps"] == eps, "attack"]))
+                       for eps in sorted(part["eps"].unique())}
+        for eps, names in per_eps.items():
             if not names:
                 continue
             outcomes = {a: per_image_outcome(config, model, a, eps, data=data) for a in names}

@@ -225,3 +225,27 @@ def margins_along_rays(ts: np.ndarray, margins: np.ndarray, *, marks: Sequence[f
     ax.grid(alpha=0.3)
     fig.tight_layout()
     return _finished(fig)
+
+
+def verdict_bars(verdicts: pd.DataFrame, *, eps: float = 0.3) -> plt.Figure:
+    """Per model at l_inf ``eps``: the paper's number, ours under the paper's attacks, our worst case.
+
+    Generative models' names are in bold; the worst case carries its 95% interval's upper end.
+    """
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.75 * len(verdicts)), 3.4))
+    x = np.arange(len(verdicts))
+    width = 0.27
+    ax.bar(x - width, verdicts["paper"], width, color="0.75", label="paper (its strongest attack)")
+    ax.bar(x, verdicts["ours_paper_attacks"], width, color="C0", label="ours, the paper's attacks")
+    worst = verdicts["worst_case"]
+    ax.bar(x + width, worst, width, color="C3", label="ours, worst case over every attack",
+           yerr=[np.zeros(len(worst)), verdicts["worst_ci_high"] - worst], capsize=2, ecolor="0.3")
+    ax.set_xticks(x, verdicts["model"], rotation=35, ha="right", fontsize=8)
+    for label, kind in zip(ax.get_xticklabels(), verdicts["kind"]):
+        label.set_fontweight("bold" if kind == "generative" else "normal")
+    ax.set_ylabel(f"robust accuracy, l_inf eps {eps:g}")
+    ax.set_ylim(0, 1.05)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=8, loc="upper right", frameon=False)
+    fig.tight_layout()
+    return _finished(fig)

@@ -123,3 +123,41 @@ def test_adversarial_training_buys_robustness_the_plain_cnn_lacks(mnist):
     assert plain <= 0.02 and adversarial >= plain + 0.05
     report = training_report("cnn_adversarial", "smoke")["report"]
     assert report["val_pgd_accuracy"] == max(report["val_pgd_accuracy_per_epoch"])  # kept the most robust epoch
+
+
+def test_the_papers_worst_case_is_its_lowest_number_at_the_budget():
+    from genrob.adaptive import paper_worst_case
+
+    paper = paper_worst_case(0.3)
+    assert paper.loc["CNN VAE", "paper"] == pytest.approx(0.678)  # PGD, below its FGSM 0.821 and the rest
+    assert paper.loc["CNN VAE", "paper_attack"] == "pgd_linf"
+    assert paper.loc["Logistic Regression", "paper"] == 0.0
+
+
+@pytest.mark.parametrize("paper, worst, high, verdict", [
+    (0.60, 0.55, 0.65, "stands"), (0.60, 0.70, 0.80, "stands"), (0.90, 0.50, 0.60, "weakened"),
+    (0.90, 0.10, 0.20, "overturned"), (float("nan"), 0.1, 0.2, "not in the paper"),
+])
+def test_verdicts_compare_the_paper_with_our_worst_case(paper, worst, high, verdict):
+    from genrob.adaptive import _verdict
+
+    assert _verdict(paper, worst, high) == verdict
+
+
+def test_unknown_families_are_refused_before_any_work():
+    from genrob.adaptive import families_to_evaluate
+    from genrob.params import ParameterError
+
+    assert families_to_evaluate(None)[-1] == "reference" and "conv_vae" in families_to_evaluate(None)
+    with pytest.raises(ParameterError, match="known families"):
+        families_to_evaluate(["conv_vea"])
+
+
+def test_autoattack_runs_the_original_budgets_not_torchattacks_defaults():
+    """torchattacks' AutoAttack leaves APGD, APGD-T and FAB at 10 iterations (its issue #196); the original runs 100."""
+    from genrob.attacks.autoattack import AutoAttackLinf
+
+    assert make_attack("autoattack_linf", "default").settings == {"steps": 100, "queries": 5000}
+    parts = AutoAttackLinf(steps=100, queries=5000)._parts(nn.Linear(784, 10), 0.3, CPU)
+    assert [type(p).__name__ for p in parts] == ["APGD", "APGDT", "FAB", "Square"]
+    assert [getattr(p, "steps", None) for p in parts[:3]] == [100, 100, 100] and parts[3].n_queries == 5000

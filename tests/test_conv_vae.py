@@ -142,3 +142,17 @@ def test_the_runtime_table_sums_each_attacks_eps_rows_and_sets_them_beside_the_p
     assert (table["ratio"] == 30.0).all() and (table["flop_ratio"] == 100.0).all()
     assert table.loc["fgm_l2", "paper_ratio"] == round(115 / 3, 1)  # Table 3: 115 s against 3 s
     assert table.loc["pgd_linf", "paper_ratio"] == round(3441 / 70, 1)
+
+
+def test_the_sweep_cost_counts_a_search_once_and_divides_by_n():
+    import pandas as pd
+
+    from genrob.chapter import sweep_cost
+
+    rows = [{"model": "cnn_vae", "attack": "pgd_linf", "eps": eps, "n": 30, "wall_time_s": 60.0} for eps in (0.1, 0.2)]
+    rows += [{"model": "cnn_vae", "attack": "cw_l2", "eps": eps, "n": 30, "wall_time_s": 300.0} for eps in (1.0, 2.0)]
+    rows += [{"model": "cnn", "attack": "pgd_linf", "eps": 0.1, "n": 30, "wall_time_s": 3.0}]
+    cost = sweep_cost(pd.DataFrame(rows))
+    assert list(cost.index) == ["cnn_vae", "cnn"]
+    assert cost.loc["cnn_vae", "attack_seconds"] == 420.0  # 2 x 60 per eps, and the one C&W search
+    assert cost.loc["cnn_vae", "seconds_per_image"] == 14.0 and cost.loc["cnn", "seconds_per_image"] == 0.1

@@ -213,6 +213,8 @@ def test_the_worst_case_is_image_by_image(models, fresh_cache, mnist):
         fooled = [per_image_outcome(config, row.model, a, row.eps)["fooled"] for a in attacks]
         clean = per_image_outcome(config, row.model, attacks[0], row.eps)["clean_correct"]
         assert row.worst_case_accuracy == pytest.approx((clean & ~np.logical_or.reduce(fooled)).mean())
+    # Read from the rows a sweep wrote, the attacks at each eps are the same ones.
+    pd.testing.assert_frame_equal(worst_case(config, norm="linf", results=table, data=mnist), worst)
     # A search stored before per-eps files existed is read through the model, with the same answer.
     for path in (fresh_cache / "results").rglob("binary_search*eps*.npz"):
         path.unlink()

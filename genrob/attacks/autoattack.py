@@ -1,4 +1,4 @@
-"""AutoAttack (Croce and Hein 2020) from torchattacks: the reference evaluation of robustness.
+"""AutoAttack (Croce and Hein 2020), assembled from torchattacks' parts with the original budgets.
 
 The standard version runs APGD on cross-entropy, targeted APGD on the DLR margin
 (nine target classes), targeted FAB and the score-based Square attack (5000
@@ -7,11 +7,15 @@ model as evaluated, with its fixed noise. The randomised version, for a model
 used with fresh noise on every call, runs APGD on cross-entropy and on DLR with
 expectation over 20 draws per step, on the sampling model (like
 :mod:`genrob.attacks.eot`); the adversarials are judged by the sampling model too.
+
+torchattacks' own ``AutoAttack`` leaves its parts at their default of 10
+iterations where the original runs 100 (its issue #196); we build the ensemble
+with 100, scaled by the profile's attack effort like every other budget.
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Sequence
+from typing import Any, Sequence
 
 import torch
 from torch import nn
@@ -19,46 +23,67 @@ from torch import nn
 from genrob.attacks._libraries import torchattacks
 from genrob.attacks.base import Attack, AttackOutcome, torchattacks_instance
 from genrob.models.base import N_CLASSES, stochastic
+from genrob.profiles import Profile
 
 TORCHATTACKS_NORM = {"linf": "Linf", "l2": "L2"}
 
 
-def _on_device(attack, device: torch.device):
-    """torchattacks sets the device of AutoAttack's inner attacks from the model's parameters only."""
-    for inner in getattr(attack._autoattack, "attacks", []):
-        inner.set_device(device)
-    return attack
+def _effort(profile: Profile | None) -> float:
+    return profile.attack_effort if profile is not None else 1.0
 
 
 class _AutoAttack(Attack):
+    paper_name = "AutoAttack"
     source = "torchattacks"
     gradient_based = True
-    version: ClassVar[str]
+
+    @classmethod
+    def default_settings(cls, profile: Profile | None = None) -> dict[str, Any]:
+        effort = _effort(profile)
+        return {"steps": max(10, round(100 * effort)), "queries": max(100, round(5000 * effort))}
+
+    def _parts(self, model: nn.Module, eps: float, device: torch.device) -> list:
+        ta, s, norm = torchattacks(), self.settings, TORCHATTACKS_NORM[self.norm]
+        common = {"norm": norm, "eps": eps, "seed": 0}
+        return [
+            torchattacks_instance(ta.APGD, model, device, loss="ce", steps=s["steps"], **common),
+            torchattacks_instance(ta.APGDT, model, device, steps=s["steps"], n_classes=N_CLASSES, **common),
+            torchattacks_instance(ta.FAB, model, device, steps=s["steps"], multi_targeted=True,
+                                  n_classes=N_CLASSES, **common),
+            torchattacks_instance(ta.Square, model, device, n_queries=s["queries"], **common),
+        ]
 
     def generate(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, *,
                  eps: float | None, device: torch.device) -> torch.Tensor:
-        attack = torchattacks_instance(torchattacks().AutoAttack, model, device, norm=TORCHATTACKS_NORM[self.norm],
-                                       eps=eps, version=self.version, n_classes=N_CLASSES, seed=0)
-        return _on_device(attack, device)(x, y).detach()
+        ensemble = torchattacks().MultiAttack(self._parts(model, eps, device))  # each part attacks what is left
+        ensemble.set_device(device)
+        return ensemble(x, y).detach()
 
 
 class AutoAttackLinf(_AutoAttack):
     name = "autoattack_linf"
-    paper_name = "AutoAttack"
     norm = "linf"
-    version = "standard"
 
 
 class AutoAttackL2(_AutoAttack):
     name = "autoattack_l2"
-    paper_name = "AutoAttack"
     norm = "l2"
-    version = "standard"
 
 
 class _RandomisedAutoAttack(_AutoAttack):
     paper_name = "AutoAttack (rand)"
-    version = "rand"
+
+    @classmethod
+    def default_settings(cls, profile: Profile | None = None) -> dict[str, Any]:
+        effort = _effort(profile)
+        return {"steps": max(10, round(100 * effort)), "draws": max(2, round(20 * effort))}
+
+    def _parts(self, model: nn.Module, eps: float, device: torch.device) -> list:
+        ta, s = torchattacks(), self.settings
+        common = {"norm": TORCHATTACKS_NORM[self.norm], "eps": eps, "seed": 0, "steps": s["steps"],
+                  "eot_iter": s["draws"]}
+        return [torchattacks_instance(ta.APGD, model, device, loss="ce", **common),
+                torchattacks_instance(ta.APGD, model, device, loss="dlr", **common)]
 
     def run(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps_grid: Sequence[float], *,
             device: torch.device, seed: int, batch_size: int = 500, bar=None) -> AttackOutcome:

@@ -1,0 +1,105 @@
+"""Benchmark: what evaluating each model costs on this machine, against what its arithmetic demands.
+
+    python -m genrob.bench [--profile default] [--models cnn cnn_vae ...] [--batch 500]
+
+For every model: forward FLOPs per image (torch's flop counter); images per
+second for a forward pass and for a forward pass with the input gradient, at
+the sweeps' batch size; the GFLOP/s that achieves beside this machine's own
+matrix-multiply GFLOP/s measured in the same run; seconds per image of PGD-40;
+and each model's PGD time relative to the CNN beside its FLOP ratio. The table
+is written to ``<cache>/results/bench-<profile>.csv``; the thread count is fixed
+and printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import Sequence
+
+import pandas as pd
+import torch
+
+from genrob.attacks import make_attack
+from genrob.cost import flops_per_image, seconds_per_image
+from genrob.data import evaluation_subset, load_mnist
+from genrob.evaluate import DEFAULT_BATCH_SIZE
+from genrob.models import load_model, model_names
+from genrob.profiles import get_profile
+from genrob.results import per_image_dir
+from genrob.runtime import seed_everything, thread_count
+
+REFERENCE = "cnn"
+
+
+def matmul_gflops(size: int = 1024, repeats: int = 5) -> float:
+    """This machine's float32 matrix-multiply rate on the current thread count (best of ``repeats``)."""
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    a @ b
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - started)
+    return 2 * size**3 / best / 1e9
+
+
+def pgd_seconds_per_image(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+    """Wall time of PGD-40 l_inf at eps 0.3 per image (every image attacked, the paper's settings)."""
+    attack = make_attack("pgd_linf", "default")
+    started = time.perf_counter()
+    attack.generate(model, x, y, eps=0.3, device=torch.device("cpu"))
+    return (time.perf_counter() - started) / len(x)
+
+
+def benchmark(models: Sequence[str], *, profile: str = "default", batch: int = DEFAULT_BATCH_SIZE,
+              pgd_images: int = 100) -> pd.DataFrame:
+    """The benchmark table, one row per model (trains what is not cached)."""
+    seed_everything(0)
+    data = load_mnist()
+    images = evaluation_subset(data.test, max(batch, pgd_images), seed=0)
+    peak = matmul_gflops()
+    rows = []
+    for name in models:
+        model = load_model(name, profile, data=data)
+        x = images.x[:batch]
+        flops = flops_per_image(model, x)
+        forward = seconds_per_image(model, x)
+        with_gradient = seconds_per_image(model, x, gradient=True)
+        rows.append({"model": name, "mflops_per_image": flops / 1e6, "forward_images_per_s": 1 / forward,
+                     "gradient_images_per_s": 1 / with_gradient, "forward_gflops_per_s": flops / forward / 1e9,
+                     "matmul_gflops_per_s": peak,
+                     "pgd40_s_per_image": pgd_seconds_per_image(model, images.x[:pgd_images],
+                                                                images.y[:pgd_images])})
+    table = pd.DataFrame(rows).set_index("model")
+    if REFERENCE in table.index:
+        table["flop_ratio_to_cnn"] = table["mflops_per_image"] / table.loc[REFERENCE, "mflops_per_image"]
+        table["pgd_ratio_to_cnn"] = table["pgd40_s_per_image"] / table.loc[REFERENCE, "pgd40_s_per_image"]
+    table.attrs["threads"] = thread_count()
+    return table
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m genrob.bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--profile", default="default")
+    parser.add_argument("--models", nargs="+", default=None, help="default: every registered model")
+    parser.add_argument("--batch", type=int, default=DEFAULT_BATCH_SIZE)
+    args = parser.parse_args(argv)
+    models = args.models or model_names()
+    unknown = [m for m in models if m not in model_names()]
+    if unknown:
+        print(f"error: unknown models {unknown}; known: {model_names()}", file=sys.stderr)
+        return 2
+    print(f"threads: {thread_count()}, batch {args.batch}, profile {get_profile(args.profile).name}", flush=True)
+    table = benchmark(models, profile=args.profile, batch=args.batch)
+    path = per_image_dir(args.profile).parent / f"bench-{get_profile(args.profile).name}.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table.round(4).to_csv(path)
+    print(table.round(3).to_string())
+    print(f"written to {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
