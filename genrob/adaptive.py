@@ -20,7 +20,7 @@ import pandas as pd
 from genrob import checks, evaluate
 from genrob.attacks import ADAPTIVE_ATTACKS, PAPER_ATTACKS
 from genrob.data import MNIST
-from genrob.models import get_spec
+from genrob.models import get_spec, model_names
 from genrob.models.registry import families
 from genrob.models.base import samples_noise
 from genrob.paper import paper_robustness
@@ -45,7 +45,12 @@ class FamilyEvidence:
 
 def family_config(family: str, *, profile: str, n: int | None = None, seed: int = 0,
                   models: list[str] | None = None) -> SweepConfig:
-    """The paper's and the adaptive attacks on a family's models, on the adaptive grid."""
+    """The paper's and the adaptive attacks on a family's own models, on the adaptive grid.
+
+    Counterparts registered in another family are evaluated there, so that each
+    model appears once, with its own family's images.
+    """
+    models = models if models is not None else model_names(family=family)
     return sweep_config(profile=profile, family=family, models=models, attacks=PAPER_ATTACKS + ADAPTIVE_ATTACKS,
                         linf_eps=LINF_EPS, l2_eps=L2_EPS, n=n, seed=seed)
 
@@ -126,7 +131,8 @@ def worst_case_table(evidence: list[FamilyEvidence], *, norm: str) -> pd.DataFra
     """Worst-case robust accuracy, model x eps, with clean accuracy and n first."""
     worst = pd.concat([e.worst_case for e in evidence], ignore_index=True)
     worst = worst[worst["norm"] == norm]
-    table = worst.pivot_table(index="model", columns="eps", values="worst_case_accuracy", sort=False)
+    order = list(dict.fromkeys(worst["model"]))
+    table = worst.pivot(index="model", columns="eps", values="worst_case_accuracy").reindex(order)
     table.columns = [f"eps {eps:g}" for eps in table.columns]
     first = worst.groupby("model", sort=False)[["n", "clean_accuracy"]].first()
     return first.join(table).rename(columns={"clean_accuracy": "clean"})

@@ -28,6 +28,8 @@ class Profile:
     small_models: bool = False
     #: Smaller n for families whose forward pass costs far more (planned from measured per-image costs).
     family_n_eval: tuple[tuple[str, int], ...] = ()
+    #: Multiplies the budgets of the adaptive attacks (AutoAttack's 100 iterations and 5000 queries).
+    adaptive_effort: float = 1.0
 
     def n_eval_for(self, family: str | None) -> int:
         """Test images per attack for a family's chapter."""
@@ -44,7 +46,7 @@ PROFILES: dict[str, Profile] = {
     "smoke": Profile(
         name="smoke", n_eval=60, max_train=6000, epoch_scale=0.1, attack_effort=0.5,
         description="seconds per notebook, to check that everything runs (nbval, CI); not evidence",
-        family_n_eval=(("vae", 10), ("conv_vae", 10)), small_models=True,
+        family_n_eval=(("vae", 10), ("conv_vae", 10)), small_models=True, adaptive_effort=0.1,
     ),
     "default": Profile(
         name="default", n_eval=1000, max_train=None, epoch_scale=1.0, attack_effort=1.0,

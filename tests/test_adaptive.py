@@ -155,9 +155,23 @@ def test_unknown_families_are_refused_before_any_work():
 
 def test_autoattack_runs_the_original_budgets_not_torchattacks_defaults():
     """torchattacks' AutoAttack leaves APGD, APGD-T and FAB at 10 iterations (its issue #196); the original runs 100."""
-    from genrob.attacks.autoattack import AutoAttackLinf
-
-    assert make_attack("autoattack_linf", "default").settings == {"steps": 100, "queries": 5000}
-    parts = AutoAttackLinf(steps=100, queries=5000)._parts(nn.Linear(784, 10), 0.3, CPU)
+    assert make_attack("autoattack_linf", "default").settings == {"steps": 100, "queries": 5000, "targets": 9}
+    parts = make_attack("autoattack_linf", "default")._parts(nn.Linear(784, 10), 0.3, CPU)
     assert [type(p).__name__ for p in parts] == ["APGD", "APGDT", "FAB", "Square"]
     assert [getattr(p, "steps", None) for p in parts[:3]] == [100, 100, 100] and parts[3].n_queries == 5000
+    assert parts[1].n_target_classes == parts[2].n_target_classes == 9
+
+
+def test_every_model_is_evaluated_once_in_its_own_family():
+    from genrob.adaptive import families_to_evaluate, family_config
+    from genrob.models import model_names
+
+    evaluated = [m for f in families_to_evaluate() for m in family_config(f, profile="smoke").models]
+    assert sorted(evaluated) == sorted(model_names())
+
+
+def test_autoattack_on_a_model_of_buffers_alone_is_silent(models, few_images, capsys):
+    """A fitted naive Bayes has no parameters; torchattacks would print a complaint into the notebook."""
+    make_attack("autoattack_linf", "smoke").generate(models["gaussian_nb"], few_images.x[:4], few_images.y[:4],
+                                                     eps=0.1, device=CPU)
+    assert capsys.readouterr().out == ""

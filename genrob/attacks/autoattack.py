@@ -10,11 +10,13 @@ expectation over 20 draws per step, on the sampling model (like
 
 torchattacks' own ``AutoAttack`` leaves its parts at their default of 10
 iterations where the original runs 100 (its issue #196); we build the ensemble
-with 100, scaled by the profile's attack effort like every other budget.
+with 100, scaled by the profile's adaptive effort (the smoke profile's runs are tiny).
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 from typing import Any, Sequence
 
 import torch
@@ -29,7 +31,7 @@ TORCHATTACKS_NORM = {"linf": "Linf", "l2": "L2"}
 
 
 def _effort(profile: Profile | None) -> float:
-    return profile.attack_effort if profile is not None else 1.0
+    return profile.adaptive_effort if profile is not None else 1.0
 
 
 class _AutoAttack(Attack):
@@ -40,22 +42,28 @@ class _AutoAttack(Attack):
     @classmethod
     def default_settings(cls, profile: Profile | None = None) -> dict[str, Any]:
         effort = _effort(profile)
-        return {"steps": max(10, round(100 * effort)), "queries": max(100, round(5000 * effort))}
+        return {"steps": max(10, round(100 * effort)), "queries": max(100, round(5000 * effort)),
+                "targets": max(1, round((N_CLASSES - 1) * effort))}
 
     def _parts(self, model: nn.Module, eps: float, device: torch.device) -> list:
         ta, s, norm = torchattacks(), self.settings, TORCHATTACKS_NORM[self.norm]
         common = {"norm": norm, "eps": eps, "seed": 0}
-        return [
+        parts = [
             torchattacks_instance(ta.APGD, model, device, loss="ce", steps=s["steps"], **common),
             torchattacks_instance(ta.APGDT, model, device, steps=s["steps"], n_classes=N_CLASSES, **common),
             torchattacks_instance(ta.FAB, model, device, steps=s["steps"], multi_targeted=True,
                                   n_classes=N_CLASSES, **common),
             torchattacks_instance(ta.Square, model, device, n_queries=s["queries"], **common),
         ]
+        for targeted in parts[1:3]:  # the runner-up classes each targeted attack tries, best first
+            targeted.n_target_classes = s["targets"]
+        return parts
 
     def generate(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, *,
                  eps: float | None, device: torch.device) -> torch.Tensor:
-        ensemble = torchattacks().MultiAttack(self._parts(model, eps, device))  # each part attacks what is left
+        parts = self._parts(model, eps, device)
+        with contextlib.redirect_stdout(io.StringIO()):  # as in torchattacks_instance: a model of buffers alone
+            ensemble = torchattacks().MultiAttack(parts)  # each part attacks what the previous ones left
         ensemble.set_device(device)
         return ensemble(x, y).detach()
 
@@ -113,9 +121,8 @@ class SquareLinf(Attack):
     gradient_based = False
 
     @classmethod
-    def default_settings(cls, profile=None) -> dict[str, Any]:
-        effort = profile.attack_effort if profile is not None else 1.0
-        return {"queries": max(100, round(5000 * effort)), "p_init": 0.8}
+    def default_settings(cls, profile: Profile | None = None) -> dict[str, Any]:
+        return {"queries": max(100, round(5000 * _effort(profile))), "p_init": 0.8}
 
     @torch.no_grad()
     def generate(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, *,

@@ -53,7 +53,7 @@ class _PGDMargin(Attack):
 
     @classmethod
     def default_settings(cls, profile: Profile | None = None) -> dict[str, Any]:
-        effort = profile.attack_effort if profile is not None else 1.0
+        effort = profile.adaptive_effort if profile is not None else 1.0
         return {"steps": max(10, round(cls.steps * effort)), "restarts": max(1, round(2 * effort)),
                 "relative_step": 2.5}
 
