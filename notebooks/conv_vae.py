@@ -229,10 +229,10 @@ if {"cnn_vae", "cnn"} <= set(config.models):
 
 # %% [markdown]
 # What the whole sweep cost per model: the ten attacks over both eps grids,
-# divided by the number of images. At roughly two minutes per image for each
-# generative model (before the EOT comparison below, which costs as much
-# again), the default profile affords 30 test images for this family on two
-# CPU cores: the intervals are wide, and only large differences count.
+# divided by the number of images. A few minutes per image for each generative
+# model, before the EOT comparison below, is why the default profile attacks
+# only 30 test images in this family on two CPU cores: the intervals are wide,
+# and only large differences count.
 
 # %% tags=["nbval-ignore-output"]
 chapter.sweep_cost(results).round(2)
