@@ -59,8 +59,12 @@ test: $(ENV_STAMP)
 unit: $(ENV_STAMP)
 	GENROB_PROGRESS=off $(BIN)/pytest tests
 
+# A cell may run a whole family's smoke sweep (the adaptive chapter's runs all
+# of them in one): it gets more than the unit tests' 900 s against a hang, on a
+# busy machine.
 nbval: $(ENV_STAMP)
-	GENROB_CACHE=$(TEST_CACHE) GENROB_PROGRESS=off $(BIN)/pytest --nbval --nbval-current-env -p no:cacheprovider $(NOTEBOOKS)
+	GENROB_CACHE=$(TEST_CACHE) GENROB_PROGRESS=off $(BIN)/pytest --nbval --nbval-current-env -p no:cacheprovider \
+	  --timeout 2400 $(NOTEBOOKS)
 
 # The book built from smoke runs, into its own output folder so it never mixes
 # with the default-profile book in _build/html.
