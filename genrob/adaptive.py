@@ -17,12 +17,11 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from genrob import checks, evaluate
+from genrob import chapter, checks, evaluate
 from genrob.attacks import ADAPTIVE_ATTACKS, PAPER_ATTACKS
 from genrob.data import MNIST
 from genrob.models import get_spec, model_names
 from genrob.models.registry import families
-from genrob.models.base import samples_noise
 from genrob.paper import paper_robustness
 from genrob.params import ParameterError, SweepConfig, sweep_config
 
@@ -57,7 +56,7 @@ def family_config(family: str, *, profile: str, n: int | None = None, seed: int 
 
 def check_configs(config: SweepConfig) -> list[SweepConfig]:
     """The runs that test the others: doubled budget, unbounded eps, randomised AutoAttack."""
-    sampling = tuple(m for m in config.models if samples_noise(get_spec(m).build_for(config.profile)))
+    sampling = chapter.sampling_models(config)
     runs = [dataclasses.replace(config, attacks=("pgd_margin_linf_long",), linf_eps=(HEADLINE_EPS,)),
             dataclasses.replace(config, attacks=("pgd_margin_linf",), linf_eps=(UNBOUNDED_EPS,))]
     if sampling:

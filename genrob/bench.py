@@ -26,6 +26,7 @@ from genrob.cost import flops_per_image, seconds_per_image
 from genrob.data import evaluation_subset, load_mnist
 from genrob.evaluate import DEFAULT_BATCH_SIZE
 from genrob.models import load_model, model_names
+from genrob.models.base import model_device
 from genrob.profiles import get_profile
 from genrob.results import per_image_dir
 from genrob.runtime import seed_everything, thread_count
@@ -49,7 +50,8 @@ def pgd_seconds_per_image(model: torch.nn.Module, x: torch.Tensor, y: torch.Tens
     """Wall time of PGD-40 l_inf at eps 0.3 per image (every image attacked, the paper's settings)."""
     attack = make_attack("pgd_linf", "default")
     started = time.perf_counter()
-    attack.generate(model, x, y, eps=0.3, device=torch.device("cpu"))
+    device = model_device(model)
+    attack.generate(model, x.to(device), y.to(device), eps=0.3, device=device)
     return (time.perf_counter() - started) / len(x)
 
 

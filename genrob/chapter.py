@@ -103,8 +103,13 @@ def eot_config(config: SweepConfig, *, attack: str = "eot_pgd_linf", fixed_attac
     """``config`` narrowed to its models that sample at test time: ``fixed_attack`` on their fixed
     noise and ``attack`` (expectation over transformation) on the sampling model, both on the same
     ``n`` images (a stratified part of the chapter's subset; fewer, if it has fewer)."""
-    sampling = tuple(m for m in config.models if samples_noise(get_spec(m).build_for(config.profile)))
-    return dataclasses.replace(config, models=sampling, attacks=(fixed_attack, attack), n=min(n, config.n))
+    return dataclasses.replace(config, models=sampling_models(config), attacks=(fixed_attack, attack),
+                               n=min(n, config.n))
+
+
+def sampling_models(config: SweepConfig) -> tuple[str, ...]:
+    """The models of ``config`` that draw noise at test time (see :func:`genrob.models.base.samples_noise`)."""
+    return tuple(m for m in config.models if samples_noise(get_spec(m).build_for(config.profile)))
 
 
 def eot_table(eot_results: pd.DataFrame) -> pd.DataFrame:

@@ -36,6 +36,14 @@ def _slack(a: pd.Series, b: pd.Series) -> pd.Series:
     return (a["robust_ci_high"] - a["robust_ci_low"]) / 2 + (b["robust_ci_high"] - b["robust_ci_low"]) / 2
 
 
+def _on_common_eps(part: pd.DataFrame, first: str, second: str) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """Two attacks' rows of one model, indexed by eps, at the eps both ran (None if none)."""
+    a = part[part["attack"] == first].set_index("eps")
+    b = part[part["attack"] == second].set_index("eps")
+    common = a.index.intersection(b.index)
+    return None if common.empty else (a.loc[common], b.loc[common])
+
+
 def sanity_checks(results: pd.DataFrame) -> pd.DataFrame:
     """One row per (model, check): passed or not, and why."""
     rows = []
@@ -54,26 +62,23 @@ def sanity_checks(results: pd.DataFrame) -> pd.DataFrame:
         rows.append({"model": model, "check": "robust <= clean", "passed": above.empty,
                      "detail": f"{len(above)} cells above clean accuracy"})
         for stronger, weaker in AT_LEAST_AS_STRONG:
-            a = part[part["attack"] == stronger].set_index("eps")
-            b = part[part["attack"] == weaker].set_index("eps")
-            common = a.index.intersection(b.index)
-            if common.empty:
+            pair = _on_common_eps(part, stronger, weaker)
+            if pair is None:
                 continue
-            excess = a.loc[common, "robust_accuracy"] - b.loc[common, "robust_accuracy"]
-            slack = _slack(a.loc[common], b.loc[common])
-            bad = excess[excess > slack]
+            a, b = pair
+            excess = a["robust_accuracy"] - b["robust_accuracy"]
+            bad = excess[excess > _slack(a, b)]
             rows.append({"model": model, "check": f"{stronger} at least as strong as {weaker}",
                          "passed": bad.empty,
                          "detail": "at every eps" if bad.empty else
                          f"weaker by {bad.max():.3f} at eps {', '.join(f'{e:g}' for e in bad.index)}"})
         for attack, longer in CONVERGED:
-            a = part[part["attack"] == attack].set_index("eps")
-            b = part[part["attack"] == longer].set_index("eps")
-            common = a.index.intersection(b.index)
-            if common.empty:
+            pair = _on_common_eps(part, attack, longer)
+            if pair is None:
                 continue
-            change = (a.loc[common, "robust_accuracy"] - b.loc[common, "robust_accuracy"]).abs()
-            bad = change[change > _slack(a.loc[common], b.loc[common])]
+            a, b = pair
+            change = (a["robust_accuracy"] - b["robust_accuracy"]).abs()
+            bad = change[change > _slack(a, b)]
             rows.append({"model": model, "check": f"{attack} converged (twice the steps and restarts)",
                          "passed": bad.empty, "detail": f"largest change {change.max():.3f}"})
         for attack, eps in UNBOUNDED:

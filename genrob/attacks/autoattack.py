@@ -17,14 +17,14 @@ from __future__ import annotations
 
 import contextlib
 import io
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 from torch import nn
 
 from genrob.attacks._libraries import torchattacks
-from genrob.attacks.base import Attack, AttackOutcome, torchattacks_instance
-from genrob.models.base import N_CLASSES, stochastic
+from genrob.attacks.base import Attack, SamplingModelAttack, torchattacks_instance
+from genrob.models.base import N_CLASSES
 from genrob.profiles import Profile
 
 TORCHATTACKS_NORM = {"linf": "Linf", "l2": "L2"}
@@ -78,7 +78,7 @@ class AutoAttackL2(_AutoAttack):
     norm = "l2"
 
 
-class _RandomisedAutoAttack(_AutoAttack):
+class _RandomisedAutoAttack(SamplingModelAttack, _AutoAttack):
     paper_name = "AutoAttack (rand)"
 
     @classmethod
@@ -92,12 +92,6 @@ class _RandomisedAutoAttack(_AutoAttack):
                   "eot_iter": s["draws"]}
         return [torchattacks_instance(ta.APGD, model, device, loss="ce", **common),
                 torchattacks_instance(ta.APGD, model, device, loss="dlr", **common)]
-
-    def run(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps_grid: Sequence[float], *,
-            device: torch.device, seed: int, batch_size: int = 500, bar=None) -> AttackOutcome:
-        torch.manual_seed(seed)  # the clean predictions sample too
-        with stochastic(model):
-            return super().run(model, x, y, eps_grid, device=device, seed=seed, batch_size=batch_size, bar=bar)
 
 
 class RandomisedAutoAttackLinf(_RandomisedAutoAttack):

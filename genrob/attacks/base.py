@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from genrob.models.base import predict
+from genrob.models.base import predict, stochastic
 from genrob.profiles import Profile
 
 Norm = Literal["linf", "l2"]
@@ -178,6 +178,17 @@ class Attack(ABC):
             raise AttackConstraintError(f"{self.name} left its {self.norm} ball of radius {eps}: "
                                         f"largest perturbation {float(norms.max()):.6f}")
         return norms
+
+
+class SamplingModelAttack(Attack):
+    """An attack on a model used with fresh noise on every call (:func:`genrob.models.base.stochastic`):
+    the clean predictions, the attack and the judgement of its adversarials all sample (seeded)."""
+
+    def run(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps_grid: Sequence[float], *,
+            device: torch.device, seed: int, batch_size: int = 500, bar=None) -> AttackOutcome:
+        torch.manual_seed(seed)  # the clean predictions sample too
+        with stochastic(model):
+            return super().run(model, x, y, eps_grid, device=device, seed=seed, batch_size=batch_size, bar=bar)
 
 
 def misclassified(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

@@ -9,18 +9,17 @@ For a deterministic model it is plain PGD at ``draws`` times the cost.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 from torch import nn
 
 from genrob.attacks._libraries import torchattacks
-from genrob.attacks.base import Attack, AttackOutcome, torchattacks_instance
-from genrob.models.base import stochastic
+from genrob.attacks.base import SamplingModelAttack, torchattacks_instance
 from genrob.profiles import Profile
 
 
-class EOTPGDLinf(Attack):
+class EOTPGDLinf(SamplingModelAttack):
     name = "eot_pgd_linf"
     paper_name = "EOT-PGD"
     norm = "linf"
@@ -31,12 +30,6 @@ class EOTPGDLinf(Attack):
     def default_settings(cls, profile: Profile | None = None) -> dict[str, Any]:
         effort = profile.attack_effort if profile is not None else 1.0
         return {"steps": 40, "relative_step": 2.5, "random_start": True, "draws": max(2, round(5 * effort))}
-
-    def run(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps_grid: Sequence[float], *,
-            device: torch.device, seed: int, batch_size: int = 500, bar=None) -> AttackOutcome:
-        torch.manual_seed(seed)  # the clean predictions sample too
-        with stochastic(model):
-            return super().run(model, x, y, eps_grid, device=device, seed=seed, batch_size=batch_size, bar=bar)
 
     def generate(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, *,
                  eps: float | None, device: torch.device) -> torch.Tensor:

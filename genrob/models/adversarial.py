@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from genrob.data import Split
+from genrob.models.base import model_device
 from genrob.models.cnn import CNN
 from genrob.models.registry import ModelSpec, register
 from genrob.profiles import Profile
@@ -56,7 +57,7 @@ def pgd_accuracy(model: nn.Module, split: Split, *, eps: float, steps: int) -> f
     from genrob.attacks import make_attack
 
     attack = make_attack("pgd_margin_linf", steps=steps, restarts=1)
-    outcome = attack.run(model, split.x, split.y, [eps], device=next(model.parameters()).device, seed=0)
+    outcome = attack.run(model, split.x, split.y, [eps], device=model_device(model), seed=0)
     return float(outcome.robust.mean())
 
 
