@@ -15,12 +15,13 @@ import pandas as pd
 #: PGD on cross-entropy must match C&W's margin loss at the same l_2 budget, or
 #: the cross-entropy has lost its gradient (saturated softmax); the adaptive
 #: attacks must match the paper's; and a white-box attack that a gradient-free
-#: one (Square) beats is being misled by the gradient.
+#: one (Square) or a transfer attack beats is being misled by the gradient.
 AT_LEAST_AS_STRONG = (
     ("pgd_linf", "fgsm_linf"), ("pgd_l2", "fgm_l2"), ("pgd_l2", "cw_l2"),
     ("pgd_margin_linf", "pgd_linf"), ("pgd_margin_l2", "pgd_l2"),
     ("autoattack_linf", "pgd_margin_linf"), ("autoattack_l2", "pgd_margin_l2"),
     ("pgd_margin_linf", "square_linf"),
+    ("pgd_margin_linf", "transfer_pgd_linf"), ("pgd_margin_l2", "transfer_pgd_l2"),
 )
 #: (attack, budget-doubled attack): twice the steps and restarts must not change the number
 #: beyond the two intervals, or the attack had not converged.

@@ -73,6 +73,28 @@ def test_a_score_based_attack_sees_through_a_masked_gradient(models, few_images)
     assert white_box > square + 0.3
 
 
+def test_a_transfer_attack_sees_through_a_masked_gradient(models, few_images):
+    """Adversarials crafted on the surrogate CNN fool the masked model the white-box attack cannot move."""
+    model = _MaskedGradient(models["logistic_regression"])
+    x, y = few_images.x, few_images.y
+    white_box = make_attack("pgd_margin_linf", "smoke").run(model, x, y, [0.3], device=CPU, seed=0).robust.mean()
+    transfer = make_attack("transfer_pgd_linf", "smoke").run(model, x, y, [0.3], device=CPU, seed=0).robust.mean()
+    assert white_box > transfer + 0.3
+
+
+def test_a_transfer_attack_crafts_on_the_surrogate_whatever_the_target(models, few_images):
+    """Same images, same seed: the adversarials do not depend on the target model."""
+    attack = make_attack("transfer_pgd_l2", "smoke")
+    assert attack.settings["surrogate"] == "cnn" and attack.settings["surrogate_profile"] == "smoke"
+    x, y = few_images.x[:8], few_images.y[:8]
+    crafted = []
+    for model in models.values():
+        torch.manual_seed(0)
+        crafted.append(attack.generate(model, x, y, eps=2.0, device=CPU))
+    assert torch.equal(crafted[0], crafted[1])
+    assert not torch.equal(crafted[0], x)
+
+
 def test_restarts_are_kept_only_when_they_help(models, few_images):
     """More restarts can only fool more images: the first adversarial found is kept."""
     model, x, y = models["gaussian_nb"], few_images.x, few_images.y

@@ -91,6 +91,14 @@ def test_a_gradient_free_attack_beating_the_white_box_one_fails():
     assert not verdicts["pgd_margin_linf at least as strong as square_linf"]
 
 
+def test_a_transfer_attack_beating_the_white_box_one_fails():
+    """Adversarials crafted on another model do better than the target's own gradient: it misleads."""
+    rows = _adaptive(margin_at_03=0.3, long_at_03=0.3) + _rows("m", "transfer_pgd_linf", "linf", {0.3: 0.0})
+    assert not _verdicts(rows)["pgd_margin_linf at least as strong as transfer_pgd_linf"]
+    rows = _adaptive() + _rows("m", "transfer_pgd_linf", "linf", {0.3: 0.5})
+    assert _verdicts(rows)["pgd_margin_linf at least as strong as transfer_pgd_linf"]
+
+
 def test_a_number_that_moves_with_twice_the_budget_fails():
     verdicts = _verdicts(_adaptive(margin_at_03=0.2, long_at_03=0.04))
     assert not verdicts["pgd_margin_linf converged (twice the steps and restarts)"]

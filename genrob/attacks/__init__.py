@@ -23,6 +23,7 @@ from genrob.attacks.fgsm import FGSM
 from genrob.attacks.gaussian_blur import GaussianBlur
 from genrob.attacks.pgd import PGDL2, PGDLinf
 from genrob.attacks.pgd_margin import PGDMarginL2, PGDMarginLinf, PGDMarginLinfLong
+from genrob.attacks.transfer import TransferPGDL2, TransferPGDLinf
 from genrob.profiles import Profile, get_profile
 
 #: The paper's ten attacks, in its order (white-box, then decision-based).
@@ -34,9 +35,10 @@ PAPER_ATTACKS: tuple[str, ...] = tuple(
     )
 )
 
-#: The adaptive attacks (issue 6): margin loss, restarts, AutoAttack, a score-based attack.
+#: The adaptive attacks (issue 6): margin loss, restarts, AutoAttack, a score-based attack, transfer.
 ADAPTIVE_ATTACKS: tuple[str, ...] = tuple(
-    cls.name for cls in (PGDMarginLinf, PGDMarginL2, AutoAttackLinf, AutoAttackL2, SquareLinf)
+    cls.name for cls in (PGDMarginLinf, PGDMarginL2, AutoAttackLinf, AutoAttackL2, SquareLinf,
+                         TransferPGDLinf, TransferPGDL2)
 )
 
 #: Registry: name -> attack class; the paper's ten first, then the ones it did not run.
@@ -48,6 +50,7 @@ ATTACKS: dict[str, type[Attack]] = {
         LinearSearchContrastReduction, BinarySearchContrastReduction, GaussianBlur,
         EOTPGDLinf,
         PGDMarginLinf, PGDMarginL2, AutoAttackLinf, AutoAttackL2, SquareLinf,
+        TransferPGDLinf, TransferPGDL2,
         PGDMarginLinfLong, RandomisedAutoAttackLinf, RandomisedAutoAttackL2,
     )
 }
