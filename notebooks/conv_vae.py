@@ -252,7 +252,8 @@ evaluate.gradient_health(attacked, chapter.evaluation_images(data, config)).roun
 # Used as intended, the three VAEs draw fresh codes for every prediction. Below,
 # PGD $l_\infty$ on the fixed codes beside EOT-PGD on the sampling models
 # {cite}`athalye_2018`, each step following the gradient averaged over fresh
-# draws, on the same images (the `n` column).
+# draws, on the same images (the `n` column), at the budgets up to the paper's
+# headline $l_\infty$ eps of 0.3 (each costs five PGD runs).
 
 # %%
 eot_results = evaluate.sweep(chapter.eot_config(config), data=data)

@@ -196,7 +196,8 @@ evaluate.gradient_health(attacked, chapter.evaluation_images(data, config)).roun
 # the adversarial is judged by the sampling model on a fresh draw. Below, PGD
 # $l_\infty$ on the fixed model beside EOT-PGD on the sampling one. EOT costs
 # five PGD runs, so both run on 100 of the subset's images (drawn the same
-# stratified way; the `n` column says how many), the same images for both.
+# stratified way; the `n` column says how many), the same images for both, and
+# at the budgets up to the paper's headline $l_\infty$ eps of 0.3.
 
 # %%
 eot_results = evaluate.sweep(chapter.eot_config(config), data=data)
