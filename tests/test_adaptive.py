@@ -156,6 +156,30 @@ def test_the_papers_worst_case_is_its_lowest_number_at_the_budget():
     assert paper.loc["Logistic Regression", "paper"] == 0.0
 
 
+def test_the_mnist_challenge_reference_is_cited_data_strongest_attack_first():
+    from genrob.paper import mnist_challenge
+
+    challenge = mnist_challenge()
+    assert challenge["robust_accuracy"].is_monotonic_increasing
+    assert challenge["robust_accuracy"].iloc[0] == pytest.approx(0.88)  # the leaderboard's best attack
+    assert 0.88 <= challenge["robust_accuracy"].max() <= 0.97 and set(challenge["eps"]) == {0.3}
+
+
+def test_the_reference_comparison_sets_our_adversarial_cnn_beside_the_challenge():
+    import pandas as pd
+
+    from genrob.adaptive import FamilyEvidence, reference_comparison
+    from genrob.params import sweep_config
+
+    config = sweep_config(profile="smoke", family="reference")
+    worst = pd.DataFrame([{"model": "cnn_adversarial", "norm": "linf", "eps": 0.3, "n": 50,
+                           "worst_case_accuracy": 0.8, "ci_low": 0.67, "ci_high": 0.89}])
+    results = pd.DataFrame([{"model": "cnn_adversarial", "attack": "pgd_linf", "eps": 0.3, "robust_accuracy": 0.9}])
+    table = reference_comparison([FamilyEvidence(config=config, results=results, worst_case=worst, checks=None)])
+    assert table["robust_accuracy"].tolist() == [0.8, 0.9, 0.88, 0.9252]
+    assert table["n"].tolist() == [50, 50, 10000, 10000]
+
+
 @pytest.mark.parametrize("paper, worst, high, verdict", [
     (0.60, 0.55, 0.65, "stands"), (0.60, 0.70, 0.80, "stands"), (0.90, 0.50, 0.60, "weakened"),
     (0.90, 0.10, 0.20, "overturned"), (float("nan"), 0.1, 0.2, "not in the paper"),
