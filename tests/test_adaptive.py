@@ -95,6 +95,41 @@ def test_a_transfer_attack_crafts_on_the_surrogate_whatever_the_target(models, f
     assert not torch.equal(crafted[0], x)
 
 
+class _Binarised(nn.Module):
+    """A linear model behind the 0.5 threshold of the binary models."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x):
+        from genrob.models.layers import binarize
+
+        return self.model(binarize(x))
+
+
+def test_the_smooth_threshold_gradient_peaks_at_the_threshold_and_leaves_the_forward_value():
+    from genrob.models.layers import binarize, smooth_threshold_gradient
+
+    x = torch.tensor([0.0, 0.45, 0.5, 0.9], requires_grad=True)
+    (straight,) = torch.autograd.grad(binarize(x).sum(), x)
+    with smooth_threshold_gradient(0.1):
+        value = binarize(x)
+        (smooth,) = torch.autograd.grad(value.sum(), x)
+    assert torch.equal(straight, torch.ones(4)) and torch.equal(value, torch.tensor([0.0, 0.0, 0.0, 1.0]))
+    assert smooth.argmax() == 2 and smooth[1] > 10 * smooth[0]
+    (after,) = torch.autograd.grad(binarize(x).sum(), x)
+    assert torch.equal(after, straight)  # the context restores the identity
+
+
+def test_the_margin_pgd_spends_its_l2_budget_on_pixels_cheap_to_flip(models, few_images):
+    model, x, y = _Binarised(models["logistic_regression"]), few_images.x, few_images.y
+    robust = {t: make_attack("pgd_margin_l2", "smoke", threshold_temperature=t).run(model, x, y, [1.5], device=CPU,
+                                                                                    seed=0).robust.mean()
+              for t in (None, 0.1)}
+    assert robust[0.1] < robust[None] - 0.1
+
+
 def test_restarts_are_kept_only_when_they_help(models, few_images):
     """More restarts can only fool more images: the first adversarial found is kept."""
     model, x, y = models["gaussian_nb"], few_images.x, few_images.y

@@ -9,16 +9,23 @@ the sign (l_inf) or the normalised gradient (l_2), so the loss's scale does not
 matter either. Each restart starts from a random point of the ball; an image
 leaves the batch as soon as one restart fools the model (the answer cannot
 change), and the first adversarial found is kept.
+
+Through a threshold (the binary models) the gradient is a sigmoid's of
+temperature 0.1 around it, not the identity's straight-through one: at l_2 eps 2
+the identity's left a binarised CNN at 0.9 on 30 images where C&W found 0.67;
+the sigmoid's took it to 0.47 (see :func:`genrob.models.layers.smooth_threshold_gradient`).
 """
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
 from genrob.attacks.base import Attack, Norm, project
+from genrob.models.layers import smooth_threshold_gradient
 from genrob.profiles import Profile
 
 
@@ -55,10 +62,15 @@ class _PGDMargin(Attack):
     def default_settings(cls, profile: Profile | None = None) -> dict[str, Any]:
         effort = profile.adaptive_effort if profile is not None else 1.0
         return {"steps": max(10, round(cls.steps * effort)), "restarts": max(1, round(2 * effort)),
-                "relative_step": 2.5}
+                "relative_step": 2.5, "threshold_temperature": 0.1}
 
     def generate(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, *,
                  eps: float | None, device: torch.device) -> torch.Tensor:
+        temperature = self.settings["threshold_temperature"]  # None: the identity's gradient
+        with smooth_threshold_gradient(temperature) if temperature is not None else contextlib.nullcontext():
+            return self._generate(model, x, y, eps)
+
+    def _generate(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float) -> torch.Tensor:
         s = self.settings
         size = s["relative_step"] * eps / s["steps"]
         best = x.clone()
