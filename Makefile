@@ -5,6 +5,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 ENV_STAMP := $(VENV)/.genrob-installed
+# MathJax, served with the book (see _config.yml), so formulas render offline.
+MATHJAX := node_modules/mathjax/es5/tex-mml-chtml.js
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 # The book's chapters, in _toc.yml order: a notebook joins the book (and `make book`)
 # once it is listed there; nbval runs every notebook either way.
@@ -34,6 +36,10 @@ $(ENV_STAMP): pyproject.toml requirements-nodeps.txt
 	$(BIN)/pip install --quiet --no-deps -r requirements-nodeps.txt
 	touch $@
 
+$(MATHJAX): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
 # Run every chapter's notebook through papermill into book/chapters/ with $(PROFILE).
 chapters: $(ENV_STAMP)
 	@mkdir -p book/chapters
@@ -43,7 +49,7 @@ chapters: $(ENV_STAMP)
 	    --log-output --no-progress-bar --cwd notebooks || exit 1; \
 	done
 
-book: $(ENV_STAMP)
+book: $(ENV_STAMP) $(MATHJAX)
 	@echo "make book: $(PROFILE) profile. From a clean clone this installs the environment, trains every"
 	@echo "model and runs every sweep: about 100 minutes on 2 CPU cores for the default profile (naive"
 	@echo "Bayes, mixture, MRF and VAE families; the CVAE and the two CNNs take most of it). Warm, it takes"
@@ -68,7 +74,7 @@ nbval: $(ENV_STAMP)
 
 # The book built from smoke runs, into its own output folder so it never mixes
 # with the default-profile book in _build/html.
-book-smoke: $(ENV_STAMP)
+book-smoke: $(ENV_STAMP) $(MATHJAX)
 	GENROB_CACHE=$(TEST_CACHE) $(MAKE) --no-print-directory chapters PROFILE=smoke
 	$(BIN)/jupyter-book build --all -W --path-output _build/smoke .
 
