@@ -16,11 +16,11 @@ CHAPTERS := $(patsubst book/chapters/%,notebooks/%.ipynb,$(shell grep -o 'book/c
 TEST_CACHE := $(CURDIR)/_build/test-cache
 PROFILE ?= default
 
-.PHONY: help env book test unit nbval book-smoke chapters notebooks bench clean
+.PHONY: help env book test unit nbval book-smoke book-browser chapters notebooks bench clean
 
 help:
 	@echo "make book       build the book (_build/html) from the default profile; trains and sweeps what is not cached"
-	@echo "make test       unit tests, nbval on the notebooks, and the book built with -W from smoke runs"
+	@echo "make test       unit tests, nbval on the notebooks, the book built with -W from smoke runs and checked in Chromium"
 	@echo "make notebooks  re-pair notebooks/*.py with their .ipynb and re-execute them (smoke profile, for nbval)"
 	@echo "make env        create .venv with the pinned dependencies"
 	@echo "make bench      time every model's forward pass, gradient and PGD against its FLOPs (not a test)"
@@ -60,10 +60,10 @@ book: $(ENV_STAMP) $(MATHJAX)
 
 test: $(ENV_STAMP)
 	rm -rf $(TEST_CACHE)
-	$(MAKE) --no-print-directory unit nbval book-smoke
+	$(MAKE) --no-print-directory unit nbval book-smoke book-browser
 
 unit: $(ENV_STAMP)
-	GENROB_PROGRESS=off $(BIN)/pytest tests
+	GENROB_PROGRESS=off $(BIN)/pytest tests --ignore=tests/browser
 
 # A cell may run a whole family's smoke sweep (the adaptive chapter's runs all
 # of them in one): it gets more than the unit tests' 900 s against a hang, on a
@@ -77,6 +77,11 @@ nbval: $(ENV_STAMP)
 book-smoke: $(ENV_STAMP) $(MATHJAX)
 	GENROB_CACHE=$(TEST_CACHE) $(MAKE) --no-print-directory chapters PROFILE=smoke
 	$(BIN)/jupyter-book build --all -W --path-output _build/smoke .
+
+# The smoke book in headless Chromium: every page loads without a JavaScript
+# error, every figure shows, every formula is typeset offline, no link is broken.
+book-browser: $(ENV_STAMP)
+	GENROB_BOOK_HTML=_build/smoke/_build/html $(BIN)/pytest -p no:cacheprovider tests/browser
 
 # For maintainers: after editing notebooks/*.py, refresh the paired .ipynb and
 # its stored outputs (the smoke profile, from an empty cache, as nbval reruns it).

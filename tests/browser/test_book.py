@@ -1,0 +1,153 @@
+"""The rendered book in a real headless browser (Chromium through Playwright).
+
+Run after the book is built: ``GENROB_BOOK_HTML=<its html folder> pytest tests/browser``
+(``make test`` does so on the smoke book). Every page of ``_toc.yml`` must load
+without a JavaScript error, show every figure, typeset every formula with the
+MathJax shipped in the build, and link only to pages and anchors that exist.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import threading
+import urllib.parse
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+CHROMIUM = os.environ.get("GENROB_CHROMIUM", "/usr/bin/chromium")
+# Chromium's own background traffic only meets refused connections here.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def _toc_pages() -> list[str]:
+    toc = yaml.safe_load((REPO / "_toc.yml").read_text())
+    files = [toc["root"]] + [c["file"] for c in toc.get("chapters", [])]
+    return [f"{name}.html" for name in files]
+
+
+PAGES = _toc_pages()
+
+
+@pytest.fixture(scope="session")
+def site() -> str:
+    """The built book, served over HTTP on a free local port (as a reader's browser would load it)."""
+    root = os.environ.get("GENROB_BOOK_HTML")
+    if not root or not (Path(root) / "index.html").exists():
+        pytest.fail("GENROB_BOOK_HTML must name a built book's html folder (make test builds one)")
+    handler = functools.partial(_QuietHandler, directory=root)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:  # one line per font file otherwise
+        pass
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"no Chromium at {CHROMIUM} (Debian: apt-get install chromium; or set GENROB_CHROMIUM)")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="session")
+def rendered(site, browser) -> dict[str, dict]:
+    """Each page of the table of contents, loaded once: its errors, failed requests, figures, formulas, links."""
+    pages = {}
+    for path in PAGES:
+        page = browser.new_page()
+        errors, failed = [], []
+        page.on("console", lambda m, e=errors: e.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+        page.on("pageerror", lambda err, e=errors: e.append(f"page error: {err}"))
+        page.on("requestfailed", lambda r, f=failed: f.append(r.url))
+        page.on("response", lambda r, f=failed: f.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+        response = page.goto(f"{site}/{path}", wait_until="networkidle")
+        if page.evaluate("() => document.querySelectorAll('.math').length") > 0:
+            page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise")
+            page.evaluate("() => MathJax.startup.promise")
+        pages[path] = {
+            "status": response.status if response else None,
+            "errors": errors,
+            "failed": failed,
+            "images": page.evaluate("() => Array.from(document.images).map(i => [i.src, i.complete && i.naturalWidth > 0])"),
+            "formulas": page.evaluate("() => document.querySelectorAll('.math').length"),
+            "typeset": page.evaluate("() => document.querySelectorAll('.math mjx-container, mjx-container.MathJax').length"),
+            "links": page.evaluate("() => Array.from(document.querySelectorAll('a[href]')).map(a => a.href)"),
+            "ids": page.evaluate("() => Array.from(document.querySelectorAll('[id]')).map(e => e.id)"),
+        }
+        page.close()
+    return pages
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_every_page_loads_without_errors(rendered, path):
+    page = rendered[path]
+    assert page["status"] == 200
+    assert page["errors"] == [] and page["failed"] == []
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_every_figure_has_loaded(rendered, path):
+    assert [src for src, loaded in rendered[path]["images"] if not loaded] == []
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_every_formula_is_typeset_offline(rendered, path):
+    page = rendered[path]
+    assert page["typeset"] >= page["formulas"]
+    assert not any("cdn" in url or "jsdelivr" in url for url in page["failed"])
+
+
+def test_the_chapters_have_formulas_and_figures(rendered):
+    """The checks above are not vacuous: the book has formulas and figures to check."""
+    assert sum(p["formulas"] for p in rendered.values()) > 10
+    assert sum(len(p["images"]) for p in rendered.values()) > 5
+
+
+def test_no_internal_link_is_broken(site, rendered):
+    ids = {f"{site}/{path}": set(page["ids"]) for path, page in rendered.items()}
+    broken = []
+    for path, page in rendered.items():
+        for link in page["links"]:
+            if not link.startswith(site):
+                continue  # an external link, not ours to check offline
+            target, _, anchor = link.partition("#")
+            if target not in ids:
+                ids[target] = _ids_of(target)
+            if ids[target] is None or (anchor and urllib.parse.unquote(anchor) not in ids[target]):
+                broken.append(f"{path} -> {link}")
+    assert broken == []
+
+
+def _ids_of(url: str) -> set[str] | None:
+    """The element ids of a page outside the table of contents (index, search), or None if it is missing."""
+    import re
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            html = response.read().decode("utf-8", errors="replace")
+    except OSError:
+        return None
+    return set(re.findall(r'\sid="([^"]+)"', html))
+
+
+def test_the_front_page_leads_to_the_book(site, browser):
+    page = browser.new_page()
+    page.goto(f"{site}/index.html", wait_until="networkidle")
+    assert page.url.endswith(PAGES[0])
+    page.close()
