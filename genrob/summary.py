@@ -1,0 +1,78 @@
+"""The whole study in a few tables: every model's numbers under the paper's ten attacks.
+
+Each model was attacked in its family's chapter, some in two (the CNN is also the
+MRF family's counterpart). The summary takes, for each model, the sweep with the
+most images among those that ran all of the paper's attacks, so its numbers carry
+the narrowest intervals the book has.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from genrob.attacks import PAPER_ATTACKS, attack_config_hash, make_attack, norm_of
+from genrob.models import get_spec
+from genrob.paper import paper_robustness
+from genrob.profiles import get_profile
+from genrob.results import read_results
+
+#: The paper's model order (its Tables 1 and 2), by paper name.
+PAPER_ORDER = ("Logistic Regression", "Gaussian NB", "GMM", "Vanilla NN", "VAE Classifier",
+               "VAE Classifier Pre-trained", "CVAE", "Convolutional NN", "CNN VAE", "CNN Binary",
+               "CNN VAE Binary", "CNN VAE + CRF", "CNN+MRF", "MRF")
+
+
+def study_results(profile, *, seed: int = 0, results: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Per model, the rows of the paper's ten attacks from its most precise complete sweep.
+
+    A sweep is one (model, n, seed) of the current model and attack configurations;
+    it is complete when all ten attacks ran on their whole eps grid. Models
+    with no complete sweep are left out (their chapter has not run on ``profile``).
+    """
+    profile = get_profile(profile)
+    table = read_results(profile) if results is None else results
+    table = table[(table["seed"] == seed) & table["attack"].isin(PAPER_ATTACKS)]
+    # Only rows of today's models and attacks: the table keeps those of earlier configurations too.
+    current_attack = {a: attack_config_hash(make_attack(a, profile)) for a in PAPER_ATTACKS}
+    current_model = {m: get_spec(m).config_hash(profile) for m in set(table["model"])}
+    table = table[(table["attack_config"] == table["attack"].map(current_attack))
+                  & (table["model_config"] == table["model"].map(current_model))]
+    kept = []
+    for model, rows in table.groupby("model", sort=False):
+        complete = rows.groupby("n")["attack"].nunique()
+        complete = complete[complete == len(PAPER_ATTACKS)]
+        if len(complete):
+            kept.append(rows[rows["n"] == complete.index.max()])
+    if not kept:
+        return table.iloc[0:0]
+    out = pd.concat(kept, ignore_index=True)
+    out["paper_model"] = out["model"].map(lambda m: get_spec(m).paper_name)
+    return out
+
+
+def _model_order(models) -> list[str]:
+    """The study's models in the paper's order, those the paper does not name last."""
+    rank = {name: i for i, name in enumerate(PAPER_ORDER)}
+    return sorted(dict.fromkeys(models), key=lambda m: rank.get(get_spec(m).paper_name, len(rank)))
+
+
+def paper_table(results: pd.DataFrame, *, norm: str, eps: float) -> pd.DataFrame:
+    """The paper's Table 1 (``linf``, 0.3) or 2 (0.5), or their ``l2`` analogue: per model and
+    attack, our robust accuracy, the paper's where it reports one, and ours minus the paper's."""
+    attacks = [a for a in PAPER_ATTACKS if norm_of(a) == norm]
+    ours = results[(results["norm"] == norm) & (results["eps"] == eps) & results["attack"].isin(attacks)]
+    paper = paper_robustness().dropna(subset=["robust_accuracy"])
+    paper = paper[paper["eps"].astype(float) == eps].set_index(["paper_model", "attack"])["robust_accuracy"]
+    columns = {}
+    for attack in (a for a in attacks if a in set(ours["attack"])):
+        cell = ours[ours["attack"] == attack].set_index("model")
+        mine = cell["robust_accuracy"]
+        theirs = pd.Series({m: paper.get((get_spec(m).paper_name, attack), float("nan")) for m in mine.index})
+        columns[(attack, "ours")] = mine
+        columns[(attack, "paper")] = theirs
+        columns[(attack, "difference")] = mine - theirs
+    table = pd.DataFrame(columns)
+    table.columns = pd.MultiIndex.from_tuples(table.columns, names=["attack", ""])
+    table = table.reindex(_model_order(table.index))
+    table.insert(0, ("", "n"), results.groupby("model")["n"].first().reindex(table.index))
+    return table

@@ -1,0 +1,45 @@
+"""The study-wide tables: each model's most precise complete sweep, set beside the paper."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from genrob.attacks import PAPER_ATTACKS, attack_config_hash, make_attack, norm_of
+from genrob.models import get_spec
+from genrob.profiles import PAPER_L2_EPS, PAPER_LINF_EPS
+from genrob.summary import paper_table, study_results
+
+
+def _sweep(model: str, n: int, accuracy: float, *, attacks=PAPER_ATTACKS, model_config: str | None = None):
+    rows = []
+    for attack in attacks:
+        norm = norm_of(attack)
+        for eps in PAPER_LINF_EPS if norm == "linf" else PAPER_L2_EPS:
+            rows.append({"profile": "default", "model": model,
+                         "model_config": model_config or get_spec(model).config_hash("default"),
+                         "attack": attack, "attack_config": attack_config_hash(make_attack(attack, "default")),
+                         "norm": norm, "eps": eps, "n": n, "seed": 0, "robust_accuracy": accuracy})
+    return rows
+
+
+def test_each_model_keeps_its_largest_complete_current_sweep():
+    rows = (_sweep("cnn", 30, 0.1) + _sweep("cnn", 1000, 0.2)
+            + _sweep("cnn", 5000, 0.3, attacks=PAPER_ATTACKS[:4])  # incomplete
+            + _sweep("gmm", 1000, 0.5) + _sweep("gmm", 2000, 0.9, model_config="stale"))
+    results = study_results("default", results=pd.DataFrame(rows))
+    assert results.groupby("model")["n"].unique().to_dict() == {"cnn": [1000], "gmm": [1000]}
+    assert set(results.loc[results["model"] == "cnn", "robust_accuracy"]) == {0.2}
+    assert len(results) == 2 * len(_sweep("cnn", 1, 0.0))
+
+
+def test_the_papers_table_one_sets_ours_beside_its_numbers_in_its_order():
+    results = study_results("default", results=pd.DataFrame(_sweep("gmm", 1000, 0.5) + _sweep("cnn", 1000, 0.2)
+                                                             + _sweep("mlp", 300, 0.0)))
+    table = paper_table(results, norm="linf", eps=0.3)
+    assert list(table.index) == ["gmm", "mlp", "cnn"]  # the paper's order
+    assert table.loc["gmm", ("pgd_linf", "paper")] == pytest.approx(0.667)  # its Table 1
+    assert table.loc["gmm", ("pgd_linf", "difference")] == pytest.approx(0.5 - 0.667)
+    assert pd.isna(table.loc["mlp", ("pgd_linf", "paper")])  # the paper has no row for it
+    assert table.loc["cnn", ("", "n")] == 1000
+    assert {a for a, _ in table.columns if a} == {a for a in PAPER_ATTACKS if norm_of(a) == "linf"}
