@@ -8,10 +8,17 @@ the narrowest intervals the book has.
 
 from __future__ import annotations
 
+from typing import Mapping, Sequence
+
+import numpy as np
 import pandas as pd
+import torch
+from scipy.ndimage import gaussian_filter
+from torch import nn
 
 from genrob.attacks import PAPER_ATTACKS, attack_config_hash, make_attack, norm_of
 from genrob.models import get_spec
+from genrob.models.base import model_device, predict
 from genrob.paper import paper_robustness
 from genrob.profiles import get_profile
 from genrob.results import read_results
@@ -76,3 +83,34 @@ def paper_table(results: pd.DataFrame, *, norm: str, eps: float) -> pd.DataFrame
     table = table.reindex(_model_order(table.index))
     table.insert(0, ("", "n"), results.groupby("model")["n"].first().reindex(table.index))
     return table
+
+
+def fgm_walk(models: Mapping[str, nn.Module], x: torch.Tensor, y: torch.Tensor, *,
+             eps_grid: Sequence[float], profile) -> tuple[torch.Tensor, pd.DataFrame]:
+    """The paper's Figure 5: one digit ``x`` (1 x 1 x 28 x 28, label ``y``) under l_2 FGM of growing
+    size on each model. Returns the perturbed images (model-major, eps-minor) and a table of
+    each model's prediction at each eps."""
+    attack = make_attack("fgm_l2", profile)
+    images, rows = [], []
+    for name, model in models.items():
+        device = model_device(model)
+        for eps in eps_grid:
+            image = x if eps == 0 else attack.generate(model, x.to(device), y.to(device), eps=float(eps),
+                                                         device=device).detach().cpu()
+            images.append(image[0])
+            rows.append({"model": name, "eps": float(eps), "prediction": int(predict(model, image)[0])})
+    return torch.stack(images), pd.DataFrame(rows)
+
+
+def blur_walk(models: Mapping[str, nn.Module], x: torch.Tensor, *,
+              widths: Sequence[float]) -> tuple[torch.Tensor, pd.DataFrame]:
+    """The paper's Figure 7: one digit blurred with growing standard deviation (in pixels), the
+    same images for every model, as the Gaussian blur attack makes them; and each model's
+    prediction of each. The l_inf size of each blur is in the table too."""
+    blurred = torch.stack([torch.from_numpy(np.clip(gaussian_filter(x[0].numpy(), [0, w, w]), 0.0, 1.0))
+                           if w > 0 else x[0] for w in widths])
+    sizes = (blurred - x[0]).flatten(1).abs().amax(1)
+    rows = [{"model": name, "width": float(w), "linf": float(size), "prediction": int(p)}
+            for name, model in models.items()
+            for w, size, p in zip(widths, sizes, predict(model, blurred))]
+    return blurred, pd.DataFrame(rows)

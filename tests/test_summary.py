@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+import torch
 
 from genrob.attacks import PAPER_ATTACKS, attack_config_hash, make_attack, norm_of
 from genrob.models import get_spec
+from genrob.models.base import predict
 from genrob.profiles import PAPER_L2_EPS, PAPER_LINF_EPS
 from genrob.summary import paper_table, study_results
 
@@ -43,3 +45,28 @@ def test_the_papers_table_one_sets_ours_beside_its_numbers_in_its_order():
     assert pd.isna(table.loc["mlp", ("pgd_linf", "paper")])  # the paper has no row for it
     assert table.loc["cnn", ("", "n")] == 1000
     assert {a for a, _ in table.columns if a} == {a for a in PAPER_ATTACKS if norm_of(a) == "linf"}
+
+
+def test_the_fgm_walk_grows_the_perturbation_and_records_each_prediction(models, few_images):
+    from genrob.summary import fgm_walk
+
+    x, y = few_images.x[:1], few_images.y[:1]
+    images, predictions = fgm_walk(models, x, y, eps_grid=[0.0, 1.0, 3.0], profile="smoke")
+    assert images.shape == (2 * 3, 1, 28, 28)
+    sizes = (images - x[0]).flatten(1).norm(dim=1).reshape(2, 3)
+    assert torch.all(sizes[:, 0] == 0) and torch.all(sizes[:, 1:] <= torch.tensor([1.0, 3.0]) + 1e-4)
+    assert 0 < sizes[1, 1] < sizes[1, 2]  # logistic regression (naive Bayes's softmax may be saturated: no step)
+    assert list(predictions["model"]) == ["gaussian_nb"] * 3 + ["logistic_regression"] * 3
+    clean = predictions[predictions["eps"] == 0.0]["prediction"]
+    assert list(clean) == [int(predict(m, x)[0]) for m in models.values()]
+
+
+def test_the_blur_walk_blurs_once_for_every_model(models, few_images):
+    from genrob.summary import blur_walk
+
+    x = few_images.x[:1]
+    images, predictions = blur_walk(models, x, widths=[0.0, 1.0, 4.0])
+    assert images.shape == (3, 1, 28, 28) and torch.equal(images[0], x[0])
+    linf = predictions.drop_duplicates("width")["linf"].to_numpy()
+    assert linf[0] == 0 and 0 < linf[1] < linf[2] <= 1
+    assert len(predictions) == 2 * 3
