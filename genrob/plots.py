@@ -175,9 +175,10 @@ def robustness_curves(results: pd.DataFrame, *, paper: pd.DataFrame | None = Non
     if paper is not None:
         handles.append(plt.Line2D([], [], marker="x", linestyle="", color="0.3", mew=2))
         names.append("paper (Tables 1-2)")
-    fig.legend(handles, names, loc="lower center", ncol=len(names), frameon=False, fontsize=9,
+    per_row = 7  # the whole study has fourteen names: two rows
+    fig.legend(handles, names, loc="lower center", ncol=min(len(names), per_row), frameon=False, fontsize=9,
                bbox_to_anchor=(0.5, -0.02))
-    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    fig.tight_layout(rect=(0, 0.05 * math.ceil(len(names) / per_row), 1, 1))
     return _finished(fig)
 
 

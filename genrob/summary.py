@@ -17,7 +17,11 @@ from scipy.ndimage import gaussian_filter
 from torch import nn
 
 from genrob.attacks import PAPER_ATTACKS, attack_config_hash, make_attack, norm_of
+from genrob import evaluate
+from genrob.data import MNIST
 from genrob.models import get_spec
+from genrob.models.registry import families
+from genrob.params import sweep_config
 from genrob.models.base import model_device, predict
 from genrob.paper import paper_robustness
 from genrob.profiles import get_profile
@@ -55,6 +59,15 @@ def study_results(profile, *, seed: int = 0, results: pd.DataFrame | None = None
     out = pd.concat(kept, ignore_index=True)
     out["paper_model"] = out["model"].map(lambda m: get_spec(m).paper_name)
     return out
+
+
+def run_study(profile, *, seed: int = 0, data: MNIST | None = None) -> pd.DataFrame:
+    """Every family chapter's sweep of the paper's attacks (read from the results table, or run
+    where missing), then :func:`study_results`. The adversarially trained reference is not part
+    of the paper's study and stays in the adaptive chapter."""
+    for family in (f for f in families() if f != "reference"):
+        evaluate.sweep(sweep_config(profile=profile, family=family, seed=seed), data=data)
+    return study_results(profile, seed=seed)
 
 
 def _model_order(models) -> list[str]:
@@ -114,3 +127,12 @@ def blur_walk(models: Mapping[str, nn.Module], x: torch.Tensor, *,
             for name, model in models.items()
             for w, size, p in zip(widths, sizes, predict(model, blurred))]
     return blurred, pd.DataFrame(rows)
+
+
+def walk_table(predictions: pd.DataFrame) -> pd.DataFrame:
+    """A :func:`blur_walk` table as model x blur: each prediction, headed by width and l_inf size."""
+    sizes = predictions.groupby("width")["linf"].first()
+    table = predictions.pivot(index="model", columns="width", values="prediction")
+    table = table.reindex(list(dict.fromkeys(predictions["model"])))
+    table.columns = [f"{w:g} ({sizes[w]:.2f})" for w in table.columns]
+    return table

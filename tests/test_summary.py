@@ -70,3 +70,13 @@ def test_the_blur_walk_blurs_once_for_every_model(models, few_images):
     linf = predictions.drop_duplicates("width")["linf"].to_numpy()
     assert linf[0] == 0 and 0 < linf[1] < linf[2] <= 1
     assert len(predictions) == 2 * 3
+
+
+def test_the_blur_table_heads_each_column_with_width_and_size():
+    from genrob.summary import walk_table
+
+    predictions = pd.DataFrame({"model": ["b", "b", "a", "a"], "width": [0.0, 2.0, 0.0, 2.0],
+                                "linf": [0.0, 0.4, 0.0, 0.4], "prediction": [7, 1, 7, 7]})
+    table = walk_table(predictions)
+    assert list(table.index) == ["b", "a"] and list(table.columns) == ["0 (0.00)", "2 (0.40)"]
+    assert table.loc["b", "2 (0.40)"] == 1
