@@ -23,7 +23,7 @@ from genrob.models import get_spec, load_model
 from genrob.models.base import logit_margin, model_device, predict
 from genrob.params import SweepConfig
 from genrob.results import (
-    append_rows, existing_keys, load_per_image, per_image_dir, read_results, row_key,
+    append_rows, existing_keys, fingerprint, load_per_image, memoised, per_image_dir, read_results, row_key,
     save_per_image, wilson_interval,
 )
 from genrob.runtime import code_version, progress, report, seed_everything, torch_device
@@ -35,7 +35,9 @@ def clean_accuracy(models: dict[str, nn.Module], split: Split) -> pd.DataFrame:
     """Accuracy of each model on ``split``, with its 95% Wilson interval."""
     rows = []
     for name, model in models.items():
-        correct = int((predict(model, split.x) == split.y).sum())
+        predicted = memoised("predictions", fingerprint(model, split.x),
+                             lambda: {"labels": predict(model, split.x).numpy()})["labels"]
+        correct = int((torch.from_numpy(predicted) == split.y).sum())
         low, high = wilson_interval(correct, len(split))
         rows.append({"model": name, "kind": get_spec(name).kind, "n": len(split),
                      "accuracy": correct / len(split), "ci_low": low, "ci_high": high})
@@ -226,9 +228,14 @@ def adversarial_examples(models: dict[str, nn.Module], attacks: list[str], image
     for model_name, model in models.items():
         for attack_name in attacks:
             attack = make_attack(attack_name, profile)
-            seed_everything(seed)
             eps = None if attack.minimisation else (linf_eps if attack.norm == "linf" else l2_eps)
-            adversarial = attack.generate(model, x, y, eps=eps, device=device).detach().cpu()
+
+            def generate() -> dict[str, np.ndarray]:
+                seed_everything(seed)
+                return {"adversarial": attack.generate(model, x, y, eps=eps, device=device).detach().cpu().numpy()}
+
+            key = fingerprint(model, attack.name, attack.settings, x, y, eps, seed)
+            adversarial = torch.from_numpy(memoised("adversarial_examples", key, generate)["adversarial"])
             prediction = predict(model, adversarial)
             size = (adversarial - images.x).flatten(1)
             size = size.abs().amax(1) if attack.norm == "linf" else size.norm(dim=1)

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
+import json
 import math
 import os
 import tempfile
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 import numpy as np
 import pandas as pd
@@ -120,3 +122,40 @@ def load_per_image(path: Path) -> dict[str, np.ndarray] | None:
         return None
     with np.load(path) as archive:
         return {k: archive[k] for k in archive.files}
+
+
+def fingerprint(*parts: object) -> str:
+    """A short sha256 of tensors, arrays, modules (their weights and buffers) and plain values.
+
+    Two computations with the same fingerprint had the same inputs, so one's result
+    can stand for the other's (see :func:`memoised`).
+    """
+    import torch
+
+    digest = hashlib.sha256()
+    for part in parts:
+        if isinstance(part, torch.nn.Module):
+            digest.update(type(part).__qualname__.encode())
+            for name, value in part.state_dict().items():
+                digest.update(name.encode())
+                digest.update(value.detach().cpu().contiguous().numpy().tobytes())
+        elif isinstance(part, torch.Tensor):
+            digest.update(part.detach().cpu().contiguous().numpy().tobytes())
+        elif isinstance(part, np.ndarray):
+            digest.update(np.ascontiguousarray(part).tobytes())
+        else:
+            digest.update(json.dumps(part, sort_keys=True, default=str).encode())
+        digest.update(b"|")
+    return digest.hexdigest()[:16]
+
+
+def memoised(kind: str, key: str, compute: Callable[[], dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """``compute()``'s arrays, kept under the cache's ``memo/kind/key``: a rerun of a chapter with
+    nothing changed reads them instead of recomputing (clean predictions, example adversarials)."""
+    path = cache_dir() / "memo" / kind / f"{key}.npz"
+    cached = load_per_image(path)
+    if cached is not None:
+        return cached
+    arrays = compute()
+    save_per_image(path, **arrays)
+    return arrays

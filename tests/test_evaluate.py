@@ -219,3 +219,40 @@ def test_the_worst_case_is_image_by_image(models, fresh_cache, mnist):
     for path in (fresh_cache / "results").rglob("binary_search*eps*.npz"):
         path.unlink()
     pd.testing.assert_frame_equal(worst_case(config, norm="linf", data=mnist), worst)
+
+
+def test_a_fingerprint_changes_with_any_weight_and_input():
+    import copy
+
+    from genrob.results import fingerprint
+
+    model = torch.nn.Linear(4, 2)
+    x = torch.zeros(3, 4)
+    assert fingerprint(model, x, "pgd", {"steps": 40}) == fingerprint(copy.deepcopy(model), x.clone(), "pgd",
+                                                                      {"steps": 40})
+    changed = copy.deepcopy(model)
+    with torch.no_grad():
+        changed.weight[0, 0] += 1e-6
+    assert fingerprint(changed, x) != fingerprint(model, x)
+    assert fingerprint(model, x + 1) != fingerprint(model, x)
+    assert fingerprint(model, x, {"steps": 41}) != fingerprint(model, x, {"steps": 40})
+
+
+def test_clean_predictions_and_example_adversarials_are_computed_once(models, few_images, fresh_cache,
+                                                                      monkeypatch):
+    """A chapter rerun with nothing changed reads them from the cache (the conv VAEs take minutes)."""
+    from genrob import evaluate
+
+    shown = few_images.take(range(3))
+    first = evaluate.clean_accuracy(models, few_images)
+    table, pictures = evaluate.adversarial_examples(models, ["fgsm_linf"], shown, profile="smoke")
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("recomputed what the cache holds")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(evaluate, "predict", refuse)
+        assert evaluate.clean_accuracy(models, few_images).equals(first)
+    monkeypatch.setattr("genrob.attacks.fgsm.FGSM.generate", refuse)
+    again, pictures_again = evaluate.adversarial_examples(models, ["fgsm_linf"], shown, profile="smoke")
+    assert again.equals(table) and all(torch.equal(pictures[k], pictures_again[k]) for k in pictures)
