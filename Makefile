@@ -51,9 +51,11 @@ chapters: $(ENV_STAMP)
 
 book: $(ENV_STAMP) $(MATHJAX)
 	@echo "make book: $(PROFILE) profile. From a clean clone this installs the environment, trains every"
-	@echo "model and runs every sweep: about 100 minutes on 2 CPU cores for the default profile (naive"
-	@echo "Bayes, mixture, MRF and VAE families; the CVAE and the two CNNs take most of it). Warm, it takes"
-	@echo "a few minutes. Progress bars and a line per finished (model, attack) cell follow."
+	@echo "model and runs every sweep: for the default profile on 2 CPU cores, about 100 minutes for the"
+	@echo "naive Bayes, mixture, MRF and VAE families, and 5 to 6 hours more for the convolutional VAEs"
+	@echo "(47 min of training; each of the three VAEs costs about 3 minutes of attack time per test image;"
+	@echo "see README for running that sweep in the background first). Warm, it takes a few minutes."
+	@echo "Progress bars and a line per finished (model, attack) cell follow."
 	$(MAKE) --no-print-directory chapters PROFILE=$(PROFILE)
 	$(BIN)/jupyter-book build --all -W .
 	@echo "The book is at _build/html/index.html"
