@@ -80,3 +80,12 @@ def test_the_blur_table_heads_each_column_with_width_and_size():
     table = walk_table(predictions)
     assert list(table.index) == ["b", "a"] and list(table.columns) == ["0 (0.00)", "2 (0.40)"]
     assert table.loc["b", "2 (0.40)"] == 1
+
+
+def test_the_study_does_not_depend_on_the_order_rows_were_written_and_leaves_out_the_reference():
+    rows = (_sweep("gmm", 1000, 0.5) + _sweep("cnn", 1000, 0.2) + _sweep("cnn_adversarial", 60, 0.9)
+            + _sweep("mlp", 300, 0.1))
+    forward = study_results("default", results=pd.DataFrame(rows))
+    backward = study_results("default", results=pd.DataFrame(rows[::-1]))
+    assert forward.equals(backward)
+    assert list(dict.fromkeys(forward["model"])) == ["gmm", "mlp", "cnn"]  # the paper's order, no reference
