@@ -66,11 +66,10 @@ def study_results(profile, *, seed: int = 0, results: pd.DataFrame | None = None
         return table.iloc[0:0]
     # Sorted, so that the tables and figures do not depend on which chapter wrote its rows first.
     order = {a: i for i, a in enumerate(PAPER_ATTACKS)}
-    out = pd.concat(kept, ignore_index=True)
-    out = out.assign(_attack=out["attack"].map(order)).sort_values(["_attack", "eps"], kind="stable")
-    out = pd.concat([out[out["model"] == m] for m in dict.fromkeys(pd.concat(kept)["model"])], ignore_index=True)
+    out = pd.concat([rows.sort_values(["attack", "eps"], key=lambda c: c.map(order) if c.name == "attack" else c,
+                                      kind="stable") for rows in kept], ignore_index=True)
     out["paper_model"] = out["model"].map(lambda m: get_spec(m).paper_name)
-    return out.drop(columns="_attack")
+    return out
 
 
 def run_study(profile, *, seed: int = 0, data: MNIST | None = None) -> pd.DataFrame:
