@@ -1,9 +1,12 @@
 """Command line: run a family's sweep outside its notebook, e.g. in the background.
 
     python -m genrob sweep conv_vae --profile default [--models cnn_vae cnn] [--n 30]
+    python -m genrob adaptive markov_random_field --profile default
 
-trains what is not cached, then runs the chapter's attacks and, for models that
-sample, its EOT comparison, writing the same results table the chapter reads.
+``sweep`` trains what is not cached, then runs the chapter's attacks and, for
+models that sample, its EOT comparison; ``adaptive`` runs what the adaptive
+chapter needs for a family (the paper's attacks, the adaptive ones and the
+check runs). Both write the same results table the chapters read.
 Sweeps of different models can run side by side (``GENROB_THREADS=1`` each on a
 2-core machine); an interrupted one resumes where it stopped.
 """
@@ -14,7 +17,7 @@ import argparse
 import sys
 from typing import Sequence
 
-from genrob import chapter, evaluate
+from genrob import adaptive, chapter, evaluate
 from genrob.params import ParameterError
 
 
@@ -29,11 +32,33 @@ def _parser() -> argparse.ArgumentParser:
     sweep.add_argument("--n", type=int, help="test images per attack (default: the profile's for the family)")
     sweep.add_argument("--seed", type=int, default=0)
     sweep.add_argument("--no-eot", action="store_true", help="skip the EOT comparison for models that sample")
+    robust = commands.add_parser("adaptive", help="run the adaptive chapter's attacks and checks on a family")
+    robust.add_argument("family", help="a model family, e.g. naive_bayes, reference")
+    robust.add_argument("--profile", default="default", help="smoke, default or full (default: %(default)s)")
+    robust.add_argument("--seed", type=int, default=0)
     return parser
+
+
+def _adaptive(args: argparse.Namespace) -> int:
+    print(chapter.provenance(adaptive.family_config(args.family, profile=args.profile, seed=args.seed)), flush=True)
+    evidence = adaptive.evaluate_family(args.family, profile=args.profile, seed=args.seed)
+    print(adaptive.worst_case_table([evidence], norm="linf").round(3).to_string(), flush=True)
+    failed = adaptive.failed_checks([evidence])
+    print(f"{len(evidence.checks)} checks, {len(failed)} failed", flush=True)
+    if len(failed):
+        print(failed.to_string(), flush=True)
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "adaptive":
+        try:
+            adaptive.families_to_evaluate(args.family)
+        except ParameterError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        return _adaptive(args)
     try:
         config = chapter.setup(family=args.family, profile=args.profile, models=args.models,
                                attacks=args.attacks, n=args.n, seed=args.seed)
