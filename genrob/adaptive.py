@@ -7,7 +7,9 @@ exist only to check the others: the margin PGD with twice the budget at l_inf
 0.3 (did it converge?), the margin PGD at l_inf eps 1 (an unbounded attack must
 fool everything) and, for models that sample, randomised AutoAttack (expectation
 over the noise) at l_inf 0.3. The number that counts is the worst case, image
-by image, over every attack.
+by image, over every attack. A profile may spare a family the attacks it cannot
+afford (:meth:`genrob.profiles.Profile.adaptive_skipped`); a family spared
+randomised AutoAttack gets its chapter's EOT-PGD in its place.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from genrob.models import get_spec, model_names
 from genrob.models.registry import families
 from genrob.paper import mnist_challenge, paper_robustness
 from genrob.params import ParameterError, SweepConfig, sweep_config
+from genrob.profiles import get_profile
 
 LINF_EPS = (0.1, 0.2, 0.3)
 L2_EPS = (1.0, 2.0, 3.0)
@@ -50,19 +53,33 @@ def family_config(family: str, *, profile: str, n: int | None = None, seed: int 
     model appears once, with its own family's images.
     """
     models = models if models is not None else model_names(family=family)
-    return sweep_config(profile=profile, family=family, models=models, attacks=PAPER_ATTACKS + ADAPTIVE_ATTACKS,
+    skipped = get_profile(profile).adaptive_skipped(family)
+    attacks = PAPER_ATTACKS + tuple(a for a in ADAPTIVE_ATTACKS if a not in skipped)
+    return sweep_config(profile=profile, family=family, models=models, attacks=attacks,
                         linf_eps=LINF_EPS, l2_eps=L2_EPS, n=n, seed=seed)
 
 
-def check_configs(config: SweepConfig) -> list[SweepConfig]:
-    """The runs that test the others: doubled budget, unbounded eps, randomised AutoAttack."""
+def check_configs(config: SweepConfig, *, family: str) -> list[SweepConfig]:
+    """The runs that test the others: doubled budget, unbounded eps, expectation over the noise
+    (randomised AutoAttack, or EOT-PGD where the profile spares the family AutoAttack)."""
     sampling = chapter.sampling_models(config)
     runs = [dataclasses.replace(config, attacks=("pgd_margin_linf_long",), linf_eps=(HEADLINE_EPS,)),
             dataclasses.replace(config, attacks=("pgd_margin_linf",), linf_eps=(UNBOUNDED_EPS,))]
-    if sampling:
+    if sampling and "autoattack_rand_linf" in config.profile.adaptive_skipped(family):
+        runs.append(dataclasses.replace(config, models=sampling, attacks=("eot_pgd_linf",), linf_eps=LINF_EPS))
+    elif sampling:
         runs.append(dataclasses.replace(config, models=sampling, attacks=("autoattack_rand_linf",),
                                         linf_eps=(HEADLINE_EPS,)))
     return runs
+
+
+def not_run_note(family: str, *, profile: str) -> str:
+    """A sentence naming the adaptive attacks the profile spares ``family`` ("" when it runs them all)."""
+    skipped = get_profile(profile).adaptive_skipped(family)
+    if not skipped:
+        return ""
+    return (f" Not run on this family at the `{profile}` profile, for their cost: "
+            + ", ".join(f"`{a}`" for a in skipped) + " (the `full` profile runs them).")
 
 
 def evaluate_family(family: str, *, profile: str, n: int | None = None, seed: int = 0,
@@ -70,7 +87,8 @@ def evaluate_family(family: str, *, profile: str, n: int | None = None, seed: in
     """Run (or read) every attack on a family's models and judge the numbers."""
     config = family_config(family, profile=profile, n=n, seed=seed, models=models)
     results = pd.concat([evaluate.sweep(config, data=data)]
-                        + [evaluate.sweep(c, data=data) for c in check_configs(config)], ignore_index=True)
+                        + [evaluate.sweep(c, data=data) for c in check_configs(config, family=family)],
+                        ignore_index=True)
     grid = {"linf": LINF_EPS, "l2": L2_EPS}
     on_grid = results[[eps in grid[norm] for norm, eps in zip(results["norm"], results["eps"])]]
     worst = pd.concat([evaluate.worst_case(config, norm=norm, results=on_grid, data=data)

@@ -30,10 +30,17 @@ class Profile:
     family_n_eval: tuple[tuple[str, int], ...] = ()
     #: Multiplies the budgets of the adaptive attacks (AutoAttack's 100 iterations and 5000 queries).
     adaptive_effort: float = 1.0
+    #: Adaptive attacks a family is spared where their cost is beyond the profile's budget (the
+    #: adaptive chapter names them; the full profile runs every attack on every family).
+    family_adaptive_skip: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     def n_eval_for(self, family: str | None) -> int:
         """Test images per attack for a family's chapter."""
         return dict(self.family_n_eval).get(family, self.n_eval)
+
+    def adaptive_skipped(self, family: str | None) -> tuple[str, ...]:
+        """The adaptive attacks this profile does not run on ``family``."""
+        return dict(self.family_adaptive_skip).get(family, ())
 
     def epochs(self, full_epochs: int) -> int:
         return max(1, round(full_epochs * self.epoch_scale))
@@ -58,6 +65,13 @@ PROFILES: dict[str, Profile] = {
         # gradient): about 150 s per image and model for the ten attacks and EOT (some 2 100
         # gradient evaluations), so 30 images cost over an hour per generative model.
         family_n_eval=(("vae", 300), ("conv_vae", 30)),
+        # AutoAttack spends some 2 000 gradients (FAB's take one backward pass per class) and
+        # Square 5 000 forward passes on every image that resists: at the convolutional VAEs'
+        # 60 ms per forward pass and 125 ms per gradient (one thread), 10 to 15 minutes per image
+        # and eps, days for a family. Their margin PGD, transfer attacks and the EOT-PGD of their
+        # chapter (in place of randomised AutoAttack) still run.
+        family_adaptive_skip=(("conv_vae", ("autoattack_linf", "autoattack_l2", "square_linf",
+                                            "autoattack_rand_linf")),),
     ),
     "full": Profile(
         name="full", n_eval=10_000, max_train=None, epoch_scale=1.0, attack_effort=1.0,

@@ -66,7 +66,8 @@ data = load_mnist()
 
 # %% tags=["nbval-ignore-output"]
 for family in chosen:
-    display(Markdown(f"*{family}:* " + chapter.provenance(adaptive.family_config(family, profile=profile, seed=seed))))
+    config = adaptive.family_config(family, profile=profile, seed=seed)
+    display(Markdown(f"*{family}:* " + chapter.provenance(config) + adaptive.not_run_note(family, profile=profile)))
 
 # %% [markdown]
 # ## Every attack, every model

@@ -250,3 +250,17 @@ def test_autoattack_on_a_model_of_buffers_alone_is_silent(models, few_images, ca
     make_attack("autoattack_linf", "smoke").generate(models["gaussian_nb"], few_images.x[:4], few_images.y[:4],
                                                      eps=0.1, device=CPU)
     assert capsys.readouterr().out == ""
+
+
+def test_a_family_spared_costly_attacks_keeps_the_others_and_gets_eot_in_place_of_randomised_autoattack():
+    from genrob.adaptive import check_configs, family_config, not_run_note
+
+    spared = family_config("conv_vae", profile="default")
+    assert not {"autoattack_linf", "autoattack_l2", "square_linf"} & set(spared.attacks)
+    assert {"pgd_margin_linf", "pgd_margin_l2", "transfer_pgd_linf", "cw_l2"} <= set(spared.attacks)
+    noise_runs = [c for c in check_configs(spared, family="conv_vae") if len(c.models) < len(spared.models)]
+    assert [c.attacks for c in noise_runs] == [("eot_pgd_linf",)] and "cnn" not in noise_runs[0].models
+    assert "autoattack_linf" in family_config("conv_vae", profile="full").attacks  # the full profile runs all
+    assert "autoattack_linf" in family_config("vae", profile="default").attacks
+    assert "`square_linf`" in not_run_note("conv_vae", profile="default")
+    assert not_run_note("vae", profile="default") == not_run_note("conv_vae", profile="full") == ""
