@@ -53,7 +53,12 @@ def family_config(family: str, *, profile: str, n: int | None = None, seed: int 
     model appears once, with its own family's images.
     """
     models = models if models is not None else model_names(family=family)
-    skipped = get_profile(profile).adaptive_skipped(family)
+    try:
+        chosen = get_profile(profile)
+    except ValueError as err:
+        raise ParameterError(str(err)) from None
+    n = n if n is not None else chosen.adaptive_n_for(family)
+    skipped = chosen.adaptive_skipped(family)
     attacks = PAPER_ATTACKS + tuple(a for a in ADAPTIVE_ATTACKS if a not in skipped)
     return sweep_config(profile=profile, family=family, models=models, attacks=attacks,
                         linf_eps=LINF_EPS, l2_eps=L2_EPS, n=n, seed=seed)

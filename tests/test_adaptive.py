@@ -264,3 +264,11 @@ def test_a_family_spared_costly_attacks_keeps_the_others_and_gets_eot_in_place_o
     assert "autoattack_linf" in family_config("vae", profile="default").attacks
     assert "`square_linf`" in not_run_note("conv_vae", profile="default")
     assert not_run_note("vae", profile="default") == not_run_note("conv_vae", profile="full") == ""
+
+
+def test_the_adaptive_evaluation_takes_the_profiles_n_for_the_family():
+    from genrob.adaptive import family_config
+
+    assert family_config("vae", profile="default").n == 100 < family_config("vae", profile="default", n=300).n
+    assert family_config("naive_bayes", profile="default").n == 1000  # the chapter's, where not set
+    assert family_config("conv_vae", profile="default").n == 30
