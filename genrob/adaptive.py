@@ -149,6 +149,48 @@ def _verdict(paper: float, worst: float, worst_ci_high: float) -> str:
     return "weakened" if worst >= paper / 2 else "overturned"
 
 
+def claims(evidence: list[FamilyEvidence], *, linf_eps: float = HEADLINE_EPS, l2_eps: float = 2.0) -> pd.DataFrame:
+    """The paper's claim, pair by pair: is each generative model more robust than its counterparts?
+
+    Per pair and norm, both models' worst case (with 95% intervals) at one eps;
+    the claim *holds* where the generative model's interval lies above its
+    counterpart's, is *reversed* where it lies below, and is *not shown* where
+    they overlap.
+    """
+    worst = pd.concat([e.worst_case for e in evidence], ignore_index=True).set_index(["model", "norm", "eps"])
+    rows = []
+    for generative in dict.fromkeys(m for e in evidence for m in e.config.models):
+        spec = get_spec(generative)
+        if spec.kind != "generative":
+            continue
+        for counterpart in spec.counterparts:
+            for norm, eps in (("linf", linf_eps), ("l2", l2_eps)):
+                if (generative, norm, eps) not in worst.index or (counterpart, norm, eps) not in worst.index:
+                    continue
+                g, c = worst.loc[(generative, norm, eps)], worst.loc[(counterpart, norm, eps)]
+                if g["ci_low"] > c["ci_high"]:
+                    verdict = "holds"
+                elif c["ci_low"] > g["ci_high"]:
+                    verdict = "reversed"
+                else:
+                    verdict = "not shown"
+                rows.append({"generative": generative, "counterpart": counterpart, "norm": norm, "eps": eps,
+                             "generative_worst": g["worst_case_accuracy"], "n": int(g["n"]),
+                             "counterpart_worst": c["worst_case_accuracy"], "counterpart_n": int(c["n"]),
+                             "verdict": verdict})
+    return pd.DataFrame(rows)
+
+
+def claims_summary(claims_table: pd.DataFrame) -> str:
+    """The verdicts of :func:`claims` as Markdown, one line per verdict."""
+    lines = []
+    for verdict, group in claims_table.groupby("verdict", sort=False):
+        pairs = ", ".join(f"{g} over {c} ({'l_inf' if norm == 'linf' else 'l_2'} {eps:g})"
+                          for g, c, norm, eps in group[["generative", "counterpart", "norm", "eps"]].values)
+        lines.append(f"- **{verdict}** ({len(group)}): {pairs}")
+    return "\n".join(lines)
+
+
 def reference_comparison(evidence: list[FamilyEvidence], *, model: str = "cnn_adversarial") -> pd.DataFrame:
     """Our adversarially trained CNN at l_inf eps 0.3 beside Madry et al.'s on the MNIST challenge:
     our worst case and our PGD, then the challenge's strongest attack and its plain 100-step PGD."""

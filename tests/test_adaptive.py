@@ -272,3 +272,22 @@ def test_the_adaptive_evaluation_takes_the_profiles_n_for_the_family():
     assert family_config("vae", profile="default").n == 100 < family_config("vae", profile="default", n=300).n
     assert family_config("naive_bayes", profile="default").n == 1000  # the chapter's, where not set
     assert family_config("conv_vae", profile="default").n == 30
+
+
+def test_claims_compare_each_generative_model_with_its_counterparts_by_their_intervals():
+    import pandas as pd
+
+    from genrob.adaptive import FamilyEvidence, claims
+    from genrob.params import sweep_config
+
+    def worst(model, norm, eps, acc, low, high):
+        return {"model": model, "norm": norm, "eps": eps, "n": 100, "worst_case_accuracy": acc,
+                "ci_low": low, "ci_high": high}
+
+    rows = [worst("gaussian_nb", "linf", 0.3, 0.6, 0.5, 0.7), worst("logistic_regression", "linf", 0.3, 0.0, 0.0, 0.04),
+            worst("gaussian_nb", "l2", 2.0, 0.1, 0.05, 0.18), worst("logistic_regression", "l2", 2.0, 0.5, 0.4, 0.6),
+            worst("gmm", "linf", 0.3, 0.05, 0.02, 0.1)]
+    config = sweep_config(profile="smoke", models=["gaussian_nb", "logistic_regression", "gmm"])
+    table = claims([FamilyEvidence(config=config, results=None, worst_case=pd.DataFrame(rows), checks=None)])
+    assert table[["generative", "norm", "verdict"]].values.tolist() == [
+        ["gaussian_nb", "linf", "holds"], ["gaussian_nb", "l2", "reversed"], ["gmm", "linf", "not shown"]]
