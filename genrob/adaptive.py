@@ -24,7 +24,7 @@ from genrob.attacks import ADAPTIVE_ATTACKS, PAPER_ATTACKS
 from genrob.data import MNIST
 from genrob.models import get_spec, model_names
 from genrob.models.registry import families
-from genrob.paper import mnist_challenge, paper_robustness
+from genrob.paper import mnist_challenge, paper_claims, paper_robustness
 from genrob.params import ParameterError, SweepConfig, sweep_config
 from genrob.profiles import get_profile
 
@@ -149,45 +149,64 @@ def _verdict(paper: float, worst: float, worst_ci_high: float) -> str:
     return "weakened" if worst >= paper / 2 else "overturned"
 
 
-def claims(evidence: list[FamilyEvidence], *, linf_eps: float = HEADLINE_EPS, l2_eps: float = 2.0) -> pd.DataFrame:
-    """The paper's claim, pair by pair: is each generative model more robust than its counterparts?
+def _compare(first: pd.Series, second: pd.Series) -> str:
+    """Which of two rows (each with ``ci_low`` and ``ci_high``) is the more robust, by their 95% intervals."""
+    if first["ci_low"] > second["ci_high"]:
+        return "more robust"
+    if second["ci_low"] > first["ci_high"]:
+        return "less robust"
+    return "no clear difference"
 
-    Per pair and norm, both models' worst case (with 95% intervals) at one eps;
-    the claim *holds* where the generative model's interval lies above its
-    counterpart's, is *reversed* where it lies below, and is *not shown* where
-    they overlap.
+
+#: What a claim's worst-case comparison makes of it, per the claim's expectation.
+FINDINGS = {
+    "more robust": {"more robust": "stands", "no clear difference": "weakened", "less robust": "overturned"},
+    "no difference": {"no clear difference": "stands", "more robust": "overturned", "less robust": "overturned"},
+}
+
+
+def claims(evidence: list[FamilyEvidence], *, linf_eps: float = HEADLINE_EPS, l2_eps: float = 2.0) -> pd.DataFrame:
+    """The paper's comparative conclusions (:func:`genrob.paper.paper_claims`) against our evidence.
+
+    Per claim and norm, at one eps each: ``model`` against ``than`` under the
+    strongest of the paper's attacks (``paper_attacks``) and under the worst case
+    over every attack (``worst_case``), each by 95% intervals; the ``finding``
+    follows from the worst case: *stands*, *weakened* (no clear difference where
+    the paper saw one) or *overturned*. Claims about a model not evaluated are left out.
     """
-    worst = pd.concat([e.worst_case for e in evidence], ignore_index=True).set_index(["model", "norm", "eps"])
+    worst = pd.concat([e.worst_case for e in evidence], ignore_index=True)
+    worst = worst.rename(columns={"worst_case_accuracy": "accuracy"}).set_index(["model", "norm", "eps"])
+    results = pd.concat([e.results for e in evidence], ignore_index=True)
+    papers = results[results["attack"].isin(PAPER_ATTACKS)].rename(
+        columns={"robust_accuracy": "accuracy", "robust_ci_low": "ci_low", "robust_ci_high": "ci_high"})
+    strongest = papers.loc[papers.groupby(["model", "norm", "eps"])["accuracy"].idxmin()].set_index(
+        ["model", "norm", "eps"])
     rows = []
-    for generative in dict.fromkeys(m for e in evidence for m in e.config.models):
-        spec = get_spec(generative)
-        if spec.kind != "generative":
-            continue
-        for counterpart in spec.counterparts:
-            for norm, eps in (("linf", linf_eps), ("l2", l2_eps)):
-                if (generative, norm, eps) not in worst.index or (counterpart, norm, eps) not in worst.index:
-                    continue
-                g, c = worst.loc[(generative, norm, eps)], worst.loc[(counterpart, norm, eps)]
-                if g["ci_low"] > c["ci_high"]:
-                    verdict = "holds"
-                elif c["ci_low"] > g["ci_high"]:
-                    verdict = "reversed"
-                else:
-                    verdict = "not shown"
-                rows.append({"generative": generative, "counterpart": counterpart, "norm": norm, "eps": eps,
-                             "generative_worst": g["worst_case_accuracy"], "n": int(g["n"]),
-                             "counterpart_worst": c["worst_case_accuracy"], "counterpart_n": int(c["n"]),
-                             "verdict": verdict})
+    for claim in paper_claims().itertuples():
+        for norm, eps in (("linf", linf_eps), ("l2", l2_eps)):
+            keys = [(claim.model, norm, eps), (claim.than, norm, eps)]
+            if not all(k in worst.index and k in strongest.index for k in keys):
+                continue
+            (m, t), (pm, pt) = (worst.loc[k] for k in keys), (strongest.loc[k] for k in keys)
+            compared = _compare(m, t)
+            rows.append({"claim": claim.claim, "model": claim.model, "than": claim.than, "norm": norm, "eps": eps,
+                         "model_paper_attacks": pm["accuracy"], "than_paper_attacks": pt["accuracy"],
+                         "paper_attacks": _compare(pm, pt),
+                         "model_worst": m["accuracy"], "than_worst": t["accuracy"], "worst_case": compared,
+                         "finding": FINDINGS[claim.expected][compared]})
     return pd.DataFrame(rows)
 
 
 def claims_summary(claims_table: pd.DataFrame) -> str:
-    """The verdicts of :func:`claims` as Markdown, one line per verdict."""
+    """The findings of :func:`claims` as Markdown: one line per finding, the claims (and norms) under it."""
     lines = []
-    for verdict, group in claims_table.groupby("verdict", sort=False):
-        pairs = ", ".join(f"{g} over {c} ({'l_inf' if norm == 'linf' else 'l_2'} {eps:g})"
-                          for g, c, norm, eps in group[["generative", "counterpart", "norm", "eps"]].values)
-        lines.append(f"- **{verdict}** ({len(group)}): {pairs}")
+    for finding in ("stands", "weakened", "overturned"):
+        group = claims_table[claims_table["finding"] == finding]
+        if len(group):
+            where = group.groupby("claim", sort=False)["norm"].agg(
+                lambda norms: " and ".join("l_inf" if n == "linf" else "l_2" for n in norms))
+            lines.append(f"- **{finding}** ({len(group)} of {len(claims_table)}): "
+                         + "; ".join(f"{claim} ({norms})" for claim, norms in where.items()))
     return "\n".join(lines)
 
 

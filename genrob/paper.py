@@ -28,6 +28,11 @@ def paper_runtimes() -> pd.DataFrame:
     return table[table["table"] == 3].reset_index(drop=True)
 
 
+def paper_claims() -> pd.DataFrame:
+    """The comparative conclusions of the paper's Section 4, one row per pair of models (our wording)."""
+    return _read("paper_claims.csv")
+
+
 def paper_clean_accuracy() -> pd.DataFrame:
     """Clean accuracies stated in the paper's text."""
     return _read("paper_clean_accuracy.csv")

@@ -17,13 +17,13 @@ from scipy.ndimage import gaussian_filter
 from torch import nn
 
 from genrob.attacks import PAPER_ATTACKS, attack_config_hash, make_attack, norm_of
-from genrob import evaluate
+from genrob import chapter, evaluate
 from genrob.data import MNIST
 from genrob.models import get_spec
 from genrob.models.registry import families
 from genrob.params import sweep_config
 from genrob.models.base import model_device, predict
-from genrob.paper import paper_robustness
+from genrob.paper import paper_robustness, paper_runtimes
 from genrob.profiles import PAPER_L2_EPS, PAPER_LINF_EPS, get_profile
 from genrob.results import read_results
 
@@ -106,6 +106,40 @@ def paper_table(results: pd.DataFrame, *, norm: str, eps: float) -> pd.DataFrame
     table.columns = pd.MultiIndex.from_tuples(table.columns, names=["attack", ""])
     table = table.reindex(_model_order(table.index))
     table.insert(0, ("", "n"), results.groupby("model")["n"].first().reindex(table.index))
+    return table
+
+
+#: Models' per-image costs are set against this one's (the paper's Table 3 compares with the CNN).
+COST_REFERENCE = "cnn"
+
+
+def runtime_table(results: pd.DataFrame, *, mflops: Mapping[str, float] | None = None) -> pd.DataFrame:
+    """The paper's Table 3 for every model: seconds per test image of each of the ten attacks.
+
+    Each attack's wall time over its whole eps grid, divided by the sweep's n (the
+    sweeps ran different n, and one image's cost is what compares); ``all ten``
+    sums them. Against the CNN: ``vs cnn`` for the ten, ``four vs cnn`` for the
+    four attacks the paper timed (FGM, FGSM, both PGDs) beside ``paper four vs
+    cnn``, its ratio (CNN-VAE only), and ``flop ratio``, the ratio of forward
+    FLOPs per image (from ``mflops``).
+    """
+    seconds = chapter.attack_seconds(results)
+    n = results.groupby("model")["n"].first()
+    per_image = seconds.unstack("attack").div(n, axis=0).reindex(columns=list(PAPER_ATTACKS))
+    table = per_image.reindex(_model_order(per_image.index))
+    table.insert(0, "n", n.reindex(table.index))
+    table["all ten"] = table[list(PAPER_ATTACKS)].sum(axis=1)
+    if COST_REFERENCE not in table.index:
+        return table
+    four = table[list(chapter.TIMED_ATTACKS)].sum(axis=1)
+    table["vs cnn"] = table["all ten"] / table.loc[COST_REFERENCE, "all ten"]
+    table["four vs cnn"] = four / four[COST_REFERENCE]
+    paper = paper_runtimes().groupby("paper_model")["robust_accuracy"].sum()  # the column holds seconds
+    reference = paper.get(get_spec(COST_REFERENCE).paper_name)
+    table["paper four vs cnn"] = [paper.get(get_spec(m).paper_name, float("nan")) / reference for m in table.index]
+    if mflops is not None:
+        flops = pd.Series(mflops, dtype=float).reindex(table.index)
+        table["flop ratio"] = flops / flops[COST_REFERENCE]
     return table
 
 

@@ -89,3 +89,20 @@ def test_the_study_does_not_depend_on_the_order_rows_were_written_and_leaves_out
     backward = study_results("default", results=pd.DataFrame(rows[::-1]))
     assert forward.equals(backward)
     assert list(dict.fromkeys(forward["model"])) == ["gmm", "mlp", "cnn"]  # the paper's order, no reference
+
+
+def test_the_runtime_table_compares_seconds_per_image_and_counts_a_search_once():
+    from genrob.attacks import ATTACKS
+    from genrob.summary import runtime_table
+
+    rows = _sweep("cnn", 1000, 0.2) + _sweep("cnn_vae", 30, 0.5)
+    for row in rows:  # every eps row of a minimisation attack carries its one search's time
+        per_row = 6.0 if ATTACKS[row["attack"]].minimisation else 2.0
+        row["wall_time_s"] = per_row * (100 if row["model"] == "cnn_vae" else 1)
+    table = runtime_table(pd.DataFrame(rows), mflops={"cnn": 15.0, "cnn_vae": 1500.0})
+    assert table.loc["cnn", "pgd_linf"] == pytest.approx(5 * 2.0 / 1000)  # five eps, per image
+    assert table.loc["cnn", "gaussian_blur_linf"] == pytest.approx(6.0 / 1000)  # one search, not five
+    assert table.loc["cnn_vae", "vs cnn"] == pytest.approx(100 * 1000 / 30)
+    assert table.loc["cnn_vae", "four vs cnn"] == pytest.approx(100 * 1000 / 30)
+    assert table.loc["cnn_vae", "flop ratio"] == 100.0
+    assert table.loc["cnn_vae", "paper four vs cnn"] == pytest.approx((115 + 119 + 4293 + 3441) / (3 + 3 + 85 + 70))
