@@ -2,11 +2,14 @@
 
     python -m genrob sweep conv_vae --profile default [--models cnn_vae cnn] [--n 30]
     python -m genrob adaptive markov_random_field --profile default
+    python -m genrob headline --profile default
 
 ``sweep`` trains what is not cached, then runs the chapter's attacks and, for
 models that sample, its EOT comparison; ``adaptive`` runs what the adaptive
 chapter needs for a family (the paper's attacks, the adaptive ones and the
-check runs). Both write the same results table the chapters read.
+check runs). Both write the same results table the chapters read. ``headline``
+writes the README's headline table and figure from every family's adaptive
+evidence (reading the results table; what is missing is computed first).
 Sweeps of different models can run side by side (``GENROB_THREADS=1`` each on a
 2-core machine); an interrupted one resumes where it stopped.
 """
@@ -17,8 +20,12 @@ import argparse
 import sys
 from typing import Sequence
 
-from genrob import adaptive, chapter, evaluate
+from genrob import adaptive, chapter, evaluate, plots, summary
 from genrob.params import ParameterError
+from genrob.runtime import REPO_ROOT
+
+#: The README's headline figure, beside its table.
+HEADLINE_FIGURE = "docs/headline.png"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -36,7 +43,22 @@ def _parser() -> argparse.ArgumentParser:
     robust.add_argument("family", help="a model family, e.g. naive_bayes, reference")
     robust.add_argument("--profile", default="default", help="smoke, default or full (default: %(default)s)")
     robust.add_argument("--seed", type=int, default=0)
+    headline = commands.add_parser("headline", help="write the README's headline table and figure")
+    headline.add_argument("--profile", default="default", help="smoke, default or full (default: %(default)s)")
     return parser
+
+
+def _headline(args: argparse.Namespace) -> int:
+    evidence = [adaptive.evaluate_family(family, profile=args.profile) for family in adaptive.families_to_evaluate()]
+    verdicts = adaptive.verdicts(evidence)
+    readme = REPO_ROOT / "README.md"
+    readme.write_text(summary.replace_headline(readme.read_text(),
+                                               summary.headline_markdown(verdicts, profile=args.profile)))
+    figure = REPO_ROOT / HEADLINE_FIGURE
+    figure.parent.mkdir(parents=True, exist_ok=True)
+    plots.verdict_bars(verdicts).savefig(figure, dpi=110, bbox_inches="tight")
+    print(f"wrote the headline table into {readme} and the figure to {figure}", flush=True)
+    return 0
 
 
 def _adaptive(args: argparse.Namespace) -> int:
@@ -52,6 +74,8 @@ def _adaptive(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "headline":
+        return _headline(args)
     if args.command == "adaptive":
         try:
             adaptive.families_to_evaluate(args.family)

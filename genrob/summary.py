@@ -181,3 +181,31 @@ def walk_table(predictions: pd.DataFrame) -> pd.DataFrame:
     table = table.reindex(list(dict.fromkeys(predictions["model"])))
     table.columns = [f"{w:g} ({sizes[w]:.2f})" for w in table.columns]
     return table
+
+
+#: The README's headline block lies between these two lines (written by ``python -m genrob headline``).
+HEADLINE_MARKERS = ("<!-- headline: start (written by python -m genrob headline) -->", "<!-- headline: end -->")
+
+
+def headline_markdown(verdicts: pd.DataFrame, *, profile: str) -> str:
+    """The headline table (:func:`genrob.adaptive.verdicts`) as Markdown: per model at l_inf eps 0.3,
+    the paper's number, ours under its attacks and our worst case over every attack."""
+    lines = [f"Robust accuracy at l_inf eps 0.3 (`{profile}` profile; n test images per model; generative "
+             "models in bold):", "",
+             "| model | n | clean | paper | ours, paper's attacks | ours, worst case (95% upper) | the paper's number |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | --- |"]
+    for row in verdicts.itertuples():
+        name = f"**{row.model}**" if row.kind == "generative" else row.model
+        paper = "-" if pd.isna(row.paper) else f"{row.paper:.2f}"
+        lines.append(f"| {name} | {row.n} | {row.clean:.2f} | {paper} | {row.ours_paper_attacks:.2f} "
+                     f"| {row.worst_case:.2f} ({row.worst_ci_high:.2f}) | {row.verdict} |")
+    return "\n".join(lines)
+
+
+def replace_headline(text: str, block: str) -> str:
+    """``text`` (the README) with the lines between :data:`HEADLINE_MARKERS` replaced by ``block``."""
+    start, end = HEADLINE_MARKERS
+    if text.count(start) != 1 or text.count(end) != 1 or text.index(start) > text.index(end):
+        raise ValueError(f"the README needs one {start!r} line and, after it, one {end!r} line")
+    before, rest = text.split(start)
+    return before + start + "\n" + block.strip() + "\n" + end + rest.split(end, 1)[1]

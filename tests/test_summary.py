@@ -106,3 +106,33 @@ def test_the_runtime_table_compares_seconds_per_image_and_counts_a_search_once()
     assert table.loc["cnn_vae", "four vs cnn"] == pytest.approx(100 * 1000 / 30)
     assert table.loc["cnn_vae", "flop ratio"] == 100.0
     assert table.loc["cnn_vae", "paper four vs cnn"] == pytest.approx((115 + 119 + 4293 + 3441) / (3 + 3 + 85 + 70))
+
+
+def test_the_readme_headline_is_written_between_its_markers_and_nowhere_else():
+    from genrob.summary import HEADLINE_MARKERS, headline_markdown, replace_headline
+
+    verdicts = pd.DataFrame([{"model": "gmm", "kind": "generative", "n": 1000, "clean": 0.9612, "paper": 0.667,
+                              "ours_paper_attacks": 0.742, "worst_case": 0.0, "worst_ci_high": 0.004,
+                              "verdict": "overturned"},
+                             {"model": "mlp", "kind": "discriminative", "n": 100, "clean": 0.98,
+                              "paper": float("nan"), "ours_paper_attacks": 0.0, "worst_case": 0.0,
+                              "worst_ci_high": 0.037, "verdict": "not in the paper"}])
+    block = headline_markdown(verdicts, profile="default")
+    assert "| **gmm** | 1000 | 0.96 | 0.67 | 0.74 | 0.00 (0.00) | overturned |" in block
+    assert "| mlp | 100 | 0.98 | - |" in block
+    start, end = HEADLINE_MARKERS
+    readme = f"# title\n\nintro\n{start}\nold table\n{end}\n\n## Two commands\n"
+    updated = replace_headline(readme, block)
+    assert updated.startswith("# title\n\nintro\n" + start + "\nRobust accuracy") and updated.endswith(f"{end}\n\n## Two commands\n")
+    assert "old table" not in updated and replace_headline(updated, block) == updated
+    with pytest.raises(ValueError, match="headline"):
+        replace_headline("# a README without markers", block)
+
+
+def test_the_readme_has_its_headline_markers():
+    from genrob.runtime import REPO_ROOT
+    from genrob.summary import HEADLINE_MARKERS, replace_headline
+
+    text = (REPO_ROOT / "README.md").read_text()
+    assert replace_headline(text, "x").count("\nx\n") == 1
+    assert all(marker in text for marker in HEADLINE_MARKERS)
