@@ -191,7 +191,8 @@ def headline_markdown(verdicts: pd.DataFrame, *, profile: str) -> str:
     """The headline table (:func:`genrob.adaptive.verdicts`) as Markdown: per model at l_inf eps 0.3,
     the paper's number, ours under its attacks and our worst case over every attack."""
     lines = [f"Robust accuracy at l_inf eps 0.3 (`{profile}` profile; n test images per model; generative "
-             "models in bold):", "",
+             "models in bold). `paper`: the lowest the paper reports for the model under any of its attacks; "
+             "the last column judges it against our worst case (see the adaptive chapter):", "",
              "| model | n | clean | paper | ours, paper's attacks | ours, worst case (95% upper) | the paper's number |",
              "| --- | ---: | ---: | ---: | ---: | ---: | --- |"]
     for row in verdicts.itertuples():
