@@ -42,6 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     robust = commands.add_parser("adaptive", help="run the adaptive chapter's attacks and checks on a family")
     robust.add_argument("family", help="a model family, e.g. naive_bayes, reference")
     robust.add_argument("--profile", default="default", help="smoke, default or full (default: %(default)s)")
+    robust.add_argument("--models", nargs="+", help="only these of the family's models (default: all)")
     robust.add_argument("--seed", type=int, default=0)
     headline = commands.add_parser("headline", help="write the README's headline table and figure")
     headline.add_argument("--profile", default="default", help="smoke, default or full (default: %(default)s)")
@@ -62,8 +63,9 @@ def _headline(args: argparse.Namespace) -> int:
 
 
 def _adaptive(args: argparse.Namespace) -> int:
-    print(chapter.provenance(adaptive.family_config(args.family, profile=args.profile, seed=args.seed)), flush=True)
-    evidence = adaptive.evaluate_family(args.family, profile=args.profile, seed=args.seed)
+    config = adaptive.family_config(args.family, profile=args.profile, seed=args.seed, models=args.models)
+    print(chapter.provenance(config), flush=True)
+    evidence = adaptive.evaluate_family(args.family, profile=args.profile, seed=args.seed, models=args.models)
     print(adaptive.worst_case_table([evidence], norm="linf").round(3).to_string(), flush=True)
     failed = adaptive.failed_checks([evidence])
     print(f"{len(evidence.checks)} checks, {len(failed)} failed", flush=True)
@@ -79,6 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "adaptive":
         try:
             adaptive.families_to_evaluate(args.family)
+            adaptive.family_config(args.family, profile=args.profile, models=args.models)
         except ParameterError as err:
             print(f"error: {err}", file=sys.stderr)
             return 2

@@ -197,6 +197,15 @@ def test_the_command_line_sweep_writes_the_rows_the_chapter_reads(models, capsys
     assert "n must be a whole number" in capsys.readouterr().err
 
 
+def test_the_command_line_adaptive_run_refuses_bad_names_before_any_work(capsys):
+    from genrob.__main__ import main
+
+    assert main(["adaptive", "conv_vea", "--profile", "smoke"]) == 2
+    assert "known families" in capsys.readouterr().err
+    assert main(["adaptive", "conv_vae", "--profile", "smoke", "--models", "cnn_vea"]) == 2
+    assert "unknown model ['cnn_vea']" in capsys.readouterr().err
+
+
 def test_the_worst_case_is_image_by_image(models, fresh_cache, mnist):
     """An image is robust only if every attack missed it; the worst case is at most the best attack."""
     from genrob.evaluate import per_image_outcome, worst_case
