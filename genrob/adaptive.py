@@ -184,16 +184,16 @@ def claims(evidence: list[FamilyEvidence], *, linf_eps: float = HEADLINE_EPS, l2
     rows = []
     for claim in paper_claims().itertuples():
         for norm, eps in (("linf", linf_eps), ("l2", l2_eps)):
-            keys = [(claim.model, norm, eps), (claim.than, norm, eps)]
-            if not all(k in worst.index and k in strongest.index for k in keys):
+            first, second = (claim.model, norm, eps), (claim.than, norm, eps)
+            if not all(k in worst.index and k in strongest.index for k in (first, second)):
                 continue
-            (m, t), (pm, pt) = (worst.loc[k] for k in keys), (strongest.loc[k] for k in keys)
-            compared = _compare(m, t)
+            compared = _compare(worst.loc[first], worst.loc[second])
             rows.append({"claim": claim.claim, "model": claim.model, "than": claim.than, "norm": norm, "eps": eps,
-                         "model_paper_attacks": pm["accuracy"], "than_paper_attacks": pt["accuracy"],
-                         "paper_attacks": _compare(pm, pt),
-                         "model_worst": m["accuracy"], "than_worst": t["accuracy"], "worst_case": compared,
-                         "finding": FINDINGS[claim.expected][compared]})
+                         "model_paper_attacks": strongest.loc[first, "accuracy"],
+                         "than_paper_attacks": strongest.loc[second, "accuracy"],
+                         "paper_attacks": _compare(strongest.loc[first], strongest.loc[second]),
+                         "model_worst": worst.loc[first, "accuracy"], "than_worst": worst.loc[second, "accuracy"],
+                         "worst_case": compared, "finding": FINDINGS[claim.expected][compared]})
     return pd.DataFrame(rows)
 
 

@@ -71,16 +71,15 @@ PROFILES: dict[str, Profile] = {
         # gradient): about 150 s per image and model for the ten attacks and EOT (some 2 100
         # gradient evaluations), so 30 images cost over an hour per generative model.
         family_n_eval=(("vae", 300), ("conv_vae", 30)),
-        # AutoAttack spends some 2 000 gradients (FAB's take one backward pass per class) and
-        # Square 5 000 forward passes on every image that resists: at the convolutional VAEs'
-        # 60 ms per forward pass and 125 ms per gradient (one thread), 10 to 15 minutes per image
-        # and eps, days for a family. Their margin PGD, transfer attacks and the EOT-PGD of their
-        # chapter (in place of randomised AutoAttack) still run.
         # AutoAttack and Square spend their whole budget (some 2 000 gradients and 5 000 queries) on
         # every image that resists: hours per model at n = 1 000 for the MRFs, the CVAE and the
         # adversarially trained CNN (0.3 to 4 ms per gradient, one thread). 100 to 200 images
         # still tell a robust model (intervals of +-7 to 10 points) from a broken one.
         family_adaptive_n=(("markov_random_field", 200), ("vae", 100), ("reference", 200)),
+        # On the convolutional VAEs (60 ms per forward pass, 125 ms per gradient, one thread) that
+        # budget costs 10 to 15 minutes per resisting image and eps: days for the family. Their
+        # margin PGD, transfer attacks and their chapter's EOT-PGD (in place of randomised
+        # AutoAttack) still run.
         family_adaptive_skip=(("conv_vae", ("autoattack_linf", "autoattack_l2", "square_linf",
                                             "autoattack_rand_linf")),),
     ),
