@@ -72,10 +72,10 @@ PROFILES: dict[str, Profile] = {
         # gradient evaluations), so 30 images cost over an hour per generative model.
         family_n_eval=(("vae", 300), ("conv_vae", 30)),
         # AutoAttack and Square spend their whole budget (some 2 000 gradients and 5 000 queries) on
-        # every image that resists: hours per model at n = 1 000 for the MRFs, the CVAE and the
+        # every image that resists: hours per model at n = 1 000 for the GMM, the MRFs, the CVAE and the
         # adversarially trained CNN (0.3 to 4 ms per gradient, one thread). 100 to 200 images
         # still tell a robust model (intervals of +-7 to 10 points) from a broken one.
-        family_adaptive_n=(("markov_random_field", 200), ("vae", 100), ("reference", 200)),
+        family_adaptive_n=(("mixture", 200), ("markov_random_field", 200), ("vae", 100), ("reference", 200)),
         # On the convolutional VAEs (60 ms per forward pass, 125 ms per gradient, one thread) that
         # budget costs 10 to 15 minutes per resisting image and eps: days for the family. Their
         # margin PGD, transfer attacks and their chapter's EOT-PGD (in place of randomised
