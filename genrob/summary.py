@@ -53,7 +53,8 @@ def study_results(profile, *, seed: int = 0, results: pd.DataFrame | None = None
                   & (table["model_config"] == table["model"].map(current_model))]
     # The paper's grid only, so that extra eps a reader ran change nothing here.
     grid = {"linf": PAPER_LINF_EPS, "l2": PAPER_L2_EPS}
-    table = table[[eps in grid[norm] for norm, eps in zip(table["norm"], table["eps"])]]
+    on_grid = [eps in grid[norm] for norm, eps in zip(table["norm"], table["eps"])]
+    table = table[pd.Series(on_grid, index=table.index, dtype=bool)]  # a plain empty list would select columns
     cells = sum(len(grid[norm_of(a)]) for a in PAPER_ATTACKS)
     kept = []
     for model in _model_order(m for m in table["model"].unique() if get_spec(m).family not in OUTSIDE_STUDY):

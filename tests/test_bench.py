@@ -28,3 +28,10 @@ def test_the_benchmark_table_has_every_measure_and_the_cnn_as_reference(mnist):
 def test_unknown_models_are_refused(capsys):
     assert main(["--models", "cnnn"]) == 2
     assert "unknown models" in capsys.readouterr().err
+
+
+def test_the_command_writes_its_table_and_skips_the_attack_times_no_sweep_measured(fresh_cache, capsys):
+    assert main(["--profile", "smoke", "--models", "logistic_regression", "--batch", "20"]) == 0
+    assert (fresh_cache / "bench-smoke.csv").exists()
+    assert not (fresh_cache / "bench-smoke-attacks.csv").exists()  # no sweep in this cache yet
+    assert "threads:" in capsys.readouterr().out
