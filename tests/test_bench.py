@@ -31,7 +31,10 @@ def test_unknown_models_are_refused(capsys):
 
 
 def test_the_command_writes_its_table_and_skips_the_attack_times_no_sweep_measured(fresh_cache, capsys):
+    from genrob.results import results_path
+
     assert main(["--profile", "smoke", "--models", "logistic_regression", "--batch", "20"]) == 0
-    assert (fresh_cache / "bench-smoke.csv").exists()
-    assert not (fresh_cache / "bench-smoke-attacks.csv").exists()  # no sweep in this cache yet
+    written = results_path("smoke").parent
+    assert (written / "bench-smoke.csv").exists()
+    assert not (written / "bench-smoke-attacks.csv").exists()  # no sweep in this cache yet
     assert "threads:" in capsys.readouterr().out
