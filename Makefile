@@ -54,7 +54,10 @@ book: $(ENV_STAMP) $(MATHJAX)
 	@echo "model and runs every sweep: for the default profile on 2 CPU cores, about 100 minutes for the"
 	@echo "naive Bayes, mixture, MRF and VAE families, and 5 to 6 hours more for the convolutional VAEs"
 	@echo "(47 min of training; each of the three VAEs costs about 3 minutes of attack time per test image;"
-	@echo "see README for running that sweep in the background first). Warm, it takes a few minutes."
+	@echo "see README for running that sweep in the background first). The adaptive chapter adds its own"
+	@echo "attacks: 20 to 80 minutes per family on one core for naive Bayes, the mixture and the VAEs, hours"
+	@echo "for the CNN+MRF and the convolutional VAEs (python -m genrob adaptive FAMILY runs one in the"
+	@echo "background). Warm, the whole book takes a few minutes."
 	@echo "Progress bars and a line per finished (model, attack) cell follow."
 	$(MAKE) --no-print-directory chapters PROFILE=$(PROFILE)
 	$(BIN)/jupyter-book build --all -W .
