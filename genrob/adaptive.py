@@ -158,11 +158,18 @@ def _compare(first: pd.Series, second: pd.Series) -> str:
     return "no clear difference"
 
 
-#: What a claim's worst-case comparison makes of it, per the claim's expectation.
-FINDINGS = {
-    "more robust": {"more robust": "stands", "no clear difference": "weakened", "less robust": "overturned"},
-    "no difference": {"no clear difference": "stands", "more robust": "overturned", "less robust": "overturned"},
-}
+def _finding(expected: str, compared: str, model_worst: float, than_worst: float) -> str:
+    """What the worst case makes of a claim that ``model`` is ``expected`` than ``than``.
+
+    "More robust": it *stands* where the intervals show it, is *weakened* where
+    ``model`` is still ahead but within the intervals, and is *overturned* where
+    it is not ahead at all. "No difference": it stands unless the intervals part.
+    """
+    if expected == "no difference":
+        return "stands" if compared == "no clear difference" else "overturned"
+    if compared == "more robust":
+        return "stands"
+    return "weakened" if compared == "no clear difference" and model_worst > than_worst else "overturned"
 
 
 def claims(evidence: list[FamilyEvidence], *, linf_eps: float = HEADLINE_EPS, l2_eps: float = 2.0) -> pd.DataFrame:
@@ -171,8 +178,9 @@ def claims(evidence: list[FamilyEvidence], *, linf_eps: float = HEADLINE_EPS, l2
     Per claim and norm, at one eps each: ``model`` against ``than`` under the
     strongest of the paper's attacks (``paper_attacks``) and under the worst case
     over every attack (``worst_case``), each by 95% intervals; the ``finding``
-    follows from the worst case: *stands*, *weakened* (no clear difference where
-    the paper saw one) or *overturned*. Claims about a model not evaluated are left out.
+    follows from the worst case (:func:`_finding`): *stands*, *weakened* (still
+    ahead, but within the intervals) or *overturned* (not ahead, or behind).
+    Claims about a model not evaluated are left out.
     """
     worst = pd.concat([e.worst_case for e in evidence], ignore_index=True)
     worst = worst.rename(columns={"worst_case_accuracy": "accuracy"}).set_index(["model", "norm", "eps"])
@@ -193,7 +201,9 @@ def claims(evidence: list[FamilyEvidence], *, linf_eps: float = HEADLINE_EPS, l2
                          "than_paper_attacks": strongest.loc[second, "accuracy"],
                          "paper_attacks": _compare(strongest.loc[first], strongest.loc[second]),
                          "model_worst": worst.loc[first, "accuracy"], "than_worst": worst.loc[second, "accuracy"],
-                         "worst_case": compared, "finding": FINDINGS[claim.expected][compared]})
+                         "worst_case": compared,
+                         "finding": _finding(claim.expected, compared, worst.loc[first, "accuracy"],
+                                             worst.loc[second, "accuracy"])})
     return pd.DataFrame(rows)
 
 

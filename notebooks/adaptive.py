@@ -135,8 +135,8 @@ plots.verdict_bars(verdicts)
 # attacks, and under the worst case over every attack. One model is *more
 # robust* than the other only where their 95% intervals do not overlap (the
 # families' n differ; see the provenance above). A claim *stands* if the worst
-# case bears it out, is *weakened* if the worst case shows no clear
-# difference, and is *overturned* if it shows the opposite.
+# case bears it out, is *weakened* if the model the paper favoured is still
+# ahead but within the intervals, and is *overturned* if it is not ahead at all.
 
 # %%
 claims = adaptive.claims(evidence)

@@ -135,8 +135,8 @@ summary.walk_table(blur_predictions)
 # $l_\infty$ eps 0.3 and $l_2$ eps 2 on the worst case over the paper's attacks
 # and the adaptive ones (read from the adaptive chapter, which explains them):
 # it *stands* where the worst case bears it out by non-overlapping 95%
-# intervals, is *weakened* where the worst case shows no clear difference, and
-# is *overturned* where it shows the opposite. The `paper_attacks` column says
+# intervals, is *weakened* where the model the paper favoured is still ahead
+# but within the intervals, and is *overturned* where it is not ahead at all. The `paper_attacks` column says
 # what the paper's own attacks, run correctly, would have concluded.
 
 # %%
