@@ -201,6 +201,8 @@ def claims(evidence: list[FamilyEvidence], *, linf_eps: float = HEADLINE_EPS, l2
                          "than_paper_attacks": strongest.loc[second, "accuracy"],
                          "paper_attacks": _compare(strongest.loc[first], strongest.loc[second]),
                          "model_worst": worst.loc[first, "accuracy"], "than_worst": worst.loc[second, "accuracy"],
+                         "model_ci": (worst.loc[first, "ci_low"], worst.loc[first, "ci_high"]),
+                         "than_ci": (worst.loc[second, "ci_low"], worst.loc[second, "ci_high"]),
                          "worst_case": compared,
                          "finding": _finding(claim.expected, compared, worst.loc[first, "accuracy"],
                                              worst.loc[second, "accuracy"])})

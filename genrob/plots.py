@@ -250,3 +250,35 @@ def verdict_bars(verdicts: pd.DataFrame, *, eps: float = 0.3) -> plt.Figure:
     ax.legend(fontsize=8, loc="upper right", frameon=False)
     fig.tight_layout()
     return _finished(fig)
+
+
+FINDING_COLOURS = {"stands": "C2", "weakened": "C1", "overturned": "C3"}
+
+
+def claims_dots(claims: pd.DataFrame) -> plt.Figure:
+    """The paper's claims (:func:`genrob.adaptive.claims`) at a glance: per claim and norm, the worst
+    case of the model it favours (filled) and of the other (open), with 95% intervals, coloured by finding."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 0.32 * claims["claim"].nunique() + 1.4), sharey=True)
+    order = list(dict.fromkeys(claims["claim"]))
+    for ax, norm in zip(axes, ("linf", "l2")):
+        part = claims[claims["norm"] == norm]
+        for row in part.itertuples():
+            y = order.index(row.claim)
+            colour = FINDING_COLOURS[row.finding]
+            for value, interval, filled, shift in ((row.model_worst, row.model_ci, True, -0.15),
+                                                  (row.than_worst, row.than_ci, False, 0.15)):
+                ax.errorbar(value, y + shift, xerr=[[value - interval[0]], [interval[1] - value]], fmt="o",
+                            color=colour, mfc=colour if filled else "white", ms=5, capsize=2, lw=1)
+        eps = part["eps"].iloc[0] if len(part) else float("nan")
+        ax.set_title(f"{'l_inf' if norm == 'linf' else 'l_2'} eps {eps:g}", fontsize=9)
+        ax.set_xlim(-0.03, 1.03)
+        ax.set_xlabel("worst-case robust accuracy")
+        ax.grid(axis="x", alpha=0.3)
+    axes[0].set_yticks(range(len(order)), order, fontsize=7)
+    axes[0].invert_yaxis()
+    handles = [plt.Line2D([], [], color=c, marker="o", ls="", label=f) for f, c in FINDING_COLOURS.items()]
+    handles += [plt.Line2D([], [], color="0.4", marker="o", ls="", label="model the paper favours"),
+                plt.Line2D([], [], color="0.4", marker="o", mfc="white", ls="", label="the other")]
+    fig.legend(handles=handles, loc="lower center", ncol=5, fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    return _finished(fig)

@@ -140,7 +140,10 @@ plots.verdict_bars(verdicts)
 
 # %%
 claims = adaptive.claims(evidence)
-claims.round(3)
+plots.claims_dots(claims)
+
+# %%
+claims.drop(columns=["model_ci", "than_ci"]).round(3)
 
 # %%
 display(Markdown(adaptive.claims_summary(claims)))

@@ -144,6 +144,7 @@ evidence = [adaptive.evaluate_family(family, profile=profile, seed=seed, data=da
             for family in adaptive.families_to_evaluate()]
 findings = adaptive.claims(evidence)
 display(Markdown(adaptive.claims_summary(findings)))
+plots.claims_dots(findings)
 
 # %%
 findings[["claim", "norm", "model_worst", "than_worst", "paper_attacks", "worst_case", "finding"]].round(3)
