@@ -20,8 +20,10 @@
 # in the shape of the paper's own tables and figures: Tables 1 and 2 ($l_\infty$
 # at eps 0.3 and 0.5) with our number, the paper's and the difference in each
 # cell, the same for $l_2$ at eps 2 and 5 (which the paper shows only in a
-# figure), its Figure 4 with every model in every panel, and its Figures 5 and 7,
-# one digit under a growing perturbation. Each model's numbers come from its
+# figure), its Figure 4 with every model in every panel, its Table 3 (what the
+# attacks cost) for every model, and its Figures 5 and 7, one digit under a
+# growing perturbation; then the paper's conclusions, one by one, against the
+# worst case of the adaptive chapter. Each model's numbers come from its
 # family's chapter, from the sweep with the most test images (the `n` column);
 # the chapters say how each model was built and what its numbers mean.
 
@@ -88,8 +90,8 @@ plots.robustness_curves(results, paper=paper.compare_with_paper(results))
 # cost against the CNN's: over all ten attacks, over the four the paper timed,
 # the paper's own ratio for those four (it timed only the CNN-VAE and the CNN),
 # and the ratio of the FLOPs of one forward pass. A model that costs more than
-# its FLOPs say spends the difference on overheads (the benchmark chapter of
-# issue 8 will measure them).
+# its FLOPs say spends the difference on overheads (`make bench` measures each
+# model's forward and gradient rates against the machine's own).
 
 # %%
 models = {name: load_model(name, profile, data=data) for name in dict.fromkeys(results["model"])}
@@ -136,8 +138,9 @@ summary.walk_table(blur_predictions)
 # and the adaptive ones (read from the adaptive chapter, which explains them):
 # it *stands* where the worst case bears it out by non-overlapping 95%
 # intervals, is *weakened* where the model the paper favoured is still ahead
-# but within the intervals, and is *overturned* where it is not ahead at all. The `paper_attacks` column says
-# what the paper's own attacks, run correctly, would have concluded.
+# but within the intervals, and is *overturned* where it is not ahead at all.
+# The `paper_attacks` column says what the paper's own attacks, run correctly,
+# would have concluded.
 
 # %%
 evidence = [adaptive.evaluate_family(family, profile=profile, seed=seed, data=data)
