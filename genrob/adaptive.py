@@ -150,12 +150,8 @@ def _verdict(paper: float, worst: float, worst_ci_high: float) -> str:
 
 
 def _compare(first: pd.Series, second: pd.Series) -> str:
-    """Which of two rows (each with ``ci_low`` and ``ci_high``) is the more robust, by their 95% intervals."""
-    if first["ci_low"] > second["ci_high"]:
-        return "more robust"
-    if second["ci_low"] > first["ci_high"]:
-        return "less robust"
-    return "no clear difference"
+    """:func:`genrob.chapter.compare_intervals` for two rows with ``ci_low`` and ``ci_high``."""
+    return chapter.compare_intervals((first["ci_low"], first["ci_high"]), (second["ci_low"], second["ci_high"]))
 
 
 def _finding(expected: str, compared: str, model_worst: float, than_worst: float) -> str:

@@ -178,6 +178,16 @@ def clean_table(clean: pd.DataFrame) -> pd.DataFrame:
     return out.set_index("model").round(DECIMALS)
 
 
+def compare_intervals(first: tuple[float, float], second: tuple[float, float]) -> str:
+    """"more robust", "less robust" or "no clear difference": ``first`` against ``second``, each a
+    95% interval (low, high) of a robust accuracy; one is more robust only where the two do not overlap."""
+    if first[0] > second[1]:
+        return "more robust"
+    if second[0] > first[1]:
+        return "less robust"
+    return "no clear difference"
+
+
 def compare_pair(results: pd.DataFrame, first: str, second: str, *,
                  linf_eps: float = 0.3, l2_eps: float = 2.0) -> pd.DataFrame:
     """Per attack, at one eps per norm: which of two models keeps more accuracy.
@@ -196,12 +206,8 @@ def compare_pair(results: pd.DataFrame, first: str, second: str, *,
         if a.empty or b.empty:
             continue
         a, b = a.iloc[0], b.iloc[0]
-        if a["robust_ci_low"] > b["robust_ci_high"]:
-            verdict = f"{first} more robust"
-        elif b["robust_ci_low"] > a["robust_ci_high"]:
-            verdict = f"{second} more robust"
-        else:
-            verdict = "no clear difference"
+        order = compare_intervals((a["robust_ci_low"], a["robust_ci_high"]), (b["robust_ci_low"], b["robust_ci_high"]))
+        verdict = {"more robust": f"{first} more robust", "less robust": f"{second} more robust"}.get(order, order)
         rows.append({"attack": attack, "eps": eps, first: a["robust_accuracy"], second: b["robust_accuracy"],
                      "difference": a["robust_accuracy"] - b["robust_accuracy"], "verdict": verdict})
     return pd.DataFrame(rows).set_index("attack").round(DECIMALS)

@@ -194,7 +194,8 @@ def headline_markdown(verdicts: pd.DataFrame, *, profile: str) -> str:
     lines = [f"Robust accuracy at l_inf eps 0.3 (`{profile}` profile; n test images per model; generative "
              "models in bold). `paper`: the lowest the paper reports for the model under any of its attacks; "
              "the last column judges it against our worst case (see the adaptive chapter):", "",
-             "| model | n | clean | paper | ours, paper's attacks | ours, worst case (95% upper) | the paper's number |",
+             "| model | n | clean | paper | ours, paper's attacks | ours, worst case (95% upper) "
+             "| the paper's number |",
              "| --- | ---: | ---: | ---: | ---: | ---: | --- |"]
     for row in verdicts.itertuples():
         name = f"**{row.model}**" if row.kind == "generative" else row.model

@@ -123,7 +123,8 @@ def test_the_readme_headline_is_written_between_its_markers_and_nowhere_else():
     start, end = HEADLINE_MARKERS
     readme = f"# title\n\nintro\n{start}\nold table\n{end}\n\n## Two commands\n"
     updated = replace_headline(readme, block)
-    assert updated.startswith("# title\n\nintro\n" + start + "\nRobust accuracy") and updated.endswith(f"{end}\n\n## Two commands\n")
+    assert updated.startswith("# title\n\nintro\n" + start + "\nRobust accuracy")
+    assert updated.endswith(f"{end}\n\n## Two commands\n")
     assert "old table" not in updated and replace_headline(updated, block) == updated
     with pytest.raises(ValueError, match="headline"):
         replace_headline("# a README without markers", block)
