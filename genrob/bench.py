@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
 from typing import Sequence
 
 import pandas as pd
@@ -27,14 +28,15 @@ from genrob.attacks import make_attack
 from genrob.cost import flops_per_image, seconds_per_image
 from genrob.data import evaluation_subset, load_mnist
 from genrob.evaluate import DEFAULT_BATCH_SIZE
-from genrob.models import load_model, model_names
+from genrob.models import get_spec, load_model, model_names
 from genrob.models.base import model_device
 from genrob.profiles import get_profile
 from genrob.results import per_image_dir
-from genrob.runtime import seed_everything, thread_count
+from genrob.runtime import report, seed_everything, thread_count
 from genrob.summary import runtime_table, study_results
 
 REFERENCE = "cnn"
+PGD_STEPS = 40
 
 
 def matmul_gflops(size: int = 1024, repeats: int = 5) -> float:
@@ -58,30 +60,68 @@ def pgd_seconds_per_image(model: torch.nn.Module, x: torch.Tensor, y: torch.Tens
     return (time.perf_counter() - started) / len(x)
 
 
+def pgd_image_count(gradient_seconds: float, *, budget_seconds: float = 60.0, least: int = 5,
+                    most: int = 100) -> int:
+    """How many images PGD-40 is timed on: what its 40 gradient steps fit in ``budget_seconds``."""
+    return int(min(most, max(least, budget_seconds // (PGD_STEPS * gradient_seconds))))
+
+
+def sweep_batch(name: str, profile: str, batch: int) -> int:
+    """The batch a sweep of model ``name`` runs at: its family's n at ``profile``, at most ``batch``."""
+    return min(batch, get_profile(profile).n_eval_for(get_spec(name).family))
+
+
 def benchmark(models: Sequence[str], *, profile: str = "default", batch: int = DEFAULT_BATCH_SIZE,
-              pgd_images: int = 100) -> pd.DataFrame:
-    """The benchmark table, one row per model (trains what is not cached)."""
+              pgd_images: int | None = None) -> pd.DataFrame:
+    """The benchmark table, one row per model (trains what is not cached).
+
+    ``pgd_images``: images PGD-40 is timed on (default: :func:`pgd_image_count`).
+    """
     seed_everything(0)
     data = load_mnist()
-    images = evaluation_subset(data.test, max(batch, pgd_images), seed=0)
+    images = evaluation_subset(data.test, max(batch, pgd_images or 100), seed=0)
     peak = matmul_gflops()
     rows = []
     for name in models:
         model = load_model(name, profile, data=data)
-        x = images.x[:batch]
+        x = images.x[:sweep_batch(name, profile, batch)]
         flops = flops_per_image(model, x)
         forward = seconds_per_image(model, x)
         with_gradient = seconds_per_image(model, x, gradient=True)
-        rows.append({"model": name, "mflops_per_image": flops / 1e6, "forward_images_per_s": 1 / forward,
-                     "gradient_images_per_s": 1 / with_gradient, "forward_gflops_per_s": flops / forward / 1e9,
-                     "matmul_gflops_per_s": peak,
-                     "pgd40_s_per_image": pgd_seconds_per_image(model, images.x[:pgd_images],
-                                                                images.y[:pgd_images])})
+        timed = pgd_images or pgd_image_count(with_gradient)
+        rows.append({"model": name, "batch": len(x), "mflops_per_image": flops / 1e6,
+                     "forward_images_per_s": 1 / forward, "gradient_images_per_s": 1 / with_gradient,
+                     "forward_gflops_per_s": flops / forward / 1e9, "matmul_gflops_per_s": peak,
+                     "pgd_images": timed,
+                     "pgd40_s_per_image": pgd_seconds_per_image(model, images.x[:timed], images.y[:timed])})
+        report(f"bench {name}: {rows[-1]['forward_images_per_s']:.1f} images/s forward, "
+               f"{rows[-1]['pgd40_s_per_image']:.3f} s per image of PGD-40")
     table = pd.DataFrame(rows).set_index("model")
     if REFERENCE in table.index:
         table["flop_ratio_to_cnn"] = table["mflops_per_image"] / table.loc[REFERENCE, "mflops_per_image"]
         table["pgd_ratio_to_cnn"] = table["pgd40_s_per_image"] / table.loc[REFERENCE, "pgd40_s_per_image"]
-    table.attrs["threads"] = thread_count()
+    table["threads"] = thread_count()
+    return table
+
+
+def bench_path(profile: str) -> Path:
+    """Where the benchmark table of ``profile`` is written (beside the results table)."""
+    name = get_profile(profile).name
+    return per_image_dir(name).parent / f"bench-{name}.csv"
+
+
+def benchmark_table(profile: str, *, models: Sequence[str] | None = None, refresh: bool = False) -> pd.DataFrame:
+    """The benchmark table of ``profile``: read from its file, or measured (and written) when the file is
+    missing, lacks one of ``models`` (default: every registered one), or ``refresh`` asks for it."""
+    models = list(models or model_names())
+    path = bench_path(profile)
+    if path.exists() and not refresh:
+        table = pd.read_csv(path, index_col="model")
+        if set(models) <= set(table.index):
+            return table.loc[models]
+    table = benchmark(models, profile=profile)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table.round(4).to_csv(path)
     return table
 
 
@@ -98,7 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     print(f"threads: {thread_count()}, batch {args.batch}, profile {get_profile(args.profile).name}", flush=True)
     table = benchmark(models, profile=args.profile, batch=args.batch)
-    path = per_image_dir(args.profile).parent / f"bench-{get_profile(args.profile).name}.csv"
+    path = bench_path(args.profile)
     path.parent.mkdir(parents=True, exist_ok=True)
     table.round(4).to_csv(path)
     print(table.round(3).to_string())

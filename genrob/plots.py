@@ -282,3 +282,31 @@ def claims_dots(claims: pd.DataFrame) -> plt.Figure:
     fig.legend(handles=handles, loc="lower center", ncol=5, fontsize=8, frameon=False)
     fig.tight_layout(rect=(0, 0.06, 1, 1))
     return _finished(fig)
+
+
+def cost_against_flops(bench: pd.DataFrame, *, reference: str = "cnn", tolerance: float = 1.25) -> plt.Figure:
+    """Each model's PGD-40 time against its forward FLOPs, both relative to ``reference``, log-log
+    (:func:`genrob.bench.benchmark`). On the diagonal a model costs what its arithmetic says;
+    above the dotted line it costs more than ``tolerance`` times that. Models the FLOP counter
+    sees no work in (it counts matrix products and convolutions only) are left out."""
+    bench = bench[bench["flop_ratio_to_cnn"] > 0]
+    fig, ax = plt.subplots(figsize=(6.0, 4.2))
+    flops, time = bench["flop_ratio_to_cnn"], bench["pgd_ratio_to_cnn"]
+    for model in bench.index:
+        style = _style(model)
+        ax.plot(flops[model], time[model], marker=style["marker"], ls="",
+                color="C0" if get_spec(model).kind == "generative" else "C1")
+        ax.annotate(model, (flops[model], time[model]), fontsize=7, xytext=(4, 2), textcoords="offset points")
+    low, high = min(flops.min(), time.min()) / 2, max(flops.max(), time.max()) * 2
+    line = np.array([low, high])
+    ax.plot(line, line, color="0.4", lw=1, label="costs what its FLOPs say")
+    ax.plot(line, tolerance * line, color="0.4", lw=1, ls=":", label=f"{tolerance:g} times that")
+    ax.set(xscale="log", yscale="log", xlim=(low, high), ylim=(low, high),
+           xlabel=f"forward FLOPs per image / {reference}'s", ylabel=f"PGD-40 seconds per image / {reference}'s")
+    handles = ax.get_legend_handles_labels()[0]
+    handles += [plt.Line2D([], [], color="C0", marker="o", ls="", label="generative"),
+                plt.Line2D([], [], color="C1", marker="s", ls="", label="discriminative")]
+    ax.legend(handles=handles, fontsize=8, frameon=False, loc="upper left")
+    ax.grid(alpha=0.3, which="both")
+    fig.tight_layout()
+    return _finished(fig)

@@ -16,10 +16,10 @@ import torch
 from scipy.ndimage import gaussian_filter
 from torch import nn
 
-from genrob.attacks import PAPER_ATTACKS, attack_config_hash, make_attack, norm_of
+from genrob.attacks import ATTACKS, PAPER_ATTACKS, attack_config_hash, make_attack, norm_of
 from genrob import chapter, evaluate
 from genrob.data import MNIST
-from genrob.models import get_spec
+from genrob.models import get_spec, model_names, training_report
 from genrob.models.registry import families
 from genrob.params import sweep_config
 from genrob.models.base import model_device, predict
@@ -27,6 +27,8 @@ from genrob.paper import paper_robustness, paper_runtimes
 from genrob.profiles import PAPER_L2_EPS, PAPER_LINF_EPS, get_profile
 from genrob.results import read_results
 
+#: Test images of the full profile (every one), for the cost estimate.
+FULL_N = get_profile("full").n_eval
 #: Families that are not part of the paper's study (the adversarially trained reference).
 OUTSIDE_STUDY = ("reference",)
 
@@ -45,12 +47,7 @@ def study_results(profile, *, seed: int = 0, results: pd.DataFrame | None = None
     """
     profile = get_profile(profile)
     table = read_results(profile) if results is None else results
-    table = table[(table["seed"] == seed) & table["attack"].isin(PAPER_ATTACKS)]
-    # Only rows of today's models and attacks: the table keeps those of earlier configurations too.
-    current_attack = {a: attack_config_hash(make_attack(a, profile)) for a in PAPER_ATTACKS}
-    current_model = {m: get_spec(m).config_hash(profile) for m in set(table["model"])}
-    table = table[(table["attack_config"] == table["attack"].map(current_attack))
-                  & (table["model_config"] == table["model"].map(current_model))]
+    table = _current(table[table["attack"].isin(PAPER_ATTACKS)], profile, seed=seed)
     # The paper's grid only, so that extra eps a reader ran change nothing here.
     grid = {"linf": PAPER_LINF_EPS, "l2": PAPER_L2_EPS}
     on_grid = [eps in grid[norm] for norm, eps in zip(table["norm"], table["eps"])]
@@ -71,6 +68,16 @@ def study_results(profile, *, seed: int = 0, results: pd.DataFrame | None = None
                                       kind="stable") for rows in kept], ignore_index=True)
     out["paper_model"] = out["model"].map(lambda m: get_spec(m).paper_name)
     return out
+
+
+def _current(table: pd.DataFrame, profile, *, seed: int) -> pd.DataFrame:
+    """The rows of today's models and attacks at ``seed``: the table keeps earlier configurations too."""
+    profile = get_profile(profile)
+    table = table[table["attack"].isin(list(ATTACKS)) & table["model"].isin(model_names())]
+    current_attack = {a: attack_config_hash(make_attack(a, profile)) for a in set(table["attack"])}
+    current_model = {m: get_spec(m).config_hash(profile) for m in set(table["model"])}
+    return table[(table["seed"] == seed) & (table["attack_config"] == table["attack"].map(current_attack))
+                 & (table["model_config"] == table["model"].map(current_model))]
 
 
 def run_study(profile, *, seed: int = 0, data: MNIST | None = None) -> pd.DataFrame:
@@ -142,6 +149,64 @@ def runtime_table(results: pd.DataFrame, *, mflops: Mapping[str, float] | None =
         flops = pd.Series(mflops, dtype=float).reindex(table.index)
         table["flop ratio"] = flops / flops[COST_REFERENCE]
     return table
+
+
+def study_cost(profile, *, seed: int = 0, full_n: int = FULL_N, results: pd.DataFrame | None = None,
+               train_seconds: Mapping[str, float] | None = None) -> pd.DataFrame:
+    """What the study cost per model at ``profile``, and what the same attacks would cost on ``full_n`` images.
+
+    ``train_s``: training time; ``attack_s``: every attack run in the results
+    table (chapters, adaptive evaluation, checks; one thread each);
+    ``attack_s_per_image``: the same attacks once each (a cell run at several n
+    counts at its largest), per test image; ``full_hours``: training plus that
+    many seconds for ``full_n`` images, in hours on this machine's one thread.
+    ``not_measured``: the adaptive attacks the profile spared the model's family,
+    which the estimate leaves out. Rows sum to a ``total``. ``train_seconds``
+    defaults to each model's training report.
+    """
+    profile = get_profile(profile)
+    table = _current(read_results(profile) if results is None else results, profile, seed=seed)
+    table = table.assign(search=table["attack"].map(lambda a: ATTACKS[a].minimisation).astype(bool),
+                         per_image=table["wall_time_s"] / table["n"]).sort_values("n", kind="stable")
+    # A search's rows all carry the time of its one run over the grid: counted once per run.
+    searches, fixed = table[table["search"]], table[~table["search"]]
+    runs = pd.concat([fixed, searches.drop_duplicates(["model", "attack", "n"])])
+    once = pd.concat([fixed.drop_duplicates(["model", "attack", "norm", "eps"], keep="last"),
+                      searches.drop_duplicates(["model", "attack"], keep="last")])
+    models = _model_order(table["model"].unique())
+    out = pd.DataFrame({
+        "train_s": [train_seconds[m] if train_seconds is not None else training_report(m, profile)["train_seconds"]
+                    for m in models],
+        "attack_s": runs.groupby("model")["wall_time_s"].sum().reindex(models),
+        "attack_s_per_image": once.groupby("model")["per_image"].sum().reindex(models),
+    }, index=pd.Index(models, name="model"))
+    out["full_hours"] = (out["train_s"] + full_n * out["attack_s_per_image"]) / 3600
+    out["not_measured"] = [", ".join(profile.adaptive_skipped(get_spec(m).family)) for m in models]
+    out.loc["total"] = [*out[["train_s", "attack_s", "attack_s_per_image", "full_hours"]].sum(), ""]
+    return out
+
+
+def _thousands(value: float) -> str:
+    return f"{value:,.0f}".replace(",", " ")
+
+
+def cost_summary(costs: pd.DataFrame, *, profile, cores: int = 2) -> str:
+    """Two Markdown sentences from :func:`study_cost`: what ``profile`` took, what the full profile would."""
+    profile = get_profile(profile)
+    total, models = costs.loc["total"], costs.drop(index="total")
+    core_hours = (total["train_s"] + total["attack_s"]) / 3600
+    costliest = models["full_hours"].nlargest(3)
+    spared = sorted({a for names in models["not_measured"] for a in names.split(", ") if a})
+    text = (f"At the `{profile.name}` profile the results took {total['train_s'] / 3600:.1f} hours of "
+            f"training and {total['attack_s'] / 3600:.1f} hours of attacks, on one thread per run: "
+            f"{core_hours:.0f} core-hours, about {core_hours / cores:.0f} hours on {cores} cores. "
+            f"The same attacks on all {_thousands(FULL_N)} test images would take about "
+            f"{_thousands(total['full_hours'])} core-hours of this CPU, most of them for "
+            + ", ".join(f"`{m}` ({_thousands(h)})" for m, h in costliest.items()) + ".")
+    if spared:
+        text += (" That leaves out what this profile did not run on some models: "
+                 + ", ".join(f"`{a}`" for a in spared) + ".")
+    return text
 
 
 def fgm_walk(models: Mapping[str, nn.Module], x: torch.Tensor, y: torch.Tensor, *,

@@ -23,9 +23,10 @@
 # figure), its Figure 4 with every model in every panel, its Table 3 (what the
 # attacks cost) for every model, and its Figures 5 and 7, one digit under a
 # growing perturbation; then the paper's conclusions, one by one, against the
-# worst case of the adaptive chapter. Each model's numbers come from its
-# family's chapter, from the sweep with the most test images (the `n` column);
-# the chapters say how each model was built and what its numbers mean.
+# worst case of the adaptive chapter, and what the whole study cost. Each
+# model's numbers come from its family's chapter, from the sweep with the most
+# test images (the `n` column); the chapters say how each model was built and
+# what its numbers mean.
 
 # %% tags=["parameters"]
 profile = "smoke"  # "smoke" (seconds, for tests), "default" (the book), "full" (GPU, paper scale)
@@ -35,7 +36,7 @@ seed = 0
 import torch
 from IPython.display import Markdown, display
 
-from genrob import adaptive, chapter, cost, paper, plots, summary
+from genrob import adaptive, bench, chapter, paper, plots, summary
 from genrob.data import load_mnist
 from genrob.models import load_model
 
@@ -89,16 +90,26 @@ plots.robustness_curves(results, paper=paper.compare_with_paper(results))
 # sweeps measured them (one thread; `n` images per sweep), and each model's
 # cost against the CNN's: over all ten attacks, over the four the paper timed,
 # the paper's own ratio for those four (it timed only the CNN-VAE and the CNN),
-# and the ratio of the FLOPs of one forward pass. A model that costs more than
-# its FLOPs say spends the difference on overheads (`make bench` measures each
-# model's forward and gradient rates against the machine's own).
-
-# %%
-models = {name: load_model(name, profile, data=data) for name in dict.fromkeys(results["model"])}
-mflops = {name: cost.flops_per_image(model, data.test.x[:8]) / 1e6 for name, model in models.items()}
+# and the ratio of the FLOPs of one forward pass (from the benchmark below).
 
 # %% tags=["nbval-ignore-output"]
-summary.runtime_table(results, mflops=mflops).round(3)
+benchmark = bench.benchmark_table(profile)
+summary.runtime_table(results, mflops=benchmark["mflops_per_image"]).round(3)
+
+# %% [markdown]
+# A sweep's time mixes a model's speed with how hard it is to fool (a search
+# stops when every image is fooled; a robust model keeps it going). The
+# benchmark (`make bench`, read here from its table, or run once if missing)
+# separates the two: per model, its FLOPs per image, its images per second for
+# a forward pass and with the input gradient at its sweeps' batch size, the
+# GFLOP/s that achieves beside this machine's own matrix-multiply rate, and
+# PGD-40, which takes the same 40 steps on every image. A model on the diagonal
+# below costs what its arithmetic demands; one far above it spends time on
+# overheads (Python loops, small batches, memory traffic).
+
+# %% tags=["nbval-ignore-output"]
+display(benchmark.round(3))
+plots.cost_against_flops(benchmark)
 
 # %% [markdown]
 # ## The paper's Figures 5 and 7: one digit, a growing perturbation
@@ -109,6 +120,7 @@ summary.runtime_table(results, mflops=mflops).round(3)
 # its softmax is saturated.
 
 # %%
+models = {name: load_model(name, profile, data=data) for name in dict.fromkeys(results["model"])}
 digit = data.test.x[:1], data.test.y[:1]
 eps_grid = [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
 walked, predictions = summary.fgm_walk(models, *digit, eps_grid=eps_grid, profile=profile)
@@ -151,3 +163,19 @@ plots.claims_dots(findings)
 
 # %%
 findings[["claim", "norm", "model_worst", "than_worst", "paper_attacks", "worst_case", "finding"]].round(3)
+
+# %% [markdown]
+# ## What the study cost, and what the full profile would
+#
+# Per model: its training time, the time of every attack run for this book
+# (family chapters, adaptive evaluation and its checks, each on one thread),
+# those attacks' cost per test image (a cell run at several n counted once), and
+# what training plus the same attacks on all test images would take on this
+# machine's one thread, the measure for planning a `full` run. A GPU divides the
+# attack part by its speed-up over one CPU thread; the attacks a profile spared
+# a model are named, not estimated.
+
+# %% tags=["nbval-ignore-output"]
+costs = summary.study_cost(profile, seed=seed)
+display(Markdown(summary.cost_summary(costs, profile=profile)))
+costs.round(1)

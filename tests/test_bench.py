@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from genrob.bench import benchmark, main, matmul_gflops
+import pandas as pd
+
+from genrob.bench import (bench_path, benchmark, benchmark_table, main, matmul_gflops, pgd_image_count,
+                          sweep_batch)
+from genrob.plots import cost_against_flops
 
 
 def test_matmul_rate_is_a_plausible_cpu_rate():
@@ -14,6 +18,8 @@ def test_matmul_rate_is_a_plausible_cpu_rate():
 def test_the_benchmark_table_has_every_measure_and_the_cnn_as_reference(mnist):
     table = benchmark(["logistic_regression", "cnn"], profile="smoke", batch=50, pgd_images=10)
     assert list(table.index) == ["logistic_regression", "cnn"]
+    assert table["batch"].tolist() == [50, 10]  # the smoke profile sweeps the CNN on 10 images
+    assert (table["pgd_images"] == 10).all()
     assert (table[["mflops_per_image", "forward_images_per_s", "gradient_images_per_s",
                    "pgd40_s_per_image"]] > 0).all().all()
     assert table.loc["cnn", "flop_ratio_to_cnn"] == pytest.approx(1.0)
@@ -23,6 +29,31 @@ def test_the_benchmark_table_has_every_measure_and_the_cnn_as_reference(mnist):
     # more than a linear model.
     assert table.loc["cnn", "forward_images_per_s"] > table.loc["cnn", "gradient_images_per_s"]
     assert table.loc["cnn", "mflops_per_image"] > 10 * table.loc["logistic_regression", "mflops_per_image"]
+    figure = cost_against_flops(table)
+    assert figure.axes[0].get_xscale() == "log"
+    assert [t.get_text() for t in figure.axes[0].texts] == ["logistic_regression", "cnn"]
+
+
+def test_the_book_reads_the_benchmark_table_and_measures_only_when_a_model_is_missing(fresh_cache, mnist):
+    first = benchmark_table("smoke", models=["logistic_regression"])
+    assert bench_path("smoke").exists()
+    assert benchmark_table("smoke", models=["logistic_regression"]).equals(
+        pd.read_csv(bench_path("smoke"), index_col="model"))  # read back, not measured again
+    both = benchmark_table("smoke", models=["logistic_regression", "cnn"])  # cnn missing: measured
+    assert list(both.index) == ["logistic_regression", "cnn"] and both.loc["cnn", "pgd_ratio_to_cnn"] == 1.0
+    assert first.loc["logistic_regression", "mflops_per_image"] == pytest.approx(
+        both.loc["logistic_regression", "mflops_per_image"], rel=1e-3)
+
+
+def test_each_model_is_timed_at_its_sweeps_batch_and_pgd_on_what_fits_a_minute():
+    assert sweep_batch("gmm", "default", 500) == 500
+    # The convolutional VAEs and their CNN are swept on 30 images
+    assert sweep_batch("cnn_vae", "default", 500) == sweep_batch("cnn", "default", 500) == 30
+    assert sweep_batch("cvae", "default", 500) == 300
+    assert sweep_batch("cvae", "default", 100) == 100
+    assert pgd_image_count(0.15) == 10  # 60 s / (40 steps x 0.15 s)
+    assert pgd_image_count(1e-5) == 100
+    assert pgd_image_count(10.0) == 5
 
 
 def test_unknown_models_are_refused(capsys):
