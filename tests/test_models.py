@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 
 import pytest
@@ -140,3 +141,22 @@ def test_the_column_transposed_convolution_is_pytorchs_with_the_same_weights(in_
     for mine, theirs in zip(torch.autograd.grad(got.square().sum(), [x, column.weight, column.bias]),
                             torch.autograd.grad(expected.square().sum(), [x, builtin.weight, builtin.bias])):
         torch.testing.assert_close(mine, theirs, rtol=1e-4, atol=1e-3)
+
+
+def test_the_channels_last_decoder_computes_what_the_plain_layout_does():
+    from genrob.models.conv_vae import ConvDecoder
+    from genrob.models.layers import ChannelsLastUnflatten
+
+    torch.manual_seed(0)
+    decoder = ConvDecoder(channels=8)
+    assert isinstance(decoder.body[3], ChannelsLastUnflatten)
+    plain = copy.deepcopy(decoder)
+    plain.body[3] = nn.Unflatten(1, (8, 4, 4))
+    assert plain.state_dict().keys() == decoder.state_dict().keys()  # checkpoints load either way
+    assert decoder.body[:4](torch.randn(2, 500)).is_contiguous(memory_format=torch.channels_last)
+    z = torch.randn(3, 2, 64, requires_grad=True)
+    y = torch.tensor([[1, 7], [0, 3], [9, 9]])
+    got, expected = decoder(z, y), plain(z, y)
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(torch.autograd.grad(got.square().sum(), z)[0],
+                               torch.autograd.grad(expected.square().sum(), z)[0], rtol=1e-4, atol=1e-4)

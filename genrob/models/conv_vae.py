@@ -32,7 +32,7 @@ from torch import nn
 from genrob.data import Split
 from genrob.models.base import N_CLASSES
 from genrob.models.cnn import CNN, cnn_training, train_cnn
-from genrob.models.layers import ColumnConvTranspose2d, ConvEncoder, binarize
+from genrob.models.layers import ChannelsLastUnflatten, ColumnConvTranspose2d, ConvEncoder, binarize
 from genrob.models.registry import ModelSpec, register
 from genrob.models.vae import (IMPORTANCE_SAMPLES, PIXELS, fit_elbo, gaussian_log_likelihood,
                                importance_weighted, log_standard_normal, posterior_samples)
@@ -83,7 +83,7 @@ class ConvDecoder(nn.Module):
         self.latent = nn.Linear(LATENT, HIDDEN)
         self.label = nn.Embedding(N_CLASSES, HIDDEN)
         self.body = nn.Sequential(
-            nn.ReLU(), nn.Linear(HIDDEN, channels * 4 * 4), nn.ReLU(), nn.Unflatten(1, (channels, 4, 4)),
+            nn.ReLU(), nn.Linear(HIDDEN, channels * 4 * 4), nn.ReLU(), ChannelsLastUnflatten(1, (channels, 4, 4)),
             nn.ConvTranspose2d(channels, channels, 5, stride=2, padding=2), nn.ReLU(),  # 4 -> 7
             nn.ConvTranspose2d(channels, channels, 5, stride=2, padding=2, output_padding=1), nn.ReLU(),  # 7 -> 14
             ColumnConvTranspose2d(channels, 1, 5, stride=2, padding=2, output_padding=1),  # 14 -> 28
