@@ -28,7 +28,8 @@ from genrob.attacks import make_attack
 from genrob.cost import flops_per_image, seconds_per_image
 from genrob.data import evaluation_subset, load_mnist
 from genrob.evaluate import DEFAULT_BATCH_SIZE
-from genrob.models import get_spec, load_model, model_names
+from genrob.models import load_model, model_names
+from genrob.models.registry import chapter_models, families
 from genrob.models.base import model_device
 from genrob.profiles import get_profile
 from genrob.results import per_image_dir
@@ -67,8 +68,10 @@ def pgd_image_count(gradient_seconds: float, *, budget_seconds: float = 60.0, le
 
 
 def sweep_batch(name: str, profile: str, batch: int) -> int:
-    """The batch a sweep of model ``name`` runs at: its family's n at ``profile``, at most ``batch``."""
-    return min(batch, get_profile(profile).n_eval_for(get_spec(name).family))
+    """The largest batch a sweep of model ``name`` runs at: the n of the chapters that attack it
+    (a counterpart is attacked in another family's chapter too), at most ``batch``."""
+    chosen = get_profile(profile)
+    return min(batch, max(chosen.n_eval_for(family) for family in families() if name in chapter_models(family)))
 
 
 def benchmark(models: Sequence[str], *, profile: str = "default", batch: int = DEFAULT_BATCH_SIZE,
@@ -79,7 +82,7 @@ def benchmark(models: Sequence[str], *, profile: str = "default", batch: int = D
     """
     seed_everything(0)
     data = load_mnist()
-    images = evaluation_subset(data.test, max(batch, pgd_images or 100), seed=0)
+    images = evaluation_subset(data.test, max(batch, pgd_images or 0), seed=0)
     peak = matmul_gflops()
     rows = []
     for name in models:
@@ -88,7 +91,7 @@ def benchmark(models: Sequence[str], *, profile: str = "default", batch: int = D
         flops = flops_per_image(model, x)
         forward = seconds_per_image(model, x)
         with_gradient = seconds_per_image(model, x, gradient=True)
-        timed = pgd_images or pgd_image_count(with_gradient)
+        timed = pgd_images or pgd_image_count(with_gradient, most=len(x))
         rows.append({"model": name, "batch": len(x), "mflops_per_image": flops / 1e6,
                      "forward_images_per_s": 1 / forward, "gradient_images_per_s": 1 / with_gradient,
                      "forward_gflops_per_s": flops / forward / 1e9, "matmul_gflops_per_s": peak,

@@ -18,7 +18,7 @@ def test_matmul_rate_is_a_plausible_cpu_rate():
 def test_the_benchmark_table_has_every_measure_and_the_cnn_as_reference(mnist):
     table = benchmark(["logistic_regression", "cnn"], profile="smoke", batch=50, pgd_images=10)
     assert list(table.index) == ["logistic_regression", "cnn"]
-    assert table["batch"].tolist() == [50, 10]  # the smoke profile sweeps the CNN on 10 images
+    assert (table["batch"] == 50).all()
     assert (table["pgd_images"] == 10).all()
     assert (table[["mflops_per_image", "forward_images_per_s", "gradient_images_per_s",
                    "pgd40_s_per_image"]] > 0).all().all()
@@ -47,8 +47,8 @@ def test_the_book_reads_the_benchmark_table_and_measures_only_when_a_model_is_mi
 
 def test_each_model_is_timed_at_its_sweeps_batch_and_pgd_on_what_fits_a_minute():
     assert sweep_batch("gmm", "default", 500) == 500
-    # The convolutional VAEs and their CNN are swept on 30 images
-    assert sweep_batch("cnn_vae", "default", 500) == sweep_batch("cnn", "default", 500) == 30
+    assert sweep_batch("cnn_vae", "default", 500) == 30  # the convolutional VAEs are swept on 30 images
+    assert sweep_batch("cnn", "default", 500) == 500  # ... their CNN on 1 000 too, in the MRF chapter
     assert sweep_batch("cvae", "default", 500) == 300
     assert sweep_batch("cvae", "default", 100) == 100
     assert pgd_image_count(0.15) == 10  # 60 s / (40 steps x 0.15 s)
