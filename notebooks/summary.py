@@ -171,9 +171,11 @@ findings[["claim", "norm", "model_worst", "than_worst", "paper_attacks", "worst_
 # (family chapters, adaptive evaluation and its checks, each on one thread),
 # those attacks' cost per test image (a cell run at several n counted once), and
 # what training plus the same attacks on all test images would take on this
-# machine's one thread, the measure for planning a `full` run. A GPU divides the
-# attack part by its speed-up over one CPU thread; the attacks a profile spared
-# a model are named, not estimated.
+# machine's one thread, the measure for planning a `full` run. The times are
+# wall times as recorded: runs that shared the cores with others, or ran before
+# a speed-up, took longer than a run alone would, so the sums are upper bounds.
+# A GPU divides the attack part by its speed-up over one CPU thread; the attacks
+# a profile spared a model are named, not estimated.
 
 # %% tags=["nbval-ignore-output"]
 costs = summary.study_cost(profile, seed=seed)
