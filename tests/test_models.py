@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import importlib
 import dataclasses
 
 import pytest
@@ -176,3 +177,20 @@ def test_the_fast_decoder_computes_what_pytorchs_plain_layers_do():
     torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(torch.autograd.grad(got.square().sum(), z)[0],
                                torch.autograd.grad(expected.square().sum(), z)[0], rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("name", ["cvae", "cnn_vae"])
+def test_the_vaes_logits_in_chunks_are_those_of_one_batch_and_draw_noise_once(name, mnist, isolated_cache):
+    from genrob.models.base import stochastic
+
+    model = load_model(name, "smoke", data=mnist, device="cpu")
+    module = importlib.import_module(type(model).__module__)
+    x = mnist.test.x[:2 * module.CHUNK_IMAGES + 3]
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), model._logits(x, model.noise), rtol=1e-5, atol=1e-4)
+        with stochastic(model):
+            torch.manual_seed(1)
+            sampled = model(x)
+            torch.manual_seed(1)
+            expected = model._logits(x, torch.randn_like(model.noise))
+        torch.testing.assert_close(sampled, expected, rtol=1e-5, atol=1e-4)

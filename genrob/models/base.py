@@ -10,7 +10,7 @@ which is how attack libraries find its device.
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator, Literal
+from typing import Callable, Iterator, Literal
 
 import torch
 from torch import nn
@@ -82,6 +82,19 @@ def check_contract(model: nn.Module, x: torch.Tensor) -> None:
         again = model(x)
     if not torch.equal(again, logits.detach()):
         raise ContractError("the model is not deterministic in eval mode")
+
+
+def in_chunks(function: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, size: int) -> torch.Tensor:
+    """``function`` of ``x`` computed ``size`` images at a time and concatenated (one autograd graph).
+
+    For models that expand each image into many rows (a decoder pass per class and
+    sample): their intermediates then fit the CPU's caches. Measured on 2 threads, the
+    forward pass with the gradient took 2.0 instead of 3.2 ms per image for the CVAE
+    (300 images, chunks of 50) and 19-22 instead of 24 ms for the CNN-VAE (30 images, chunks of 5).
+    """
+    if len(x) <= size:
+        return function(x)
+    return torch.cat([function(part) for part in x.split(size)])
 
 
 def samples_noise(model: nn.Module) -> bool:

@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from genrob.data import Split
-from genrob.models.base import N_CLASSES
+from genrob.models.base import N_CLASSES, in_chunks
 from genrob.models.cnn import CNN, cnn_training, train_cnn
 from genrob.models.layers import ChannelsLastUnflatten, ConvEncoder, SubPixelConvTranspose2d, binarize
 from genrob.models.registry import ModelSpec, register
@@ -42,6 +42,8 @@ Likelihood = Literal["gaussian", "bernoulli", "crf"]
 LATENT = 64
 HIDDEN = 500
 CHANNELS = 64
+#: Images per chunk of the classifier's logits: 500 decoder passes, whose feature maps fit the caches.
+CHUNK_IMAGES = 5
 
 
 class ConvEncoderQ(nn.Module):
@@ -190,9 +192,12 @@ class ConvVAEClassifier(nn.Module):
         return log_px + log_py - kl
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        noise = torch.randn_like(self.noise) if self.resample else self.noise  # (K, L), one draw per call
+        return in_chunks(lambda part: self._logits(part, noise), x, CHUNK_IMAGES)
+
+    def _logits(self, x: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
         x = self._input(x)
         mean, log_var = self.encoder.every_class(x)  # (N, 10, L)
-        noise = torch.randn_like(self.noise) if self.resample else self.noise  # (K, L)
         z, log_qz = posterior_samples(mean, log_var, noise)  # (N, 10, K, L), (N, 10, K)
         every_class = torch.arange(N_CLASSES, device=x.device)[None, :, None]
         log_px = self.likelihood(x, self.decoder(z, every_class))

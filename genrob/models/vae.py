@@ -35,7 +35,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from genrob.data import Split
-from genrob.models.base import N_CLASSES, model_device
+from genrob.models.base import N_CLASSES, in_chunks, model_device
 from genrob.models.registry import ModelSpec, get_spec, load_model, register
 from genrob.training import fit, fit_classifier
 
@@ -44,6 +44,8 @@ HIDDEN = 500
 LATENT = 20
 #: Importance samples per class for the CVAE's log p(x | y), fixed for evaluation.
 IMPORTANCE_SAMPLES = 10
+#: Images per chunk of the CVAE's logits: 5 000 decoder rows, whose intermediates fit the caches.
+CHUNK_IMAGES = 50
 #: Decoded prior samples per class for the paper's rule (the paper used 100).
 PROTOTYPES = 100
 LOG_2PI = math.log(2 * math.pi)
@@ -163,9 +165,12 @@ class CVAEClassifier(nn.Module):
         self.resample = False
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        noise = torch.randn_like(self.noise) if self.resample else self.noise  # (K, L), one draw per call
+        return in_chunks(lambda part: self._logits(part, noise), x, CHUNK_IMAGES)
+
+    def _logits(self, x: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
         encoder, decoder = self.cvae.encoder, self.cvae.decoder
         mean, log_var = encoder.every_class(x)  # (N, 10, L)
-        noise = torch.randn_like(self.noise) if self.resample else self.noise  # (K, L)
         z, log_qz = posterior_samples(mean, log_var, noise)  # (N, 10, K, L), (N, 10, K)
         recon = decoder.mean(z, decoder.label.weight[None, :, None, :])  # (N, 10, K, 784)
         log_px = decoder.log_likelihood(x.flatten(1)[:, None, None, :], recon)
