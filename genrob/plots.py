@@ -267,7 +267,9 @@ def claims_dots(claims: pd.DataFrame) -> plt.Figure:
             colour = FINDING_COLOURS[row.finding]
             for value, interval, filled, shift in ((row.model_worst, row.model_ci, True, -0.15),
                                                   (row.than_worst, row.than_ci, False, 0.15)):
-                ax.errorbar(value, y + shift, xerr=[[value - interval[0]], [interval[1] - value]], fmt="o",
+                # Clipped at 0: a Wilson bound of 0 or 1 may sit a rounding error inside the value.
+                error = [[max(0.0, value - interval[0])], [max(0.0, interval[1] - value)]]
+                ax.errorbar(value, y + shift, xerr=error, fmt="o",
                             color=colour, mfc=colour if filled else "white", ms=5, capsize=2, lw=1)
         eps = part["eps"].iloc[0] if len(part) else float("nan")
         ax.set_title(f"{'l_inf' if norm == 'linf' else 'l_2'} eps {eps:g}", fontsize=9)

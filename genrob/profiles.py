@@ -30,8 +30,8 @@ class Profile:
     family_n_eval: tuple[tuple[str, int], ...] = ()
     #: Multiplies the budgets of the adaptive attacks (AutoAttack's 100 iterations and 5000 queries).
     adaptive_effort: float = 1.0
-    #: Adaptive attacks a family is spared where their cost is beyond the profile's budget (the
-    #: adaptive chapter names them; the full profile runs every attack on every family).
+    #: Adaptive attacks a family's generative models are spared where their cost is beyond the
+    #: profile's budget (the adaptive chapter names them; the full profile runs every attack on every model).
     family_adaptive_skip: tuple[tuple[str, tuple[str, ...]], ...] = ()
     #: Test images of the adaptive evaluation, where fewer than the chapter's (its paper attacks rerun on them).
     family_adaptive_n: tuple[tuple[str, int], ...] = ()
@@ -79,7 +79,7 @@ PROFILES: dict[str, Profile] = {
         # On the convolutional VAEs (60 ms per forward pass, 125 ms per gradient, one thread) that
         # budget costs 10 to 15 minutes per resisting image and eps: days for the family. Their
         # margin PGD, transfer attacks and their chapter's EOT-PGD (in place of randomised
-        # AutoAttack) still run.
+        # AutoAttack) still run; the family's two CNNs get every attack (adaptive.spared_runs).
         family_adaptive_skip=(("conv_vae", ("autoattack_linf", "autoattack_l2", "square_linf",
                                             "autoattack_rand_linf")),),
     ),

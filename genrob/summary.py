@@ -160,8 +160,8 @@ def study_cost(profile, *, seed: int = 0, full_n: int = FULL_N, results: pd.Data
     ``attack_s_per_image``: the same attacks once each (a cell run at several n
     counts at its largest), per test image; ``full_hours``: training plus that
     many seconds for ``full_n`` images, in hours on this machine's one thread.
-    ``not_measured``: the adaptive attacks the profile spared the model's family,
-    which the estimate leaves out. Rows sum to a ``total``. ``train_seconds``
+    ``not_measured``: the adaptive attacks the profile spared the model (a
+    generative one of a family with spared attacks), which the estimate leaves out. Rows sum to a ``total``. ``train_seconds``
     defaults to each model's training report.
     """
     profile = get_profile(profile)
@@ -181,7 +181,8 @@ def study_cost(profile, *, seed: int = 0, full_n: int = FULL_N, results: pd.Data
         "attack_s_per_image": once.groupby("model")["per_image"].sum().reindex(models),
     }, index=pd.Index(models, name="model"))
     out["full_hours"] = (out["train_s"] + full_n * out["attack_s_per_image"]) / 3600
-    out["not_measured"] = [", ".join(profile.adaptive_skipped(get_spec(m).family)) for m in models]
+    out["not_measured"] = [", ".join(profile.adaptive_skipped(get_spec(m).family))
+                           if get_spec(m).kind == "generative" else "" for m in models]
     out.loc["total"] = [*out[["train_s", "attack_s", "attack_s_per_image", "full_hours"]].sum(), ""]
     return out
 

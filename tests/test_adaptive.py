@@ -253,7 +253,7 @@ def test_autoattack_on_a_model_of_buffers_alone_is_silent(models, few_images, ca
 
 
 def test_a_family_spared_costly_attacks_keeps_the_others_and_gets_eot_in_place_of_randomised_autoattack():
-    from genrob.adaptive import check_configs, family_config, not_run_note
+    from genrob.adaptive import check_configs, family_config, not_run_note, spared_runs
 
     spared = family_config("conv_vae", profile="default")
     assert not {"autoattack_linf", "autoattack_l2", "square_linf"} & set(spared.attacks)
@@ -263,6 +263,11 @@ def test_a_family_spared_costly_attacks_keeps_the_others_and_gets_eot_in_place_o
     assert "autoattack_linf" in family_config("conv_vae", profile="full").attacks  # the full profile runs all
     assert "autoattack_linf" in family_config("vae", profile="default").attacks
     assert "`square_linf`" in not_run_note("conv_vae", profile="default")
+    # ... on its generative models: the CNNs, cheap, get them all the same
+    cheap, = spared_runs(spared, family="conv_vae")
+    assert set(cheap.models) == {"cnn", "cnn_binary"}
+    assert {"autoattack_linf", "autoattack_l2", "square_linf"} <= set(cheap.attacks)
+    assert spared_runs(family_config("vae", profile="default"), family="vae") == []
     assert not_run_note("vae", profile="default") == not_run_note("conv_vae", profile="full") == ""
 
 

@@ -112,12 +112,12 @@ def test_the_study_cost_counts_every_run_and_estimates_the_full_profile_from_eac
     from genrob.attacks import ATTACKS
     from genrob.summary import cost_summary, study_cost
 
-    rows = _sweep("cnn", 1000, 0.2) + _sweep("gmm", 1000, 0.5)
+    rows = _sweep("cnn", 1000, 0.2) + _sweep("gmm", 1000, 0.5) + _sweep("cnn_vae", 30, 0.5)
     rerun = [dict(r, n=200) for r in _sweep("gmm", 200, 0.4) if r["eps"] <= 0.3 or r["norm"] == "l2"]
     for row in rows + rerun:  # 2 s a row; a search's rows carry its one run's time
         row["wall_time_s"] = 6.0 if ATTACKS[row["attack"]].minimisation else 2.0
     table = study_cost("default", results=pd.DataFrame(rows + rerun), full_n=10_000,
-                       train_seconds={"cnn": 3600.0, "gmm": 0.0})
+                       train_seconds={"cnn": 3600.0, "gmm": 0.0, "cnn_vae": 0.0})
     searches = sum(ATTACKS[a].minimisation for a in PAPER_ATTACKS)
     fixed_cells = len(_sweep("cnn", 1, 0.0, attacks=[a for a in PAPER_ATTACKS if not ATTACKS[a].minimisation]))
     per_sweep = 2.0 * fixed_cells + 6.0 * searches
@@ -126,8 +126,9 @@ def test_the_study_cost_counts_every_run_and_estimates_the_full_profile_from_eac
     # ... but the estimate takes each cell once, at its largest n
     assert table.loc["gmm", "attack_s_per_image"] == pytest.approx(per_sweep / 1000)
     assert table.loc["cnn", "full_hours"] == pytest.approx(1 + 10_000 * per_sweep / 1000 / 3600)
-    assert table.loc["cnn", "not_measured"] != ""  # the profile spares the convolutional family AutoAttack
-    assert table.loc["gmm", "not_measured"] == ""
+    # The profile spares the convolutional VAEs AutoAttack, not their CNN
+    assert "autoattack_linf" in table.loc["cnn_vae", "not_measured"]
+    assert table.loc["cnn", "not_measured"] == table.loc["gmm", "not_measured"] == ""
     assert table.loc["total", "train_s"] == 3600.0
     text = cost_summary(table, profile="default")
     assert "`default` profile" in text and "10 000 test images" in text
