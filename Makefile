@@ -50,14 +50,12 @@ chapters: $(ENV_STAMP)
 	done
 
 book: $(ENV_STAMP) $(MATHJAX)
-	@echo "make book: $(PROFILE) profile. From a clean clone this installs the environment, trains every"
-	@echo "model and runs every sweep: for the default profile on 2 CPU cores, about 100 minutes for the"
-	@echo "naive Bayes, mixture, MRF and VAE families, and 5 to 6 hours more for the convolutional VAEs"
-	@echo "(47 min of training; each of the three VAEs costs about 3 minutes of attack time per test image;"
-	@echo "see README for running that sweep in the background first). The adaptive chapter adds its own"
-	@echo "attacks: 20 to 80 minutes per family on one core for naive Bayes, the mixture and the VAEs, hours"
-	@echo "for the CNN+MRF and the convolutional VAEs (python -m genrob adaptive FAMILY runs one in the"
-	@echo "background). Warm, the whole book takes a few minutes."
+	@echo "make book: $(PROFILE) profile. With every result cached this takes under two minutes. From a"
+	@echo "clean clone it installs the environment, trains every model and runs every attack: for the"
+	@echo "default profile about 2 hours of training and 19 hours of single-thread attack time as recorded"
+	@echo "on a 2-core CPU (most of a day; the convolutional VAEs and the adaptive chapter are most of it)."
+	@echo "To spread it out, run families in the background first: python -m genrob sweep FAMILY and"
+	@echo "python -m genrob adaptive FAMILY (see README); an interrupted run resumes per cell."
 	@echo "Progress bars and a line per finished (model, attack) cell follow."
 	$(MAKE) --no-print-directory chapters PROFILE=$(PROFILE)
 	$(BIN)/jupyter-book build --all -W .

@@ -247,7 +247,7 @@ def verdict_bars(verdicts: pd.DataFrame, *, eps: float = 0.3) -> plt.Figure:
     ax.set_ylabel(f"robust accuracy, l_inf eps {eps:g}")
     ax.set_ylim(0, 1.05)
     ax.grid(axis="y", alpha=0.3)
-    ax.legend(fontsize=8, loc="upper right", frameon=False)
+    ax.legend(fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, frameon=False)  # above the bars
     fig.tight_layout()
     return _finished(fig)
 
