@@ -161,8 +161,8 @@ def study_cost(profile, *, seed: int = 0, full_n: int = FULL_N, results: pd.Data
     counts at its largest), per test image; ``full_hours``: training plus that
     many seconds for ``full_n`` images, in hours on this machine's one thread.
     ``not_measured``: the adaptive attacks the profile spared the model (a
-    generative one of a family with spared attacks), which the estimate leaves out. Rows sum to a ``total``. ``train_seconds``
-    defaults to each model's training report.
+    generative one of a family with spared attacks), which the estimate leaves out.
+    Rows sum to a ``total``. ``train_seconds`` defaults to each model's training report.
     """
     profile = get_profile(profile)
     table = _current(read_results(profile) if results is None else results, profile, seed=seed)

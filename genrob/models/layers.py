@@ -130,7 +130,8 @@ class SubPixelConvTranspose2d(nn.ConvTranspose2d):
         if -self.low == high:  # symmetric: the convolution pads, without a padded copy
             phases = nn.functional.conv2d(x, self.phase_weight(), padding=high)
         else:
-            phases = nn.functional.conv2d(nn.functional.pad(x, (-self.low, high, -self.low, high)), self.phase_weight())
+            padded = nn.functional.pad(x, (-self.low, high, -self.low, high))
+            phases = nn.functional.conv2d(padded, self.phase_weight())
         bias = None if self.bias is None else self.bias.view(1, -1, 1, 1)
         out = nn.functional.pixel_shuffle(phases, self.stride[0])
         return out if bias is None else out + bias
