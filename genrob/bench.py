@@ -118,7 +118,8 @@ def bench_path(profile: str) -> Path:
     return per_image_dir(name).parent / f"bench-{name}.csv"
 
 
-def benchmark_table(profile: str, *, models: Sequence[str] | None = None, refresh: bool = False) -> pd.DataFrame:
+def benchmark_table(profile: str, *, models: Sequence[str] | None = None, refresh: bool = False,
+                    batch: int = DEFAULT_BATCH_SIZE) -> pd.DataFrame:
     """The benchmark table of ``profile``: read from its file, or measured (and written) when the file is
     missing, lacks one of ``models`` (default: every registered one), or ``refresh`` asks for it."""
     models = list(models or model_names())
@@ -127,7 +128,7 @@ def benchmark_table(profile: str, *, models: Sequence[str] | None = None, refres
         table = pd.read_csv(path, index_col="model")
         if set(models) <= set(table.index):
             return table.loc[models]
-    table = benchmark(models, profile=profile)
+    table = benchmark(models, profile=profile, batch=batch)
     path.parent.mkdir(parents=True, exist_ok=True)
     table.round(4).to_csv(path)
     return table
@@ -145,10 +146,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: unknown models {unknown}; known: {model_names()}", file=sys.stderr)
         return 2
     print(f"threads: {thread_count()}, batch {args.batch}, profile {get_profile(args.profile).name}", flush=True)
-    table = benchmark(models, profile=args.profile, batch=args.batch)
+    table = benchmark_table(args.profile, models=models, refresh=True, batch=args.batch)
     path = bench_path(args.profile)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    table.round(4).to_csv(path)
     print(table.round(3).to_string())
     print(f"written to {path}")
     # The paper's ten attacks as the sweeps timed them at the profile's n (the book's Table 3).

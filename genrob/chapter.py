@@ -41,10 +41,11 @@ def provenance(config: SweepConfig) -> str:
 
 def attack_seconds(results: pd.DataFrame) -> pd.Series:
     """Wall time of each (model, attack) cell over its whole eps grid."""
-    # A minimisation attack's rows all carry the time of its one run.
-    once = results["attack"].map(lambda a: ATTACKS[a].minimisation)
+    # A minimisation attack's rows all carry the time of its one run (one per n it ran at).
+    once = results["attack"].map(lambda a: ATTACKS[a].minimisation).astype(bool)
     per_eps = results[~once].groupby(["model", "attack"], sort=False)["wall_time_s"].sum()
-    searches = results[once].groupby(["model", "attack"], sort=False)["wall_time_s"].first()
+    searches = (results[once].groupby(["model", "attack", "n"], sort=False)["wall_time_s"].first()
+                .groupby(level=["model", "attack"], sort=False).sum())
     return pd.concat([per_eps, searches])
 
 

@@ -168,22 +168,22 @@ def study_cost(profile, *, seed: int = 0, full_n: int = FULL_N, results: pd.Data
     table = _current(read_results(profile) if results is None else results, profile, seed=seed)
     table = table.assign(search=table["attack"].map(lambda a: ATTACKS[a].minimisation).astype(bool),
                          per_image=table["wall_time_s"] / table["n"]).sort_values("n", kind="stable")
-    # A search's rows all carry the time of its one run over the grid: counted once per run.
+    # Each cell once, at its largest n; a search's rows all carry the time of its one run over the grid.
     searches, fixed = table[table["search"]], table[~table["search"]]
-    runs = pd.concat([fixed, searches.drop_duplicates(["model", "attack", "n"])])
     once = pd.concat([fixed.drop_duplicates(["model", "attack", "norm", "eps"], keep="last"),
                       searches.drop_duplicates(["model", "attack"], keep="last")])
     models = _model_order(table["model"].unique())
     out = pd.DataFrame({
         "train_s": [train_seconds[m] if train_seconds is not None else training_report(m, profile)["train_seconds"]
                     for m in models],
-        "attack_s": runs.groupby("model")["wall_time_s"].sum().reindex(models),
+        "attack_s": chapter.attack_seconds(table).groupby(level="model").sum().reindex(models),
         "attack_s_per_image": once.groupby("model")["per_image"].sum().reindex(models),
     }, index=pd.Index(models, name="model"))
     out["full_hours"] = (out["train_s"] + full_n * out["attack_s_per_image"]) / 3600
     out["not_measured"] = [", ".join(profile.adaptive_skipped(get_spec(m).family))
                            if get_spec(m).kind == "generative" else "" for m in models]
     out.loc["total"] = [*out[["train_s", "attack_s", "attack_s_per_image", "full_hours"]].sum(), ""]
+    out.attrs["full_n"] = full_n
     return out
 
 
@@ -201,7 +201,7 @@ def cost_summary(costs: pd.DataFrame, *, profile, cores: int = 2) -> str:
     text = (f"At the `{profile.name}` profile the results took {total['train_s'] / 3600:.1f} hours of "
             f"training and {total['attack_s'] / 3600:.1f} hours of attacks, on one thread per run: "
             f"{core_hours:.0f} core-hours, about {core_hours / cores:.0f} hours on {cores} cores. "
-            f"The same attacks on all {_thousands(FULL_N)} test images would take about "
+            f"The same attacks on {_thousands(costs.attrs.get('full_n', FULL_N))} test images would take about "
             f"{_thousands(total['full_hours'])} core-hours of this CPU, most of them for "
             + ", ".join(f"`{m}` ({_thousands(h)})" for m, h in costliest.items()) + ".")
     if spared:

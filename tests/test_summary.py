@@ -123,6 +123,9 @@ def test_the_study_cost_counts_every_run_and_estimates_the_full_profile_from_eac
     per_sweep = 2.0 * fixed_cells + 6.0 * searches
     assert table.loc["cnn", "attack_s"] == pytest.approx(per_sweep)
     assert table.loc["gmm", "attack_s"] > table.loc["cnn", "attack_s"]  # the rerun at n = 200 cost time too
+    rerun_fixed = sum(not ATTACKS[r["attack"]].minimisation for r in rerun)
+    rerun_searches = len({r["attack"] for r in rerun if ATTACKS[r["attack"]].minimisation})
+    assert table.loc["gmm", "attack_s"] == pytest.approx(per_sweep + 2.0 * rerun_fixed + 6.0 * rerun_searches)
     # ... but the estimate takes each cell once, at its largest n
     assert table.loc["gmm", "attack_s_per_image"] == pytest.approx(per_sweep / 1000)
     assert table.loc["cnn", "full_hours"] == pytest.approx(1 + 10_000 * per_sweep / 1000 / 3600)
@@ -132,6 +135,9 @@ def test_the_study_cost_counts_every_run_and_estimates_the_full_profile_from_eac
     assert table.loc["total", "train_s"] == 3600.0
     text = cost_summary(table, profile="default")
     assert "`default` profile" in text and "10 000 test images" in text
+    assert "500 test images" in cost_summary(study_cost("default", results=pd.DataFrame(rows), full_n=500,
+                                                        train_seconds={"cnn": 0.0, "gmm": 0.0, "cnn_vae": 0.0}),
+                                             profile="default")
     assert "`autoattack_linf`" in text  # what the estimate leaves out is named
 
 
