@@ -22,7 +22,10 @@ from typing import Sequence
 
 from genrob import adaptive, chapter, evaluate, plots, summary
 from genrob.params import ParameterError
+from genrob.profiles import PROFILES
 from genrob.runtime import REPO_ROOT
+
+PROFILE_HELP = f"one of {', '.join(PROFILES)} (default: %(default)s)"
 
 #: The README's headline figure, beside its table.
 HEADLINE_FIGURE = "docs/headline.png"
@@ -33,7 +36,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     sweep = commands.add_parser("sweep", help="train and attack a family's models, as its chapter does")
     sweep.add_argument("family", help="a model family, e.g. naive_bayes, mixture, markov_random_field, vae, conv_vae")
-    sweep.add_argument("--profile", default="default", help="smoke, default or full (default: %(default)s)")
+    sweep.add_argument("--profile", default="default", help=PROFILE_HELP)
     sweep.add_argument("--models", nargs="+", help="only these models (default: the chapter's)")
     sweep.add_argument("--attacks", nargs="+", help="only these attacks (default: the paper's ten)")
     sweep.add_argument("--n", type=int, help="test images per attack (default: the profile's for the family)")
@@ -41,11 +44,11 @@ def _parser() -> argparse.ArgumentParser:
     sweep.add_argument("--no-eot", action="store_true", help="skip the EOT comparison for models that sample")
     robust = commands.add_parser("adaptive", help="run the adaptive chapter's attacks and checks on a family")
     robust.add_argument("family", help="a model family, e.g. naive_bayes, reference")
-    robust.add_argument("--profile", default="default", help="smoke, default or full (default: %(default)s)")
+    robust.add_argument("--profile", default="default", help=PROFILE_HELP)
     robust.add_argument("--models", nargs="+", help="only these of the family's models (default: all)")
     robust.add_argument("--seed", type=int, default=0)
     headline = commands.add_parser("headline", help="write the README's headline table and figure")
-    headline.add_argument("--profile", default="default", help="smoke, default or full (default: %(default)s)")
+    headline.add_argument("--profile", default="default", help=PROFILE_HELP)
     return parser
 
 

@@ -232,10 +232,11 @@ def _conv_vae_training(profile: Profile, likelihood: Likelihood) -> dict:
 
 
 def _conv_vae_architecture(profile: Profile) -> dict:
-    """Li's sizes; the smoke profile's are small enough for a run of seconds."""
+    """Li's sizes; the smoke profile's are small enough for a run of seconds, and a profile may
+    take fewer importance samples (each one decoder pass per class)."""
     if profile.small_models:
         return {"channels": 8, "samples": 2}
-    return {"channels": CHANNELS, "samples": IMPORTANCE_SAMPLES}
+    return {"channels": CHANNELS, "samples": profile.importance_samples or IMPORTANCE_SAMPLES}
 
 
 for _name, _paper_name, _likelihood, _counterpart, _what in (
@@ -251,7 +252,7 @@ for _name, _paper_name, _likelihood, _counterpart, _what in (
         architecture=lambda profile, likelihood=_likelihood: {"likelihood": likelihood,
                                                                **_conv_vae_architecture(profile)},
         description=f"Li's conditional VAE p(z) p(y | z) p(x | z, y), {_what}; "
-                    f"logit = importance-weighted log p(x, y), K = {IMPORTANCE_SAMPLES}",
+                    f"logit = importance-weighted log p(x, y), K = {IMPORTANCE_SAMPLES} (a profile may take fewer)",
     ))
 
 register(ModelSpec(
