@@ -15,6 +15,11 @@ CHAPTERS := $(patsubst book/chapters/%,notebooks/%.ipynb,$(shell grep -o 'book/c
 # stale checkpoint or result can never make a test pass.
 TEST_CACHE := $(CURDIR)/_build/test-cache
 PROFILE ?= default
+# What a clean clone's `make book` costs per profile on a 2-core CPU (measured; see README).
+BOOK_COST_smoke := about ten minutes
+BOOK_COST_default := about 50 minutes (51 min measured)
+BOOK_COST_extended := most of a day (1.8 h of training, 19 h of single-thread attacks recorded)
+BOOK_COST_full := months on this CPU (the summary chapter estimates it); the paper's scale is for a GPU
 
 .PHONY: help env book test unit nbval book-smoke book-browser chapters notebooks bench clean
 
@@ -50,10 +55,8 @@ chapters: $(ENV_STAMP)
 	done
 
 book: $(ENV_STAMP) $(MATHJAX)
-	@echo "make book: $(PROFILE) profile. With every result cached this takes under two minutes. From a"
-	@echo "clean clone it installs the environment, trains every model and runs every attack: for the"
-	@echo "default profile about 2 hours of training and 19 hours of single-thread attack time as recorded"
-	@echo "on a 2-core CPU (most of a day; the convolutional VAEs and the adaptive chapter are most of it)."
+	@echo "make book: $(PROFILE) profile. From a clean clone it installs the environment, trains every model"
+	@echo "and runs every attack: $(BOOK_COST_$(PROFILE)). With every result cached it takes a minute or two."
 	@echo "To spread it out, run families in the background first: python -m genrob sweep FAMILY and"
 	@echo "python -m genrob adaptive FAMILY (see README); an interrupted run resumes per cell."
 	@echo "Progress bars and a line per finished (model, attack) cell follow."

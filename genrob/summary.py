@@ -21,6 +21,7 @@ from genrob import chapter, evaluate
 from genrob.data import MNIST
 from genrob.models import get_spec, model_names, training_report
 from genrob.models.registry import families
+from genrob.models.vae import IMPORTANCE_SAMPLES
 from genrob.params import sweep_config
 from genrob.models.base import model_device, predict
 from genrob.paper import paper_robustness, paper_runtimes
@@ -207,6 +208,14 @@ def cost_summary(costs: pd.DataFrame, *, profile, cores: int = 2) -> str:
     if spared:
         text += (" That leaves out what this profile did not run on some models: "
                  + ", ".join(f"`{a}`" for a in spared) + ".")
+    cheaper = ["its convolutional VAEs are shrunk"] if profile.small_models else []
+    if profile.importance_samples:
+        cheaper.append(f"its convolutional VAEs average {profile.importance_samples} importance samples, "
+                       f"not {IMPORTANCE_SAMPLES}")
+    if min(profile.attack_effort, profile.adaptive_effort) < 1:
+        cheaper.append("its attacks run on cut budgets")
+    if cheaper:
+        text += " It is a lower bound for the `full` profile: " + ", and ".join(cheaper) + "."
     return text
 
 

@@ -29,7 +29,7 @@
 # what its numbers mean.
 
 # %% tags=["parameters"]
-profile = "smoke"  # "smoke" (seconds, for tests), "default" (the book), "full" (GPU, paper scale)
+profile = "smoke"  # "smoke" (seconds, for tests), "default" (the book), "extended" (a day on a CPU), "full" (GPU)
 seed = 0
 
 # %%

@@ -230,8 +230,8 @@ def test_unknown_families_are_refused_before_any_work():
 
 def test_autoattack_runs_the_original_budgets_not_torchattacks_defaults():
     """torchattacks' AutoAttack leaves APGD, APGD-T and FAB at 10 iterations (its issue #196); the original runs 100."""
-    assert make_attack("autoattack_linf", "default").settings == {"steps": 100, "queries": 5000, "targets": 9}
-    parts = make_attack("autoattack_linf", "default")._parts(nn.Linear(784, 10), 0.3, CPU)
+    assert make_attack("autoattack_linf", "extended").settings == {"steps": 100, "queries": 5000, "targets": 9}
+    parts = make_attack("autoattack_linf", "extended")._parts(nn.Linear(784, 10), 0.3, CPU)
     assert [type(p).__name__ for p in parts] == ["APGD", "APGDT", "FAB", "Square"]
     assert [getattr(p, "steps", None) for p in parts[:3]] == [100, 100, 100] and parts[3].n_queries == 5000
     assert parts[1].n_target_classes == parts[2].n_target_classes == 9
@@ -273,10 +273,13 @@ def test_a_family_spared_costly_attacks_keeps_the_others_and_gets_eot_in_place_o
 
 def test_the_adaptive_evaluation_takes_the_profiles_n_for_the_family():
     from genrob.adaptive import family_config
+    from genrob.params import sweep_config
 
-    assert family_config("vae", profile="default").n == 100 < family_config("vae", profile="default", n=300).n
-    assert family_config("naive_bayes", profile="default").n == 1000  # the chapter's, where not set
-    assert family_config("conv_vae", profile="default").n == 30
+    assert family_config("vae", profile="extended").n == 100 < family_config("vae", profile="extended", n=300).n
+    assert family_config("naive_bayes", profile="extended").n == 1000  # the chapter's, where not set
+    assert family_config("conv_vae", profile="extended").n == 30
+    # the default profile reuses each chapter's images, so the paper's attacks are not run twice
+    assert family_config("vae", profile="default").n == sweep_config(profile="default", family="vae").n == 50
 
 
 def test_the_papers_claims_are_judged_on_the_worst_case_and_shown_under_its_own_attacks():

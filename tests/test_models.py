@@ -76,8 +76,8 @@ def test_a_cached_model_is_loaded_not_retrained(models, mnist, monkeypatch):
 
 def test_the_checkpoint_key_follows_the_configuration():
     spec = get_spec("logistic_regression")
-    assert spec.config_hash("smoke") != spec.config_hash("default")
-    assert spec.config_hash("default") == spec.config_hash("full")  # same training, same checkpoint
+    assert spec.config_hash("smoke") != spec.config_hash("default") != spec.config_hash("extended")
+    assert spec.config_hash("extended") == spec.config_hash("full")  # same training, same checkpoint
 
 
 def test_unknown_model_names_are_refused_clearly():

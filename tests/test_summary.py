@@ -13,14 +13,15 @@ from genrob.profiles import PAPER_L2_EPS, PAPER_LINF_EPS
 from genrob.summary import paper_table, study_results
 
 
-def _sweep(model: str, n: int, accuracy: float, *, attacks=PAPER_ATTACKS, model_config: str | None = None):
+def _sweep(model: str, n: int, accuracy: float, *, attacks=PAPER_ATTACKS, model_config: str | None = None,
+           profile: str = "default"):
     rows = []
     for attack in attacks:
         norm = norm_of(attack)
         for eps in PAPER_LINF_EPS if norm == "linf" else PAPER_L2_EPS:
-            rows.append({"profile": "default", "model": model,
-                         "model_config": model_config or get_spec(model).config_hash("default"),
-                         "attack": attack, "attack_config": attack_config_hash(make_attack(attack, "default")),
+            rows.append({"profile": profile, "model": model,
+                         "model_config": model_config or get_spec(model).config_hash(profile),
+                         "attack": attack, "attack_config": attack_config_hash(make_attack(attack, profile)),
                          "norm": norm, "eps": eps, "n": n, "seed": 0, "robust_accuracy": accuracy})
     return rows
 
@@ -139,6 +140,11 @@ def test_the_study_cost_counts_every_run_and_estimates_the_full_profile_from_eac
                                                         train_seconds={"cnn": 0.0, "gmm": 0.0, "cnn_vae": 0.0}),
                                              profile="default")
     assert "`autoattack_linf`" in text  # what the estimate leaves out is named
+    # the default profile's cheaper models and budgets make its estimate a lower bound; the extended one's is not
+    assert "lower bound" in text and "2 importance samples" in text and "cut budgets" in text
+    extended = study_cost("extended", results=pd.DataFrame(_sweep("cnn", 1000, 0.2, profile="extended"))
+                          .assign(wall_time_s=2.0), train_seconds={"cnn": 0.0})
+    assert "lower bound" not in cost_summary(extended, profile="extended")
 
 
 def test_the_readme_headline_is_written_between_its_markers_and_nowhere_else():

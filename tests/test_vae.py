@@ -152,9 +152,10 @@ def test_the_eot_check_attacks_only_sampling_models_both_ways_on_the_same_images
     from genrob.chapter import eot_config
     from genrob.params import sweep_config
 
-    config = eot_config(sweep_config(profile="default", family="vae"))
+    config = eot_config(sweep_config(profile="extended", family="vae"))
     assert config.models == ("cvae", "vae_classifier", "vae_classifier_pretrained")
     assert config.attacks == ("pgd_linf", "eot_pgd_linf") and config.n == 100
     assert eot_config(sweep_config(profile="smoke", family="vae")).n == 10
+    assert eot_config(sweep_config(profile="default", family="vae")).n == 50  # the chapter's, below the cap
     assert config.linf_eps == (0.1, 0.2, 0.3)
     assert eot_config(sweep_config(profile="default", family="vae", linf_eps=[0.4, 0.5])).linf_eps == (0.4,)
