@@ -159,3 +159,13 @@ def test_the_eot_check_attacks_only_sampling_models_both_ways_on_the_same_images
     assert eot_config(sweep_config(profile="default", family="vae")).n == 50  # the chapter's, below the cap
     assert config.linf_eps == (0.1, 0.2, 0.3)
     assert eot_config(sweep_config(profile="default", family="vae", linf_eps=[0.4, 0.5])).linf_eps == (0.4,)
+
+
+def test_the_prototypes_squared_norms_are_computed_once_per_state_of_the_buffer():
+    model = CVAEPrototypes(prototypes=3)
+    x = torch.rand(2, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    before, norms = model(x), model._squared_norms()
+    assert model._squared_norms() is norms  # an attack's every call reuses them
+    with torch.no_grad():
+        model.prototypes.add_(0.5)  # as refresh() changes them in place: recomputed
+    assert model._squared_norms() is not norms and not torch.equal(model(x), before)

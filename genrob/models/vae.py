@@ -199,11 +199,21 @@ class CVAEPrototypes(nn.Module):
         self.prototypes.copy_(decoder.mean(z[None], decoder.label.weight[:, None, :]))
         self.log_sigma.copy_(decoder.log_sigma)
 
+    @torch.no_grad()
+    def _squared_norms(self) -> torch.Tensor:
+        """||m||^2 of every prototype, computed once per state of the buffer (an attack calls the
+        model hundreds of times with the same one)."""
+        state = (self.prototypes.data_ptr(), self.prototypes._version)
+        if getattr(self, "_cached_state", None) != state:
+            self._cached_norms = self.prototypes.flatten(0, 1).pow(2).sum(1)[None, :]
+            self._cached_state = state
+        return self._cached_norms
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         flat = x.flatten(1)
         # ||x - m||^2 = ||x||^2 - 2 x.m + ||m||^2, as one matrix product for all prototypes
         squared = (flat.pow(2).sum(1)[:, None] - 2 * flat @ self.prototypes.flatten(0, 1).T
-                   + self.prototypes.flatten(0, 1).pow(2).sum(1)[None, :])
+                   + self._squared_norms())
         nearest = squared.clamp_min(0).view(len(x), N_CLASSES, -1).amin(-1)
         return -nearest / (2 * (2 * self.log_sigma).exp())
 
