@@ -2,9 +2,9 @@
 
 ``smoke`` runs each notebook in seconds (nbval and CI), ``default`` is what
 ``make book`` runs on a 2-core CPU in under an hour, ``extended`` is
-the same study with full training and five times the images (about a day on the
-same CPU), ``full`` is the paper's scale (all 10 000 test images) for a machine
-with a GPU.
+the same study with full training and three to six times the images (about a
+day on the same CPU), ``full`` is the paper's scale (all 10 000 test images) for
+a machine with a GPU.
 """
 
 from __future__ import annotations

@@ -229,7 +229,7 @@ comparison.set_index(["model", "attack", "eps"]).round(3)
 # ## What this family shows
 #
 # The numbers of this page come from the run stated at its top; the
-# statements below describe the extended profile, the README's evidence (five times the
+# statements below describe the extended profile, the README's evidence (more test
 # images, full training, a day on two cores); `make book` runs the default
 # profile, whose tables above preview it with wider intervals.
 #
