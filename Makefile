@@ -15,7 +15,8 @@ CHAPTERS := $(patsubst book/chapters/%,notebooks/%.ipynb,$(shell grep -o 'book/c
 # stale checkpoint or result can never make a test pass.
 TEST_CACHE := $(CURDIR)/_build/test-cache
 PROFILE ?= default
-# What a clean clone's `make book` costs per profile on a 2-core CPU (measured; see README).
+# What a clean clone's `make book` costs per profile on a 2-core CPU: default measured, extended as
+# recorded over its runs (see README), smoke from `make notebooks` (7 min) plus install and build.
 BOOK_COST_smoke := about ten minutes
 BOOK_COST_default := about 50 minutes (51 min measured)
 BOOK_COST_extended := most of a day (1.8 h of training, 19 h of single-thread attacks recorded)

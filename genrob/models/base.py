@@ -10,7 +10,7 @@ which is how attack libraries find its device.
 from __future__ import annotations
 
 import contextlib
-from typing import Callable, Iterator, Literal
+from typing import Callable, Iterator, Literal, Sequence, TypeVar
 
 import torch
 from torch import nn
@@ -95,6 +95,22 @@ def in_chunks(function: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
     if len(x) <= size:
         return function(x)
     return torch.cat([function(part) for part in x.split(size)])
+
+
+T = TypeVar("T")
+
+
+def once_per_state(module: nn.Module, name: str, buffers: Sequence[torch.Tensor], compute: Callable[[], T]) -> T:
+    """``compute()`` (without gradients), kept on ``module`` under ``name`` until one of ``buffers`` is
+    changed in place or replaced: for terms that depend on fixed buffers only, which an attack's
+    hundreds of calls would otherwise recompute each time."""
+    state = tuple((b.data_ptr(), b._version) for b in buffers)
+    cached = module.__dict__.get(name)
+    if cached is None or cached[0] != state:
+        with torch.no_grad():
+            cached = (state, compute())
+        module.__dict__[name] = cached
+    return cached[1]
 
 
 def samples_noise(model: nn.Module) -> bool:

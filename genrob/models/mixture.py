@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from genrob.data import Split
-from genrob.models.base import N_CLASSES, accuracy
+from genrob.models.base import N_CLASSES, accuracy, once_per_state
 from genrob.models.registry import ModelSpec, register
 from genrob.runtime import progress
 
@@ -45,20 +45,16 @@ class GaussianMixtureClassifier(nn.Module):
         self.register_buffer("log_weights", torch.full((n_classes, components), -math.log(components)))
         self.register_buffer("log_prior", torch.full((n_classes,), -math.log(n_classes)))
 
-    @torch.no_grad()
     def _terms(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """1 / var, mu / var, sum_d mu^2 / var and sum_d log(2 pi var) per component, computed once
-        per state of the buffers (an attack calls the model hundreds of times with the same ones)."""
-        state = tuple((b.data_ptr(), b._version) for b in (self.means, self.variances))
-        if getattr(self, "_cached_state", None) != state:
+        """1 / var, mu / var, sum_d mu^2 / var and sum_d log(2 pi var) per component, once per state of the buffers."""
+        def compute():
             classes, components, features = self.means.shape
             precision = (1 / self.variances).view(classes * components, features)
             scaled_means = (self.means / self.variances).view(classes * components, features)
-            self._cached_terms = (precision, scaled_means,
-                                  (self.means * scaled_means.view_as(self.means)).sum(-1).view(-1),
-                                  torch.log(2 * math.pi * self.variances).sum(-1).view(-1))
-            self._cached_state = state
-        return self._cached_terms
+            return (precision, scaled_means, (self.means * scaled_means.view_as(self.means)).sum(-1).view(-1),
+                    torch.log(2 * math.pi * self.variances).sum(-1).view(-1))
+
+        return once_per_state(self, "_component_terms", (self.means, self.variances), compute)
 
     def component_log_densities(self, x: torch.Tensor) -> torch.Tensor:
         """log N(x; mu_yk, sigma^2_yk) for every class y and component k: N x classes x components."""

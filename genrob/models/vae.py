@@ -35,7 +35,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from genrob.data import Split
-from genrob.models.base import N_CLASSES, in_chunks, model_device
+from genrob.models.base import N_CLASSES, in_chunks, model_device, once_per_state
 from genrob.models.registry import ModelSpec, get_spec, load_model, register
 from genrob.training import fit, fit_classifier
 
@@ -199,15 +199,10 @@ class CVAEPrototypes(nn.Module):
         self.prototypes.copy_(decoder.mean(z[None], decoder.label.weight[:, None, :]))
         self.log_sigma.copy_(decoder.log_sigma)
 
-    @torch.no_grad()
     def _squared_norms(self) -> torch.Tensor:
-        """||m||^2 of every prototype, computed once per state of the buffer (an attack calls the
-        model hundreds of times with the same one)."""
-        state = (self.prototypes.data_ptr(), self.prototypes._version)
-        if getattr(self, "_cached_state", None) != state:
-            self._cached_norms = self.prototypes.flatten(0, 1).pow(2).sum(1)[None, :]
-            self._cached_state = state
-        return self._cached_norms
+        """||m||^2 of every prototype, once per state of the buffer."""
+        return once_per_state(self, "_squared_norms_cache", (self.prototypes,),
+                              lambda: self.prototypes.flatten(0, 1).pow(2).sum(1)[None, :])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         flat = x.flatten(1)
