@@ -22,7 +22,7 @@ BOOK_COST_default := about 50 minutes (51 min measured)
 BOOK_COST_extended := most of a day (1.8 h of training, 19 h of single-thread attacks recorded)
 BOOK_COST_full := months on this CPU (the summary chapter estimates it); the paper's scale is for a GPU
 
-.PHONY: help env book test unit nbval book-smoke book-browser chapters notebooks bench clean
+.PHONY: help env book test unit nbval nbval-forced-down book-smoke book-browser chapters notebooks bench clean
 
 help:
 	@echo "make book       build the book (_build/html) from the default profile; trains and sweeps what is not cached"
@@ -67,7 +67,7 @@ book: $(ENV_STAMP) $(MATHJAX)
 
 test: $(ENV_STAMP)
 	rm -rf $(TEST_CACHE)
-	$(MAKE) --no-print-directory unit nbval book-smoke book-browser
+	$(MAKE) --no-print-directory unit nbval nbval-forced-down book-smoke book-browser
 
 unit: $(ENV_STAMP)
 	GENROB_PROGRESS=off $(BIN)/pytest tests --ignore=tests/browser
@@ -76,8 +76,24 @@ unit: $(ENV_STAMP)
 # of them in one): it gets more than the unit tests' 900 s against a hang, on a
 # busy machine.
 nbval: $(ENV_STAMP)
-	GENROB_CACHE=$(TEST_CACHE) GENROB_PROGRESS=off $(BIN)/pytest --nbval --nbval-current-env -p no:cacheprovider \
+	$(NBVAL_ENV) GENROB_CACHE=$(TEST_CACHE) GENROB_PROGRESS=off $(BIN)/pytest --nbval --nbval-current-env -p no:cacheprovider \
 	  --timeout 2400 $(NOTEBOOKS)
+
+# Vector code forced down to AVX2 in every library that picks its kernels by CPU (torch, oneDNN, MKL,
+# NumPy) and one thread: what another x86-64 CPU or thread count computes differently. The stored
+# outputs must hold under it (the smoke profile computes in float64; see README, "Two commands").
+FORCED_DOWN := ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2 \
+  NPY_DISABLE_CPU_FEATURES="X86_V4 AVX512_ICL AVX512_SPR" GENROB_THREADS=1
+# One notebook whose models cover dense layers, convolutions, sampling and attacks, from an empty cache of
+# its own so that it trains and attacks again under those kernels (`make nbval NBVAL_ENV='$(FORCED_DOWN)'`
+# runs every notebook so).
+FORCED_DOWN_NOTEBOOK := notebooks/markov_random_field.ipynb
+NBVAL_ENV :=
+
+nbval-forced-down: $(ENV_STAMP)
+	rm -rf $(TEST_CACHE)-forced-down
+	$(MAKE) --no-print-directory nbval NOTEBOOKS=$(FORCED_DOWN_NOTEBOOK) TEST_CACHE=$(TEST_CACHE)-forced-down \
+	  NBVAL_ENV='$(FORCED_DOWN)'
 
 # The book built from smoke runs, into its own output folder so it never mixes
 # with the default-profile book in _build/html.

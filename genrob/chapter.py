@@ -16,7 +16,8 @@ from genrob.models import get_spec, training_report
 from genrob.models.base import samples_noise
 from genrob.paper import paper_clean_accuracy, paper_runtimes
 from genrob.params import SweepConfig, sweep_config
-from genrob.runtime import code_version, seed_everything
+from genrob.profiles import Profile, get_profile
+from genrob.runtime import code_version, seed_everything, use_precision
 
 #: Decimal places of the floats a chapter prints, so nbval reruns compare equal.
 DECIMALS = 3
@@ -26,10 +27,18 @@ EXAMPLE_ATTACKS = ("fgsm_linf", "pgd_linf", "cw_l2", "linear_search_contrast_red
 
 
 def setup(*, family: str, profile: str, seed: int = 0, **params) -> SweepConfig:
-    """Check the notebook's parameters (before any work) and seed everything."""
+    """Check the notebook's parameters (before any work), then :func:`start`."""
     config = sweep_config(profile=profile, family=family, seed=seed, **params)
-    seed_everything(seed)
+    start(config.profile, seed=seed)
     return config
+
+
+def start(profile: Profile | str, *, seed: int = 0) -> Profile:
+    """Seed everything and compute from here on in the profile's precision (load MNIST after it)."""
+    profile = get_profile(profile)
+    use_precision(profile.torch_dtype)
+    seed_everything(seed)
+    return profile
 
 
 def provenance(config: SweepConfig) -> str:

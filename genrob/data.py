@@ -47,7 +47,7 @@ class MnistDataError(RuntimeError):
 
 @dataclass(frozen=True)
 class Split:
-    """Images (N x 1 x 28 x 28, float32 in [0, 1]) and their labels (int64)."""
+    """Images (N x 1 x 28 x 28, in [0, 1]; float32 but in the smoke profile) and their labels (int64)."""
 
     x: torch.Tensor
     y: torch.Tensor
@@ -59,6 +59,10 @@ class Split:
         index = torch.as_tensor(index, dtype=torch.long)
         return Split(self.x[index], self.y[index])
 
+    def to(self, dtype: torch.dtype) -> "Split":
+        """The same images in ``dtype`` (itself where they already are)."""
+        return self if self.x.dtype == dtype else Split(self.x.to(dtype), self.y)
+
 
 @dataclass(frozen=True)
 class MNIST:
@@ -67,6 +71,10 @@ class MNIST:
     train: Split
     val: Split
     test: Split
+
+    def to(self, dtype: torch.dtype) -> "MNIST":
+        """The same splits in ``dtype``."""
+        return MNIST(self.train.to(dtype), self.val.to(dtype), self.test.to(dtype))
 
 
 def _decompress(path: Path) -> bytes:
@@ -154,8 +162,8 @@ def read_idx(path: Path | str) -> np.ndarray:
     return _parse_idx(_verified_bytes(path), path.name)
 
 
-def _split(images: np.ndarray, labels: np.ndarray) -> Split:
-    x = torch.from_numpy(images.astype(np.float32) / 255.0).unsqueeze(1)
+def _split(images: np.ndarray, labels: np.ndarray, dtype: torch.dtype) -> Split:
+    x = torch.tensor(images, dtype=dtype).div_(255.0).unsqueeze(1)
     return Split(x.contiguous(), torch.from_numpy(labels.astype(np.int64)))
 
 
@@ -168,15 +176,21 @@ def load_mnist(
     validation_size: int = VALIDATION_SIZE,
     split_seed: int = SPLIT_SEED,
     download: bool = True,
+    dtype: torch.dtype | None = None,
 ) -> MNIST:
-    """MNIST as float32 tensors in [0, 1], with a validation split fixed by ``split_seed``."""
+    """MNIST as tensors in [0, 1], with a validation split fixed by ``split_seed``.
+
+    The images are of ``dtype``, by default torch's default dtype: float32, or the
+    precision a profile set (:func:`genrob.runtime.use_precision`).
+    """
     directory = ensure_files(directory, download=download)
-    key = (str(directory.resolve()), validation_size, split_seed)
+    dtype = dtype or torch.get_default_dtype()
+    key = (str(directory.resolve()), validation_size, split_seed, dtype)
     if key not in _CACHE:
         train = _split(read_idx(directory / "train-images-idx3-ubyte.gz"),
-                       read_idx(directory / "train-labels-idx1-ubyte.gz"))
+                       read_idx(directory / "train-labels-idx1-ubyte.gz"), dtype)
         test = _split(read_idx(directory / "t10k-images-idx3-ubyte.gz"),
-                      read_idx(directory / "t10k-labels-idx1-ubyte.gz"))
+                      read_idx(directory / "t10k-labels-idx1-ubyte.gz"), dtype)
         order = torch.randperm(len(train), generator=torch.Generator().manual_seed(split_seed))
         _CACHE[key] = MNIST(
             train=train.take(order[validation_size:]),

@@ -26,7 +26,7 @@ from genrob.results import (
     append_rows, existing_keys, fingerprint, load_per_image, memoised, per_image_dir, read_results, row_key,
     save_per_image, wilson_interval,
 )
-from genrob.runtime import code_version, progress, report, seed_everything, torch_device
+from genrob.runtime import code_version, progress, report, seed_everything, torch_device, use_precision
 
 DEFAULT_BATCH_SIZE = 500
 
@@ -90,7 +90,7 @@ def per_image_outcome(config: SweepConfig, model: str, attack: str, eps: float, 
     search = load_per_image(_per_image_path(config, base, None)) if spec.minimisation and arrays is None else None
     if search is not None:
         data = data if data is not None else load_mnist()
-        subset = evaluation_subset(data.test, config.n, seed=config.seed)
+        subset = evaluation_subset(data.test, config.n, seed=config.seed).to(config.profile.torch_dtype)
         out = spec.outcome(load_model(model, config.profile, data=data), subset.x, subset.y,
                            search["clean_correct"], torch.from_numpy(search["adversarial"]), [eps])
         arrays = {"clean_correct": out.clean_correct, "fooled": out.fooled[0], "perturbation": out.perturbation[0]}
@@ -186,7 +186,8 @@ def sweep(config: SweepConfig, *, data: MNIST | None = None, device: torch.devic
     Returns the rows of the table that ``config`` asks for, in sweep order.
     """
     device = torch.device(device) if device is not None else torch_device()
-    data = data if data is not None else load_mnist()
+    use_precision(config.profile.torch_dtype)
+    data = (data if data is not None else load_mnist()).to(config.profile.torch_dtype)
     subset = evaluation_subset(data.test, config.n, seed=config.seed)
     done = existing_keys(read_results(config.profile))
     wanted: list[tuple] = []
@@ -250,10 +251,10 @@ def gradient_health(models: dict[str, nn.Module], images: Split) -> pd.DataFrame
 
     For the correctly classified ``images`` of each model: the median logit margin
     (top logit minus runner-up) and the share of images whose cross-entropy
-    gradient with respect to the input is exactly zero in float32. Log-likelihood
-    logits can differ by hundreds of nats; softmax then saturates, the gradient
-    underflows to zero, and a gradient attack stands still: robustness that is
-    only apparent.
+    gradient with respect to the input is exactly zero in the run's precision (float32;
+    the smoke profile's float64 underflows far later). Log-likelihood logits can differ
+    by hundreds of nats; softmax then saturates, the gradient underflows to zero, and a
+    gradient attack stands still: robustness that is only apparent.
     """
     rows = []
     for name, model in models.items():

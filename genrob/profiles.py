@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+import torch
+
 #: The paper's eps grids (Section 4): l_inf 0.1..0.5 and l_2 1..5.
 PAPER_LINF_EPS: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.5)
 PAPER_L2_EPS: tuple[float, ...] = (1.0, 2.0, 3.0, 4.0, 5.0)
@@ -40,6 +42,14 @@ class Profile:
     #: Importance samples per class of the convolutional VAEs' logits where fewer than Li's
     #: (each is one decoder pass per class: the cost of every attack on them scales with it).
     importance_samples: int | None = None
+    #: Precision of every tensor of a run. The smoke profile computes in float64 so that its stored
+    #: notebook outputs hold on any CPU: in float32, the rounding differences between CPUs' vector
+    #: kernels grow through training into different predictions (README, "make test").
+    dtype: str = "float32"
+
+    @property
+    def torch_dtype(self) -> torch.dtype:
+        return getattr(torch, self.dtype)
 
     def n_eval_for(self, family: str | None) -> int:
         """Test images per attack for a family's chapter."""
@@ -65,6 +75,7 @@ PROFILES: dict[str, Profile] = {
         name="smoke", n_eval=60, max_train=6000, epoch_scale=0.1, attack_effort=0.5,
         description="seconds per notebook, to check that everything runs (nbval, CI); not evidence",
         family_n_eval=(("vae", 10), ("conv_vae", 10)), small_models=True, adaptive_effort=0.1,
+        dtype="float64",
     ),
     "default": Profile(
         name="default", n_eval=200, max_train=None, epoch_scale=0.2, attack_effort=0.5,

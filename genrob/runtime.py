@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import os
 import random
@@ -11,7 +12,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
 import numpy as np
-import torch
+
+# MKL may otherwise run a product on fewer threads than asked when the machine is busy, which
+# changes the order, and so the rounding, of its sums: seeded training then differed between a
+# quiet and a loaded run. Set before torch loads MKL, and again below for a torch imported earlier.
+os.environ.setdefault("MKL_DYNAMIC", "FALSE")
+
+import torch  # noqa: E402
 
 if TYPE_CHECKING:
     from tqdm import tqdm
@@ -22,6 +29,19 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 # inherit it: an attack's softmax weights of classes hundreds of nats behind are subnormal, and
 # the binary convolutional VAEs' convolution backward passes over them ran ten times slower.
 torch.set_flush_denormal(True)
+
+
+def _fix_mkl_thread_count() -> None:
+    """``MKL_Set_Dynamic(0)`` in the MKL inside torch's CPU library (which reads the variable above
+    only when it starts); a torch without MKL needs nothing."""
+    try:
+        library = ctypes.CDLL(str(Path(torch.__file__).parent / "lib" / "libtorch_cpu.so"))
+        library.MKL_Set_Dynamic(ctypes.c_int(0))
+    except (OSError, AttributeError):
+        pass
+
+
+_fix_mkl_thread_count()
 
 
 def cache_dir() -> Path:
@@ -45,6 +65,11 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
+
+
+def use_precision(dtype: torch.dtype) -> None:
+    """Make ``dtype`` the precision of every tensor and model created from here on (a profile's ``dtype``)."""
+    torch.set_default_dtype(dtype)
 
 
 def torch_device() -> torch.device:

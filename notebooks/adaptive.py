@@ -64,6 +64,7 @@ from genrob import adaptive, chapter, plots
 from genrob.data import load_mnist
 
 chosen = adaptive.families_to_evaluate(families)
+chapter.start(profile, seed=seed)
 data = load_mnist()
 
 # %% tags=["nbval-ignore-output"]

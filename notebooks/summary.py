@@ -40,6 +40,7 @@ from genrob import adaptive, bench, chapter, paper, plots, summary
 from genrob.data import load_mnist
 from genrob.models import load_model
 
+chapter.start(profile, seed=seed)
 data = load_mnist()
 results = summary.run_study(profile, seed=seed, data=data)
 

@@ -10,6 +10,8 @@ import torch
 
 from genrob.data import MNIST, evaluation_subset, load_mnist
 from genrob.models import load_model
+from genrob.profiles import get_profile
+from genrob.runtime import use_precision
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -29,8 +31,14 @@ def fresh_cache(tmp_path, monkeypatch) -> Path:
     return tmp_path / "cache"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def smoke_precision() -> None:
+    """The tests run the smoke profile: everything in its precision, as its notebooks do."""
+    use_precision(get_profile("smoke").torch_dtype)
+
+
 @pytest.fixture(scope="session")
-def mnist() -> MNIST:
+def mnist(smoke_precision) -> MNIST:
     return load_mnist(download=False)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import warnings
 
 import numpy as np
@@ -71,8 +72,11 @@ def test_white_box_attacks_defeat_logistic_regression(models, few_images):
 
 
 def test_iterative_pgd_is_at_least_as_strong_as_fgsm(models, few_images):
+    """In float32, as every evidence profile computes (in the smoke profile's float64, cross-entropy
+    gradients that float32 rounds to zero survive, and FGSM's single full step can come out ahead)."""
     for model in models.values():
-        results = {name: make_attack(name, "smoke").run(model, few_images.x, few_images.y, PAPER_LINF_EPS,
+        model = copy.deepcopy(model).float()
+        results = {name: make_attack(name, "smoke").run(model, few_images.x.float(), few_images.y, PAPER_LINF_EPS,
                                                         device=CPU, seed=0).robust.mean(1)
                    for name in ("fgsm_linf", "pgd_linf")}
         assert (results["pgd_linf"] <= results["fgsm_linf"] + 2 / 40).all()

@@ -20,7 +20,8 @@ TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
 def test_shapes_types_and_range(mnist):
     assert mnist.train.x.shape == (50_000, 1, 28, 28) and mnist.val.x.shape == (10_000, 1, 28, 28)
     assert mnist.test.x.shape == (10_000, 1, 28, 28)
-    assert mnist.train.x.dtype == torch.float32 and mnist.test.y.dtype == torch.int64
+    assert mnist.train.x.dtype == torch.get_default_dtype() and mnist.test.y.dtype == torch.int64
+    assert load_mnist(dtype=torch.float32).test.x.dtype == torch.float32
     assert float(mnist.test.x.min()) == 0.0 and float(mnist.test.x.max()) == 1.0
 
 

@@ -79,7 +79,7 @@ def test_pseudo_likelihood_is_the_sum_of_exact_pixel_conditionals():
     model = IsingClassifier(3, 3, n_classes=2)
     with torch.no_grad():
         model.unary.copy_(unary), model.horizontal.copy_(horizontal), model.vertical.copy_(vertical)
-    x = (torch.rand(4, 3, 3, generator=torch.Generator().manual_seed(2)) < 0.5).float()
+    x = (torch.rand(4, 3, 3, generator=torch.Generator().manual_seed(2)) < 0.5).to(model.unary.dtype)
     y = torch.tensor([0, 1, 1, 0])
     total = 0.0
     for image, label in zip(x, y):

@@ -16,8 +16,9 @@ with 100, scaled by the profile's adaptive effort (the smoke profile's runs are 
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
-from typing import Any
+from typing import Any, Iterator
 
 import torch
 from torch import nn
@@ -32,6 +33,35 @@ TORCHATTACKS_NORM = {"linf": "Linf", "l2": "L2"}
 
 def _effort(profile: Profile | None) -> float:
     return profile.adaptive_effort if profile is not None else 1.0
+
+
+@contextlib.contextmanager
+def _default_dtype(dtype: torch.dtype) -> Iterator[None]:
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)
+    try:
+        yield
+    finally:
+        torch.set_default_dtype(previous)
+
+
+@functools.cache
+def _fab() -> type:
+    """torchattacks' FAB for models of any precision. FAB computes in float32 only (it casts its
+    images with ``.float()`` and makes tensors of the default dtype): a float64 model (the smoke
+    profile) gets its own precision and FAB float32 logits back. For a float32 model nothing changes."""
+
+    class FAB(torchattacks().FAB):
+        def forward(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+            self.model_dtype = images.dtype
+            with _default_dtype(torch.float32):
+                return super().forward(images.float(), labels).to(images.dtype)
+
+        def get_logits(self, inputs: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
+            with _default_dtype(self.model_dtype):
+                return super().get_logits(inputs.to(self.model_dtype), *args, **kwargs).float()
+
+    return FAB
 
 
 class _AutoAttack(Attack):
@@ -51,7 +81,7 @@ class _AutoAttack(Attack):
         parts = [
             torchattacks_instance(ta.APGD, model, device, loss="ce", steps=s["steps"], **common),
             torchattacks_instance(ta.APGDT, model, device, steps=s["steps"], n_classes=N_CLASSES, **common),
-            torchattacks_instance(ta.FAB, model, device, steps=s["steps"], multi_targeted=True,
+            torchattacks_instance(_fab(), model, device, steps=s["steps"], multi_targeted=True,
                                   n_classes=N_CLASSES, **common),
             torchattacks_instance(ta.Square, model, device, n_queries=s["queries"], **common),
         ]

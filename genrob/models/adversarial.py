@@ -19,7 +19,7 @@ from torch import nn
 
 from genrob.data import Split
 from genrob.models.base import model_device
-from genrob.models.cnn import CNN
+from genrob.models.cnn import CNN, cnn_architecture
 from genrob.models.registry import ModelSpec, register
 from genrob.profiles import Profile
 from genrob.training import fit
@@ -81,6 +81,7 @@ def adversarial_training(profile: Profile) -> dict:
 register(ModelSpec(
     name="cnn_adversarial", paper_name="CNN (adversarially trained)", family="reference", kind="discriminative",
     counterparts=(), build=CNN, train=train_adversarial_cnn, training=adversarial_training,
+    architecture=cnn_architecture,
     description="the CNN trained on FGSM adversarials from random starts at l_inf eps 0.3 "
                 "(Wong et al. 2020); the epoch kept is the most accurate under PGD",
 ))

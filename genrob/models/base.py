@@ -1,7 +1,8 @@
 """The classifier contract every model in genrob keeps.
 
 A model is a ``torch.nn.Module`` mapping images ``x`` in ``[0, 1]^(N x 1 x 28 x 28)``
-(float32) to ``(N, 10)`` logits. A generative model's logit for class y is
+(float32; float64 throughout the smoke profile, see :class:`genrob.profiles.Profile`) to
+``(N, 10)`` logits. A generative model's logit for class y is
 ``log p(x, y)``: never a probability, because saturated probabilities have no
 gradient and fake robustness. Every model holds at least one parameter or buffer,
 which is how attack libraries find its device.

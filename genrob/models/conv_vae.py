@@ -31,7 +31,7 @@ from torch import nn
 
 from genrob.data import Split
 from genrob.models.base import N_CLASSES, in_chunks
-from genrob.models.cnn import CNN, cnn_training, train_cnn
+from genrob.models.cnn import CNN, cnn_architecture, cnn_training, train_cnn
 from genrob.models.layers import ChannelsLastUnflatten, ConvEncoder, SubPixelConvTranspose2d, binarize
 from genrob.models.registry import ModelSpec, register
 from genrob.models.vae import (IMPORTANCE_SAMPLES, PIXELS, fit_elbo, gaussian_log_likelihood,
@@ -257,7 +257,7 @@ for _name, _paper_name, _likelihood, _counterpart, _what in (
 
 register(ModelSpec(
     name="cnn_binary", paper_name="CNN Binary", family="conv_vae", kind="discriminative", counterparts=(),
-    build=BinaryCNN, train=train_cnn, training=cnn_training,
+    build=BinaryCNN, train=train_cnn, training=cnn_training, architecture=cnn_architecture,
     description="the CNN on the image thresholded at 0.5 (straight-through gradient)",
 ))
 

@@ -78,10 +78,10 @@ class GaussianMixtureClassifier(nn.Module):
             variances = gmm.covariances_
             if gmm.covariance_type == "spherical":
                 variances = np.repeat(variances[:, None], self.means.shape[2], axis=1)
-            self.means[c, :k] = torch.as_tensor(gmm.means_, dtype=torch.float32)
-            self.variances[c, :k] = torch.as_tensor(variances, dtype=torch.float32)
-            self.log_weights[c, :k] = torch.as_tensor(np.log(gmm.weights_), dtype=torch.float32)
-        self.log_prior.copy_(torch.as_tensor(log_prior, dtype=torch.float32))
+            self.means[c, :k] = torch.as_tensor(gmm.means_, dtype=self.means.dtype)
+            self.variances[c, :k] = torch.as_tensor(variances, dtype=self.means.dtype)
+            self.log_weights[c, :k] = torch.as_tensor(np.log(gmm.weights_), dtype=self.means.dtype)
+        self.log_prior.copy_(torch.as_tensor(log_prior, dtype=self.means.dtype))
 
 
 def fit_mixtures(train: Split, components: int, covariance_type: str, seed: int) -> list:

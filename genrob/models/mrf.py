@@ -142,7 +142,7 @@ def ais_log_partition(unary: torch.Tensor, horizontal: torch.Tensor, vertical: t
     log_mean = torch.logsumexp(log_w, 1) - math.log(chains)
     weights = torch.exp(log_w - log_w.max(1, keepdim=True).values)
     se = weights.std(1) / (weights.mean(1) * math.sqrt(chains))
-    return (log_z0 + log_mean).float(), se.float()
+    return (log_z0 + log_mean).to(unary.dtype), se.to(unary.dtype)
 
 
 def base_logits_from(x: torch.Tensor, y: torch.Tensor, n_classes: int = N_CLASSES) -> torch.Tensor:
@@ -155,7 +155,7 @@ def base_logits_from(x: torch.Tensor, y: torch.Tensor, n_classes: int = N_CLASSE
 
 def train_mrf(model: IsingClassifier, train: Split, val: Split, config: Mapping) -> dict:
     """Maximum pseudo-likelihood on the binarised training set, then log Z by AIS."""
-    x = (train.x.squeeze(1) > THRESHOLD).float()
+    x = (train.x.squeeze(1) > THRESHOLD).to(train.x.dtype)
     y = train.y
     generator = torch.Generator().manual_seed(config["seed"])
     optimiser = torch.optim.Adam(model.parameters(), lr=config["lr"])
@@ -174,7 +174,7 @@ def train_mrf(model: IsingClassifier, train: Split, val: Split, config: Mapping)
             total += float(loss.detach()) * len(index)
         history.append(round(total / len(y), 4))
     with torch.no_grad():
-        model.log_prior.copy_(torch.log(torch.bincount(y, minlength=N_CLASSES).float() / len(y)))
+        model.log_prior.copy_(torch.log(torch.bincount(y, minlength=N_CLASSES).to(x.dtype) / len(y)))
     unnormalised_accuracy = accuracy(model, val.x, val.y)
     log_z, se = ais_log_partition(model.unary.detach(), model.horizontal.detach(), model.vertical.detach(),
                                   base_logits_from(x, y), chains=config["ais_chains"],

@@ -50,8 +50,8 @@ class GaussianNaiveBayes(nn.Module):
         x = x.flatten(1).double()
         for c in range(self.mean.shape[0]):
             members = x[y == c]
-            self.mean[c] = members.mean(0).float()
-            self.variance[c] = members.var(0, unbiased=False).float()
+            self.mean[c] = members.mean(0).to(self.mean.dtype)
+            self.variance[c] = members.var(0, unbiased=False).to(self.variance.dtype)
             self.log_prior[c] = math.log(len(members) / len(x))
 
 

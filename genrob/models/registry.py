@@ -22,7 +22,7 @@ from torch import nn
 from genrob.data import MNIST, Split, load_mnist
 from genrob.models.base import Kind
 from genrob.profiles import Profile, get_profile
-from genrob.runtime import cache_dir, report, seed_everything, torch_device
+from genrob.runtime import cache_dir, report, seed_everything, torch_device, use_precision
 
 #: Bump when a change to training code should invalidate every cached checkpoint.
 CHECKPOINT_FORMAT = 1
@@ -56,7 +56,8 @@ class ModelSpec:
         profile = get_profile(profile)
         architecture = self.architecture(profile)
         return {"model": self.name, "format": CHECKPOINT_FORMAT, "max_train": profile.max_train,
-                "seed": 0, **self.training(profile), **({"architecture": architecture} if architecture else {})}
+                "dtype": profile.dtype, "seed": 0, **self.training(profile),
+                **({"architecture": architecture} if architecture else {})}
 
     def config_hash(self, profile: Profile | str) -> str:
         blob = json.dumps(self.training_config(profile), sort_keys=True)
@@ -135,6 +136,7 @@ def load_model(
 ) -> nn.Module:
     """The trained model ``name`` for ``profile``: from the cache, or trained and cached."""
     spec, profile = get_spec(name), get_profile(profile)
+    use_precision(profile.torch_dtype)
     device = torch.device(device) if device is not None else torch_device()
     path = checkpoint_path(name, profile)
     report_path = path.with_suffix(".json")
@@ -142,7 +144,7 @@ def load_model(
     if path.exists() and report_path.exists() and not retrain:
         model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
         return model.to(device).eval()
-    data = data if data is not None else load_mnist()
+    data = (data if data is not None else load_mnist()).to(profile.torch_dtype)
     config = spec.training_config(profile)
     seed_everything(config["seed"])
     model = spec.build_for(profile).to(device)

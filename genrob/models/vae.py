@@ -276,7 +276,7 @@ def _elbo_settings(config: Mapping) -> dict:
 def train_cvae(model: CVAEClassifier, train: Split, val: Split, config: Mapping) -> dict:
     report = _with_sigma(fit_elbo(model.cvae, train, val, **_elbo_settings(config)), model.cvae.decoder)
     counts = torch.bincount(train.y, minlength=N_CLASSES).double()
-    model.log_prior.copy_((counts / counts.sum()).log().float())
+    model.log_prior.copy_((counts / counts.sum()).log())
     return report
 
 
