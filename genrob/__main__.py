@@ -3,13 +3,16 @@
     python -m genrob sweep conv_vae --profile default [--models cnn_vae cnn] [--n 30]
     python -m genrob adaptive markov_random_field --profile default
     python -m genrob headline --profile default
+    python -m genrob bench --profile default [--models cnn cnn_vae] [--batch 500]
 
 ``sweep`` trains what is not cached, then runs the chapter's attacks and, for
 models that sample, its EOT comparison; ``adaptive`` runs what the adaptive
 chapter needs for a family (the paper's attacks, the adaptive ones and the
 check runs). Both write the same results table the chapters read. ``headline``
 writes the README's headline table and figure from every family's adaptive
-evidence (reading the results table; what is missing is computed first).
+evidence (reading the results table; what is missing is computed first). ``bench``
+measures what each model costs on this machine (:mod:`genrob.cost.measure`) and sets
+the seconds per image the sweeps recorded beside it (the book's Table 3).
 Sweeps of different models can run side by side (``GENROB_THREADS=1`` each on a
 2-core machine); an interrupted one resumes where it stopped.
 """
@@ -20,10 +23,11 @@ import argparse
 import sys
 from typing import Sequence
 
-from genrob import adaptive, chapter, evaluate, plots, summary
+from genrob import adaptive, chapter, cost, evaluate, plots, summary
+from genrob.models import model_names
 from genrob.params import ParameterError
-from genrob.profiles import PROFILES
-from genrob.runtime import REPO_ROOT
+from genrob.profiles import PROFILES, get_profile
+from genrob.environment import REPO_ROOT, thread_count
 
 PROFILE_HELP = f"one of {', '.join(PROFILES)} (default: %(default)s)"
 
@@ -49,7 +53,34 @@ def _parser() -> argparse.ArgumentParser:
     robust.add_argument("--seed", type=int, default=0)
     headline = commands.add_parser("headline", help="write the README's headline table and figure")
     headline.add_argument("--profile", default="default", help=PROFILE_HELP)
+    bench = commands.add_parser("bench", help="measure what each model costs on this machine (not a test)")
+    bench.add_argument("--profile", default="default", help=PROFILE_HELP)
+    bench.add_argument("--models", nargs="+", help="default: every registered model")
+    bench.add_argument("--batch", type=int, default=evaluate.DEFAULT_BATCH_SIZE)
     return parser
+
+
+def _bench(args: argparse.Namespace) -> int:
+    models = args.models or model_names()
+    unknown = [m for m in models if m not in model_names()]
+    if unknown:
+        print(f"error: unknown models {unknown}; known: {model_names()}", file=sys.stderr)
+        return 2
+    print(f"threads: {thread_count()}, batch {args.batch}, profile {get_profile(args.profile).name}", flush=True)
+    table = cost.benchmark_table(args.profile, models=models, refresh=True, batch=args.batch)
+    path = cost.bench_path(args.profile)
+    print(table.round(3).to_string())
+    print(f"written to {path}")
+    # The paper's ten attacks as the sweeps timed them at the profile's n (the book's Table 3).
+    swept = summary.study_results(args.profile)
+    if len(swept):
+        attacks = cost.runtimes_per_image(swept, mflops=table["mflops_per_image"])
+        attacks_path = path.with_name(f"bench-{get_profile(args.profile).name}-attacks.csv")
+        attacks.round(5).to_csv(attacks_path)
+        print("seconds per image of each of the paper's attacks, from the sweeps:")
+        print(attacks.round(3).to_string())
+        print(f"written to {attacks_path}")
+    return 0
 
 
 def _headline(args: argparse.Namespace) -> int:
@@ -79,6 +110,8 @@ def _adaptive(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "bench":
+        return _bench(args)
     if args.command == "headline":
         return _headline(args)
     if args.command == "adaptive":

@@ -18,16 +18,19 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
-from genrob import chapter, checks, evaluate
-from genrob.attacks import ADAPTIVE_ATTACKS, PAPER_ATTACKS
+from genrob import checks, evaluate
+from genrob.evaluate import per_image_outcome
+from genrob.attacks import ADAPTIVE_ATTACKS, PAPER_ATTACKS, norm_of
 from genrob.data import MNIST
 from genrob.models import get_spec, model_names
 from genrob.models.registry import families
 from genrob.paper import mnist_challenge, paper_claims, paper_robustness
-from genrob.params import ParameterError, SweepConfig, sweep_config
+from genrob.params import ParameterError, SweepConfig, sampling_models, sweep_config
 from genrob.profiles import get_profile
+from genrob.results import wilson_interval
 
 LINF_EPS = (0.1, 0.2, 0.3)
 L2_EPS = (1.0, 2.0, 3.0)
@@ -68,7 +71,7 @@ def family_config(family: str, *, profile: str, n: int | None = None, seed: int 
 def check_configs(config: SweepConfig, *, family: str) -> list[SweepConfig]:
     """The runs that test the others: doubled budget, unbounded eps, expectation over the noise
     (randomised AutoAttack, or EOT-PGD where the profile spares the family AutoAttack)."""
-    sampling = chapter.sampling_models(config)
+    sampling = sampling_models(config)
     runs = [dataclasses.replace(config, attacks=("pgd_margin_linf_long",), linf_eps=(HEADLINE_EPS,)),
             dataclasses.replace(config, attacks=("pgd_margin_linf",), linf_eps=(UNBOUNDED_EPS,))]
     if sampling and "autoattack_rand_linf" in config.profile.adaptive_skipped(family):
@@ -105,7 +108,7 @@ def evaluate_family(family: str, *, profile: str, n: int | None = None, seed: in
     results = pd.concat([evaluate.sweep(c, data=data) for c in runs], ignore_index=True)
     grid = {"linf": LINF_EPS, "l2": L2_EPS}
     on_grid = results[[eps in grid[norm] for norm, eps in zip(results["norm"], results["eps"])]]
-    worst = pd.concat([evaluate.worst_case(config, norm=norm, results=on_grid, data=data)
+    worst = pd.concat([worst_case(config, norm=norm, results=on_grid, data=data)
                        for norm in ("linf", "l2")], ignore_index=True)
     return FamilyEvidence(config=config, results=results, worst_case=worst, checks=checks.sanity_checks(results))
 
@@ -158,9 +161,55 @@ def _verdict(paper: float, worst: float, worst_ci_high: float) -> str:
     return "weakened" if worst >= paper / 2 else "overturned"
 
 
+def compare_intervals(first: tuple[float, float], second: tuple[float, float]) -> str:
+    """"more robust", "less robust" or "no clear difference": ``first`` against ``second``, each a
+    95% interval (low, high) of a robust accuracy; one is more robust only where the two do not overlap."""
+    if first[0] > second[1]:
+        return "more robust"
+    if second[0] > first[1]:
+        return "less robust"
+    return "no clear difference"
+
+
+def worst_case(config: SweepConfig, *, norm: str, results: pd.DataFrame | None = None,
+               data: MNIST | None = None) -> pd.DataFrame:
+    """Per model and eps: the share of images that survive every ``norm`` attack run at that eps.
+
+    An image counts as robust only if no attack fooled it, image by image; the
+    strongest single attack is shown beside it. The attacks are those of
+    ``config`` at each eps of its grid or, given ``results`` (rows of sweeps with
+    ``config``'s profile, n and seed), whatever those rows ran at each eps.
+    Reads the sweeps' per-image files.
+    """
+    rows = []
+    for model in config.models:
+        if results is None:
+            grid = config.linf_eps if norm == "linf" else config.l2_eps
+            per_eps = {eps: [a for a in config.attacks if norm_of(a) == norm and eps in config.eps_for(a)]
+                       for eps in grid}
+        else:
+            part = results[(results["model"] == model) & (results["norm"] == norm)]
+            per_eps = {eps: list(dict.fromkeys(part.loc[part["eps"] == eps, "attack"]))
+                       for eps in sorted(part["eps"].unique())}
+        for eps, names in per_eps.items():
+            if not names:
+                continue
+            outcomes = {a: per_image_outcome(config, model, a, eps, data=data) for a in names}
+            clean = next(iter(outcomes.values()))["clean_correct"]
+            survives = {a: clean & ~o["fooled"] for a, o in outcomes.items()}
+            every = np.logical_and.reduce(list(survives.values()))
+            strongest = min(survives, key=lambda a: survives[a].sum())
+            low, high = wilson_interval(int(every.sum()), len(every))
+            rows.append({"model": model, "norm": norm, "eps": eps, "n": len(every), "attacks": len(names),
+                         "clean_accuracy": clean.mean(), "worst_case_accuracy": every.mean(),
+                         "ci_low": low, "ci_high": high, "strongest_attack": strongest,
+                         "strongest_attack_accuracy": survives[strongest].mean()})
+    return pd.DataFrame(rows)
+
+
 def _compare(first: pd.Series, second: pd.Series) -> str:
-    """:func:`genrob.chapter.compare_intervals` for two rows with ``ci_low`` and ``ci_high``."""
-    return chapter.compare_intervals((first["ci_low"], first["ci_high"]), (second["ci_low"], second["ci_high"]))
+    """:func:`compare_intervals` for two rows with ``ci_low`` and ``ci_high``."""
+    return compare_intervals((first["ci_low"], first["ci_high"]), (second["ci_low"], second["ci_high"]))
 
 
 def _finding(expected: str, compared: str, model_worst: float, than_worst: float) -> str:

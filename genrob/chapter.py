@@ -9,15 +9,16 @@ import pandas as pd
 from torch import nn
 
 from genrob import plots
+from genrob.adaptive import compare_intervals
 from genrob.attacks import ATTACKS
 from genrob.data import MNIST, Split, evaluation_subset
 from genrob.evaluate import adversarial_examples
 from genrob.models import get_spec, training_report
-from genrob.models.base import samples_noise
-from genrob.paper import paper_clean_accuracy, paper_runtimes
-from genrob.params import SweepConfig, sweep_config
+from genrob.paper import paper_clean_accuracy
+from genrob.params import SweepConfig, sampling_models, sweep_config
 from genrob.profiles import Profile, get_profile
-from genrob.runtime import code_version, seed_everything, use_precision
+from genrob.cost import attack_seconds
+from genrob.environment import code_version, seed_everything, use_precision
 
 #: Decimal places of the floats a chapter prints, so nbval reruns compare equal.
 DECIMALS = 3
@@ -48,28 +49,11 @@ def provenance(config: SweepConfig) -> str:
             f"l_2 eps {list(config.l2_eps)}; code version `{code_version()}`.")
 
 
-def attack_seconds(results: pd.DataFrame) -> pd.Series:
-    """Wall time of each (model, attack) cell over its whole eps grid."""
-    # A minimisation attack's rows all carry the time of its one run (one per n it ran at).
-    once = results["attack"].map(lambda a: ATTACKS[a].minimisation).astype(bool)
-    per_eps = results[~once].groupby(["model", "attack"], sort=False)["wall_time_s"].sum()
-    searches = (results[once].groupby(["model", "attack", "n"], sort=False)["wall_time_s"].first()
-                .groupby(level=["model", "attack"], sort=False).sum())
-    return pd.concat([per_eps, searches])
-
-
 def results_provenance(results: pd.DataFrame) -> str:
     """One Markdown line: which code versions computed the rows shown, and their summed wall time."""
     versions = ", ".join(f"`{v}`" for v in sorted(results["code_version"].astype(str).unique()))
     return (f"**Results table:** {len(results)} rows for this page, computed by code version {versions} "
             f"in {attack_seconds(results).sum():.0f} s of attack time.")
-
-
-def sweep_cost(results: pd.DataFrame) -> pd.DataFrame:
-    """Per model: attack time over every attack and eps, its n, and the seconds that cost per image."""
-    seconds = attack_seconds(results).groupby(level="model", sort=False).sum()
-    n = results.groupby("model", sort=False)["n"].first()
-    return pd.DataFrame({"attack_seconds": seconds, "n": n, "seconds_per_image": seconds / n}).reindex(n.index)
 
 
 def robustness_table(results: pd.DataFrame, *, norm: str) -> pd.DataFrame:
@@ -123,44 +107,11 @@ def eot_config(config: SweepConfig, *, attack: str = "eot_pgd_linf", fixed_attac
                                n=min(n, config.n), linf_eps=linf_eps)
 
 
-def sampling_models(config: SweepConfig) -> tuple[str, ...]:
-    """The models of ``config`` that draw noise at test time (see :func:`genrob.models.base.samples_noise`)."""
-    return tuple(m for m in config.models if samples_noise(get_spec(m).build_for(config.profile)))
-
-
 def eot_table(eot_results: pd.DataFrame) -> pd.DataFrame:
     """The results of an :func:`eot_config` sweep, per model: the fixed-noise attack beside EOT, with n."""
     table = robustness_table(eot_results, norm="linf")
     table.insert(0, "n", eot_results.groupby(["model", "attack"])["n"].first().reindex(table.index))
     return table
-
-
-#: The attacks of the paper's Table 3 (run times).
-TIMED_ATTACKS = ("fgm_l2", "fgsm_linf", "pgd_l2", "pgd_linf")
-
-
-def runtime_table(results: pd.DataFrame, costs: pd.DataFrame, *, generative: str, discriminative: str) -> pd.DataFrame:
-    """The paper's Table 3 for two models: each gradient attack's wall time over the whole eps grid.
-
-    Ours is beside the paper's (n and hardware not stated there); ``ratio`` is the
-    generative model's time over the discriminative one's, ``flop_ratio`` their
-    ratio of forward FLOPs from ``costs`` (:func:`genrob.cost.forward_cost`).
-    """
-    paper = paper_runtimes().set_index(["paper_model", "attack"])["robust_accuracy"]  # the column holds seconds
-    names = {m: get_spec(m).paper_name for m in (generative, discriminative)}
-    rows = []
-    for attack in (a for a in TIMED_ATTACKS if a in set(results["attack"])):
-        seconds = {m: results[(results["model"] == m) & (results["attack"] == attack)]["wall_time_s"].sum()
-                   for m in names}
-        paper_seconds = {m: paper.get((p, f"runtime_{attack}_seconds")) for m, p in names.items()}
-        rows.append({"attack": attack, f"{generative}_s": seconds[generative],
-                     f"{discriminative}_s": seconds[discriminative],
-                     "ratio": seconds[generative] / seconds[discriminative],
-                     "paper_ratio": paper_seconds[generative] / paper_seconds[discriminative]
-                     if None not in paper_seconds.values() else float("nan")})
-    table = pd.DataFrame(rows).set_index("attack")
-    table["flop_ratio"] = costs.loc[generative, "mflops_per_image"] / costs.loc[discriminative, "mflops_per_image"]
-    return table.round(1)
 
 
 def training_summary(models: tuple[str, ...], profile) -> pd.DataFrame:
@@ -186,16 +137,6 @@ def clean_table(clean: pd.DataFrame) -> pd.DataFrame:
         paper_says=paper_names.map(lambda p: stated["source"].get(p, "not stated")),
     )
     return out.set_index("model").round(DECIMALS)
-
-
-def compare_intervals(first: tuple[float, float], second: tuple[float, float]) -> str:
-    """"more robust", "less robust" or "no clear difference": ``first`` against ``second``, each a
-    95% interval (low, high) of a robust accuracy; one is more robust only where the two do not overlap."""
-    if first[0] > second[1]:
-        return "more robust"
-    if second[0] > first[1]:
-        return "less robust"
-    return "no clear difference"
 
 
 def compare_pair(results: pd.DataFrame, first: str, second: str, *,

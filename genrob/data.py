@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from genrob.runtime import data_dir as default_data_dir
+from genrob.environment import data_dir as default_data_dir
 
 #: file name -> sha256 of the decompressed bytes (the standard MNIST set).
 FILES: dict[str, str] = {
@@ -181,7 +181,7 @@ def load_mnist(
     """MNIST as tensors in [0, 1], with a validation split fixed by ``split_seed``.
 
     The images are of ``dtype``, by default torch's default dtype: float32, or the
-    precision a profile set (:func:`genrob.runtime.use_precision`).
+    precision a profile set (:func:`genrob.environment.use_precision`).
     """
     directory = ensure_files(directory, download=download)
     dtype = dtype or torch.get_default_dtype()

@@ -17,16 +17,16 @@ import pandas as pd
 import torch
 from torch import nn
 
-from genrob.attacks import attack_config_hash, make_attack, norm_of
+from genrob.attacks import Attack, attack_config_hash, make_attack
 from genrob.data import MNIST, Split, evaluation_subset, load_mnist
 from genrob.models import get_spec, load_model
-from genrob.models.base import logit_margin, model_device, predict
+from genrob.contract import logit_margin, model_device, predict
 from genrob.params import SweepConfig
 from genrob.results import (
     append_rows, existing_keys, fingerprint, load_per_image, memoised, per_image_dir, read_results, row_key,
     save_per_image, wilson_interval,
 )
-from genrob.runtime import code_version, progress, report, seed_everything, torch_device, use_precision
+from genrob.environment import code_version, progress, report, seed_everything, torch_device, use_precision
 
 DEFAULT_BATCH_SIZE = 500
 
@@ -100,40 +100,12 @@ def per_image_outcome(config: SweepConfig, model: str, attack: str, eps: float, 
     return arrays
 
 
-def worst_case(config: SweepConfig, *, norm: str, results: pd.DataFrame | None = None,
-               data: MNIST | None = None) -> pd.DataFrame:
-    """Per model and eps: the share of images that survive every ``norm`` attack run at that eps.
-
-    An image counts as robust only if no attack fooled it, image by image; the
-    strongest single attack is shown beside it. The attacks are those of
-    ``config`` at each eps of its grid or, given ``results`` (rows of sweeps with
-    ``config``'s profile, n and seed), whatever those rows ran at each eps.
-    Reads the sweeps' per-image files.
-    """
-    rows = []
-    for model in config.models:
-        if results is None:
-            grid = config.linf_eps if norm == "linf" else config.l2_eps
-            per_eps = {eps: [a for a in config.attacks if norm_of(a) == norm and eps in config.eps_for(a)]
-                       for eps in grid}
-        else:
-            part = results[(results["model"] == model) & (results["norm"] == norm)]
-            per_eps = {eps: list(dict.fromkeys(part.loc[part["eps"] == eps, "attack"]))
-                       for eps in sorted(part["eps"].unique())}
-        for eps, names in per_eps.items():
-            if not names:
-                continue
-            outcomes = {a: per_image_outcome(config, model, a, eps, data=data) for a in names}
-            clean = next(iter(outcomes.values()))["clean_correct"]
-            survives = {a: clean & ~o["fooled"] for a, o in outcomes.items()}
-            every = np.logical_and.reduce(list(survives.values()))
-            strongest = min(survives, key=lambda a: survives[a].sum())
-            low, high = wilson_interval(int(every.sum()), len(every))
-            rows.append({"model": model, "norm": norm, "eps": eps, "n": len(every), "attacks": len(names),
-                         "clean_accuracy": clean.mean(), "worst_case_accuracy": every.mean(),
-                         "ci_low": low, "ci_high": high, "strongest_attack": strongest,
-                         "strongest_attack_accuracy": survives[strongest].mean()})
-    return pd.DataFrame(rows)
+def load_surrogate(attack: Attack, device: torch.device) -> Attack:
+    """``attack``, given the trained surrogate model its settings name, if it is a transfer attack
+    (attacks load no model themselves)."""
+    if "surrogate" in attack.settings and attack.surrogate is None:
+        attack.surrogate = load_model(attack.settings["surrogate"], attack.settings["surrogate_profile"], device=device)
+    return attack
 
 
 def _run_cell(model: nn.Module, attack, subset: Split, base: dict, todo: list[float], config: SweepConfig,
@@ -203,6 +175,7 @@ def sweep(config: SweepConfig, *, data: MNIST | None = None, device: torch.devic
                 continue
             if model is None:
                 model = load_model(model_name, config.profile, data=data, device=device)
+            load_surrogate(attack, device)
             seed_everything(config.seed)
             _run_cell(model, attack, subset, base, todo, config, device, batch_size)
     table = read_results(config.profile)
@@ -228,7 +201,7 @@ def adversarial_examples(models: dict[str, nn.Module], attacks: list[str], image
     x, y = images.x.to(device), images.y.to(device)
     for model_name, model in models.items():
         for attack_name in attacks:
-            attack = make_attack(attack_name, profile)
+            attack = load_surrogate(make_attack(attack_name, profile), device)
             eps = None if attack.minimisation else (linf_eps if attack.norm == "linf" else l2_eps)
 
             def generate() -> dict[str, np.ndarray]:

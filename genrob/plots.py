@@ -12,7 +12,6 @@ import torch
 from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch
 
 from genrob.attacks import ATTACKS, get_attack_class
-from genrob.models import get_spec
 
 GENERATIVE_STYLE = {"linestyle": "-", "marker": "o"}
 DISCRIMINATIVE_STYLE = {"linestyle": "--", "marker": "s"}
@@ -24,8 +23,9 @@ def _finished(fig: plt.Figure) -> plt.Figure:
     return fig
 
 
-def _style(model: str) -> dict:
-    return GENERATIVE_STYLE if get_spec(model).kind == "generative" else DISCRIMINATIVE_STYLE
+def _style(kind: str) -> dict:
+    """Line and marker of a model of ``kind`` (the results tables' ``kind`` column)."""
+    return GENERATIVE_STYLE if kind == "generative" else DISCRIMINATIVE_STYLE
 
 
 # --- graphical models -------------------------------------------------------
@@ -156,7 +156,7 @@ def robustness_curves(results: pd.DataFrame, *, paper: pd.DataFrame | None = Non
             curve = curve.sort_values("eps")
             eps = np.concatenate([[0.0], curve["eps"].to_numpy()])
             acc = np.concatenate([[curve["clean_accuracy"].iloc[0]], curve["robust_accuracy"].to_numpy()])
-            ax.plot(eps, acc, color=colours[model], label=model, markersize=3.5, **_style(model))
+            ax.plot(eps, acc, color=colours[model], label=model, markersize=3.5, **_style(curve["kind"].iloc[0]))
             ax.fill_between(curve["eps"], curve["robust_ci_low"], curve["robust_ci_high"],
                             color=colours[model], alpha=0.15, linewidth=0)
             if paper is not None:
@@ -288,16 +288,16 @@ def claims_dots(claims: pd.DataFrame) -> plt.Figure:
 
 def cost_against_flops(bench: pd.DataFrame, *, reference: str = "cnn", tolerance: float = 1.25) -> plt.Figure:
     """Each model's PGD-40 time against its forward FLOPs, both relative to ``reference``, log-log
-    (:func:`genrob.bench.benchmark`). On the diagonal a model costs what its arithmetic says;
+    (:func:`genrob.cost.benchmark`). On the diagonal a model costs what its arithmetic says;
     above the dotted line it costs more than ``tolerance`` times that. Models the FLOP counter
     sees no work in (it counts matrix products and convolutions only) are left out."""
     bench = bench[bench["flop_ratio_to_cnn"] > 0]
     fig, ax = plt.subplots(figsize=(6.0, 4.2))
     flops, time = bench["flop_ratio_to_cnn"], bench["pgd_ratio_to_cnn"]
     for model in bench.index:
-        style = _style(model)
-        ax.plot(flops[model], time[model], marker=style["marker"], ls="",
-                color="C0" if get_spec(model).kind == "generative" else "C1")
+        kind = bench.loc[model, "kind"]
+        ax.plot(flops[model], time[model], marker=_style(kind)["marker"], ls="",
+                color="C0" if kind == "generative" else "C1")
         ax.annotate(model, (flops[model], time[model]), fontsize=7, xytext=(4, 2), textcoords="offset points")
     low, high = min(flops.min(), time.min()) / 2, max(flops.max(), time.max()) * 2
     line = np.array([low, high])

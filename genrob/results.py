@@ -14,8 +14,6 @@ import fcntl
 import hashlib
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -23,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from genrob.profiles import Profile, get_profile
-from genrob.runtime import cache_dir
+from genrob.environment import atomic_write, cache_dir
 
 COLUMNS: tuple[str, ...] = (
     "profile", "model", "model_config", "kind", "attack", "attack_config", "norm", "eps",
@@ -51,18 +49,6 @@ def results_path(profile: Profile | str) -> Path:
 
 def per_image_dir(profile: Profile | str) -> Path:
     return cache_dir() / "results" / get_profile(profile).name
-
-
-def _atomic_replace(path: Path, write) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def read_results(profile: Profile | str) -> pd.DataFrame:
@@ -105,16 +91,16 @@ def append_rows(profile: Profile | str, rows: Iterable[dict]) -> None:
         keys = {row_key(r) for r in rows}
         keep = [row_key(r) not in keys for r in table.to_dict("records")]
         merged = pd.concat([table[keep], new], ignore_index=True) if len(table) else new
-        _atomic_replace(path, lambda tmp: merged.to_csv(tmp, index=False))
+        atomic_write(path, lambda tmp: merged.to_csv(tmp, index=False))
 
 
 def save_per_image(path: Path, **arrays: np.ndarray) -> None:
     """Write one attack run's per-image arrays atomically."""
-    def write(tmp: str) -> None:
+    def write(tmp: Path) -> None:
         with open(tmp, "wb") as handle:
             np.savez_compressed(handle, **arrays)
 
-    _atomic_replace(path, write)
+    atomic_write(path, write)
 
 
 def load_per_image(path: Path) -> dict[str, np.ndarray] | None:

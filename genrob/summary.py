@@ -17,21 +17,16 @@ from scipy.ndimage import gaussian_filter
 from torch import nn
 
 from genrob.attacks import ATTACKS, PAPER_ATTACKS, attack_config_hash, make_attack, norm_of
-from genrob import chapter, evaluate
+from genrob import evaluate
 from genrob.data import MNIST
-from genrob.models import get_spec, model_names, training_report
+from genrob.models import get_spec, model_names
 from genrob.models.registry import families
-from genrob.models.vae import IMPORTANCE_SAMPLES
 from genrob.params import sweep_config
-from genrob.models.base import model_device, predict
-from genrob.paper import paper_robustness, paper_runtimes
+from genrob.contract import model_device, predict
+from genrob.paper import paper_robustness
 from genrob.profiles import PAPER_L2_EPS, PAPER_LINF_EPS, get_profile
 from genrob.results import read_results
 
-#: Test images of the full profile (every one), for the cost estimate.
-FULL_N = get_profile("full").n_eval
-#: Families that are not part of the paper's study (the adversarially trained reference).
-OUTSIDE_STUDY = ("reference",)
 
 #: The paper's model order (its Tables 1 and 2), by paper name.
 PAPER_ORDER = ("Logistic Regression", "Gaussian NB", "GMM", "Vanilla NN", "VAE Classifier",
@@ -48,14 +43,15 @@ def study_results(profile, *, seed: int = 0, results: pd.DataFrame | None = None
     """
     profile = get_profile(profile)
     table = read_results(profile) if results is None else results
-    table = _current(table[table["attack"].isin(PAPER_ATTACKS)], profile, seed=seed)
+    table = current_rows(table[table["attack"].isin(PAPER_ATTACKS)], profile, seed=seed)
     # The paper's grid only, so that extra eps a reader ran change nothing here.
     grid = {"linf": PAPER_LINF_EPS, "l2": PAPER_L2_EPS}
     on_grid = [eps in grid[norm] for norm, eps in zip(table["norm"], table["eps"])]
     table = table[pd.Series(on_grid, index=table.index, dtype=bool)]  # a plain empty list would select columns
     cells = sum(len(grid[norm_of(a)]) for a in PAPER_ATTACKS)
     kept = []
-    for model in _model_order(m for m in table["model"].unique() if get_spec(m).family not in OUTSIDE_STUDY):
+    study = families(study_only=True)
+    for model in study_order(m for m in table["model"].unique() if get_spec(m).family in study):
         rows = table[table["model"] == model]
         sizes = rows.groupby("n").apply(lambda r: len(set(zip(r["attack"], r["eps"]))), include_groups=False)
         complete = sizes[sizes == cells]
@@ -71,7 +67,7 @@ def study_results(profile, *, seed: int = 0, results: pd.DataFrame | None = None
     return out
 
 
-def _current(table: pd.DataFrame, profile, *, seed: int) -> pd.DataFrame:
+def current_rows(table: pd.DataFrame, profile, *, seed: int) -> pd.DataFrame:
     """The rows of today's models and attacks at ``seed``: the table keeps earlier configurations too."""
     profile = get_profile(profile)
     table = table[table["attack"].isin(list(ATTACKS)) & table["model"].isin(model_names())]
@@ -85,12 +81,12 @@ def run_study(profile, *, seed: int = 0, data: MNIST | None = None) -> pd.DataFr
     """Every family chapter's sweep of the paper's attacks (read from the results table, or run
     where missing), then :func:`study_results`. The adversarially trained reference is not part
     of the paper's study and stays in the adaptive chapter."""
-    for family in (f for f in families() if f != "reference"):
+    for family in families(study_only=True):
         evaluate.sweep(sweep_config(profile=profile, family=family, seed=seed), data=data)
     return study_results(profile, seed=seed)
 
 
-def _model_order(models) -> list[str]:
+def study_order(models) -> list[str]:
     """The study's models in the paper's order, those the paper does not name last."""
     rank = {name: i for i, name in enumerate(PAPER_ORDER)}
     return sorted(dict.fromkeys(models), key=lambda m: rank.get(get_spec(m).paper_name, len(rank)))
@@ -113,110 +109,9 @@ def paper_table(results: pd.DataFrame, *, norm: str, eps: float) -> pd.DataFrame
         columns[(attack, "difference")] = mine - theirs
     table = pd.DataFrame(columns)
     table.columns = pd.MultiIndex.from_tuples(table.columns, names=["attack", ""])
-    table = table.reindex(_model_order(table.index))
+    table = table.reindex(study_order(table.index))
     table.insert(0, ("", "n"), results.groupby("model")["n"].first().reindex(table.index))
     return table
-
-
-#: Models' per-image costs are set against this one's (the paper's Table 3 compares with the CNN).
-COST_REFERENCE = "cnn"
-
-
-def runtime_table(results: pd.DataFrame, *, mflops: Mapping[str, float] | None = None) -> pd.DataFrame:
-    """The paper's Table 3 for every model: seconds per test image of each of the ten attacks.
-
-    Each attack's wall time over its whole eps grid, divided by the sweep's n (the
-    sweeps ran different n, and one image's cost is what compares); ``all ten``
-    sums them. Against the CNN: ``vs cnn`` for the ten, ``four vs cnn`` for the
-    four attacks the paper timed (FGM, FGSM, both PGDs) beside ``paper four vs
-    cnn``, its ratio (CNN-VAE only), and ``flop ratio``, the ratio of forward
-    FLOPs per image (from ``mflops``).
-    """
-    seconds = chapter.attack_seconds(results)
-    n = results.groupby("model")["n"].first()
-    per_image = seconds.unstack("attack").div(n, axis=0).reindex(columns=list(PAPER_ATTACKS))
-    table = per_image.reindex(_model_order(per_image.index))
-    table.insert(0, "n", n.reindex(table.index))
-    table["all ten"] = table[list(PAPER_ATTACKS)].sum(axis=1)
-    if COST_REFERENCE not in table.index:
-        return table
-    four = table[list(chapter.TIMED_ATTACKS)].sum(axis=1)
-    table["vs cnn"] = table["all ten"] / table.loc[COST_REFERENCE, "all ten"]
-    table["four vs cnn"] = four / four[COST_REFERENCE]
-    paper = paper_runtimes().groupby("paper_model")["robust_accuracy"].sum()  # the column holds seconds
-    reference = paper.get(get_spec(COST_REFERENCE).paper_name)
-    table["paper four vs cnn"] = [paper.get(get_spec(m).paper_name, float("nan")) / reference for m in table.index]
-    if mflops is not None:
-        flops = pd.Series(mflops, dtype=float).reindex(table.index)
-        table["flop ratio"] = flops / flops[COST_REFERENCE]
-    return table
-
-
-def study_cost(profile, *, seed: int = 0, full_n: int = FULL_N, results: pd.DataFrame | None = None,
-               train_seconds: Mapping[str, float] | None = None) -> pd.DataFrame:
-    """What the study cost per model at ``profile``, and what the same attacks would cost on ``full_n`` images.
-
-    ``train_s``: training time; ``attack_s``: every attack run in the results
-    table (chapters, adaptive evaluation, checks; one thread each);
-    ``attack_s_per_image``: the same attacks once each (a cell run at several n
-    counts at its largest), per test image; ``full_hours``: training plus that
-    many seconds for ``full_n`` images, in hours on this machine's one thread.
-    ``not_measured``: the adaptive attacks the profile spared the model (a
-    generative one of a family with spared attacks), which the estimate leaves out.
-    Rows sum to a ``total``. ``train_seconds`` defaults to each model's training report.
-    """
-    profile = get_profile(profile)
-    table = _current(read_results(profile) if results is None else results, profile, seed=seed)
-    table = table.assign(search=table["attack"].map(lambda a: ATTACKS[a].minimisation).astype(bool),
-                         per_image=table["wall_time_s"] / table["n"]).sort_values("n", kind="stable")
-    # Each cell once, at its largest n; a search's rows all carry the time of its one run over the grid.
-    searches, fixed = table[table["search"]], table[~table["search"]]
-    once = pd.concat([fixed.drop_duplicates(["model", "attack", "norm", "eps"], keep="last"),
-                      searches.drop_duplicates(["model", "attack"], keep="last")])
-    models = _model_order(table["model"].unique())
-    out = pd.DataFrame({
-        "train_s": [train_seconds[m] if train_seconds is not None else training_report(m, profile)["train_seconds"]
-                    for m in models],
-        "attack_s": chapter.attack_seconds(table).groupby(level="model").sum().reindex(models),
-        "attack_s_per_image": once.groupby("model")["per_image"].sum().reindex(models),
-    }, index=pd.Index(models, name="model"))
-    out["full_hours"] = (out["train_s"] + full_n * out["attack_s_per_image"]) / 3600
-    out["not_measured"] = [", ".join(profile.adaptive_skipped(get_spec(m).family))
-                           if get_spec(m).kind == "generative" else "" for m in models]
-    out.loc["total"] = [*out[["train_s", "attack_s", "attack_s_per_image", "full_hours"]].sum(), ""]
-    out.attrs["full_n"] = full_n
-    return out
-
-
-def _thousands(value: float) -> str:
-    return f"{value:,.0f}".replace(",", " ")
-
-
-def cost_summary(costs: pd.DataFrame, *, profile, cores: int = 2) -> str:
-    """Two Markdown sentences from :func:`study_cost`: what ``profile`` took, what the full profile would."""
-    profile = get_profile(profile)
-    total, models = costs.loc["total"], costs.drop(index="total")
-    core_hours = (total["train_s"] + total["attack_s"]) / 3600
-    costliest = models["full_hours"].nlargest(3)
-    spared = sorted({a for names in models["not_measured"] for a in names.split(", ") if a})
-    text = (f"At the `{profile.name}` profile the results took {total['train_s'] / 3600:.1f} hours of "
-            f"training and {total['attack_s'] / 3600:.1f} hours of attacks, on one thread per run: "
-            f"{core_hours:.0f} core-hours, about {core_hours / cores:.0f} hours on {cores} cores. "
-            f"The same attacks on {_thousands(costs.attrs.get('full_n', FULL_N))} test images would take about "
-            f"{_thousands(total['full_hours'])} core-hours of this CPU, most of them for "
-            + ", ".join(f"`{m}` ({_thousands(h)})" for m, h in costliest.items()) + ".")
-    if spared:
-        text += (" That leaves out what this profile did not run on some models: "
-                 + ", ".join(f"`{a}`" for a in spared) + ".")
-    cheaper = ["its convolutional VAEs are shrunk"] if profile.small_models else []
-    if profile.importance_samples:
-        cheaper.append(f"its convolutional VAEs average {profile.importance_samples} importance samples, "
-                       f"not {IMPORTANCE_SAMPLES}")
-    if min(profile.attack_effort, profile.adaptive_effort) < 1:
-        cheaper.append("its attacks run on cut budgets")
-    if cheaper:
-        text += " It is a lower bound for the `full` profile: " + ", and ".join(cheaper) + "."
-    return text
 
 
 def fgm_walk(models: Mapping[str, nn.Module], x: torch.Tensor, y: torch.Tensor, *,

@@ -60,7 +60,7 @@ from IPython.display import Markdown, display
 
 import pandas as pd
 
-from genrob import adaptive, chapter, plots
+from genrob import adaptive, chapter, cost, plots
 from genrob.data import load_mnist
 
 chosen = adaptive.families_to_evaluate(families)
@@ -218,4 +218,4 @@ adaptive.reference_comparison(evidence).round(3)
 # per test image: what a rerun of this chapter from an empty cache spends.
 
 # %% tags=["nbval-ignore-output"]
-chapter.sweep_cost(pd.concat([family.results for family in evidence], ignore_index=True)).round(1)
+cost.sweep_cost(pd.concat([family.results for family in evidence], ignore_index=True)).round(1)

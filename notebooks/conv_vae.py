@@ -225,7 +225,7 @@ plots.robustness_curves(results, paper=comparison)
 
 # %% tags=["nbval-ignore-output"]
 if {"cnn_vae", "cnn"} <= set(config.models):
-    display(chapter.runtime_table(results, costs, generative="cnn_vae", discriminative="cnn"))
+    display(cost.pair_runtimes(results, costs, generative="cnn_vae", discriminative="cnn"))
 
 # %% [markdown]
 # What the whole sweep cost per model: the ten attacks over both eps grids,
@@ -236,7 +236,7 @@ if {"cnn_vae", "cnn"} <= set(config.models):
 # large differences count.
 
 # %% tags=["nbval-ignore-output"]
-chapter.sweep_cost(results).round(2)
+cost.sweep_cost(results).round(2)
 
 # %% [markdown]
 # ## Are the attacks doing their job?

@@ -36,7 +36,7 @@ seed = 0
 import torch
 from IPython.display import Markdown, display
 
-from genrob import adaptive, bench, chapter, paper, plots, summary
+from genrob import adaptive, chapter, cost, paper, plots, summary
 from genrob.data import load_mnist
 from genrob.models import load_model
 
@@ -94,8 +94,8 @@ plots.robustness_curves(results, paper=paper.compare_with_paper(results))
 # and the ratio of the FLOPs of one forward pass (from the benchmark below).
 
 # %% tags=["nbval-ignore-output"]
-benchmark = bench.benchmark_table(profile)
-summary.runtime_table(results, mflops=benchmark["mflops_per_image"]).round(3)
+benchmark = cost.benchmark_table(profile)
+cost.runtimes_per_image(results, mflops=benchmark["mflops_per_image"]).round(3)
 
 # %% [markdown]
 # A sweep's time mixes a model's speed with how hard it is to fool (a search
@@ -179,6 +179,6 @@ findings[["claim", "norm", "model_worst", "than_worst", "paper_attacks", "worst_
 # a profile spared a model are named, not estimated.
 
 # %% tags=["nbval-ignore-output"]
-costs = summary.study_cost(profile, seed=seed)
-display(Markdown(summary.cost_summary(costs, profile=profile)))
+costs = cost.study_cost(profile, seed=seed)
+display(Markdown(cost.cost_summary(costs, profile=profile)))
 costs.round(1)

@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from genrob.data import MNIST, evaluation_subset, load_mnist
+from genrob.environment import use_precision
 from genrob.models import load_model
 from genrob.profiles import get_profile
-from genrob.runtime import use_precision
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -12,7 +12,7 @@ import torch
 
 from genrob import data as data_module
 from genrob.data import FILES, MnistDataError, ensure_files, load_mnist, read_idx, stratified_indices
-from genrob.runtime import data_dir
+from genrob.environment import data_dir
 
 TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
 

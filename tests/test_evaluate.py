@@ -10,34 +10,21 @@ import textwrap
 import time
 
 import numpy as np
-import torch
 import pandas as pd
 import pytest
+import torch
+from synthetic import naive_bayes_config
 
 from genrob.attacks.base import Attack
 from genrob.evaluate import clean_accuracy, gradient_health, sweep
-from genrob.paper import compare_with_paper, paper_robustness
 from genrob.params import sweep_config
-from genrob.results import COLUMNS, read_results, results_path, wilson_interval
+from genrob.results import COLUMNS, read_results, results_path
 
 VOLATILE = ["wall_time_s", "code_version"]
 
 
-def test_wilson_interval_matches_known_values():
-    assert wilson_interval(0, 10) == pytest.approx((0.0, 0.2775), abs=1e-4)
-    assert wilson_interval(5, 10) == pytest.approx((0.2366, 0.7634), abs=1e-4)
-    low, high = wilson_interval(950, 1000)
-    assert low < 0.95 < high and high - low < 0.03
-
-
-def _config(**overrides):
-    params = dict(profile="smoke", models=["gaussian_nb", "logistic_regression"],
-                  attacks=["fgsm_linf", "pgd_l2", "binary_search_contrast_reduction_linf"], n=40)
-    return sweep_config(**{**params, **overrides})
-
-
 def test_sweep_writes_the_tidy_table(models, fresh_cache):
-    table = sweep(_config())
+    table = sweep(naive_bayes_config())
     assert list(table.columns) == list(COLUMNS)
     assert len(table) == 2 * 3 * 5 and (table["n"] == 40).all() and (table["profile"] == "smoke").all()
     assert (table["robust_accuracy"] <= table["clean_accuracy"]).all()
@@ -51,22 +38,22 @@ def test_sweep_writes_the_tidy_table(models, fresh_cache):
 
 
 def test_a_second_sweep_recomputes_nothing(models, fresh_cache, monkeypatch):
-    first = sweep(_config())
+    first = sweep(naive_bayes_config())
     monkeypatch.setattr(Attack, "run", lambda *a, **k: pytest.fail("recomputed a cached result"))
-    second = sweep(_config())
+    second = sweep(naive_bayes_config())
     pd.testing.assert_frame_equal(first, second)
 
 
 def test_a_new_eps_grid_reuses_minimisation_runs(models, fresh_cache, monkeypatch):
-    sweep(_config(attacks=["binary_search_contrast_reduction_linf"]))
+    sweep(naive_bayes_config(attacks=["binary_search_contrast_reduction_linf"]))
     monkeypatch.setattr(Attack, "search", lambda *a, **k: pytest.fail("reran a minimisation attack"))
-    table = sweep(_config(attacks=["binary_search_contrast_reduction_linf"], linf_eps=[0.05, 0.15]))
+    table = sweep(naive_bayes_config(attacks=["binary_search_contrast_reduction_linf"], linf_eps=[0.05, 0.15]))
     assert sorted(table["eps"].unique()) == [0.05, 0.15]
     assert len(read_results("smoke")) == 2 * 7
 
 
 def test_robust_accuracy_never_exceeds_clean_on_the_same_images(models, fresh_cache):
-    table = sweep(_config(attacks=["additive_uniform_noise_linf", "gaussian_blur_linf"]))
+    table = sweep(naive_bayes_config(attacks=["additive_uniform_noise_linf", "gaussian_blur_linf"]))
     for _, cell in table.groupby(["model", "attack"]):
         assert (cell["robust_correct"] <= cell["clean_correct"]).all()
         assert (np.diff(cell.sort_values("eps")["robust_accuracy"]) <= 2 / 40 + 1e-12).all()
@@ -127,17 +114,6 @@ def test_clean_accuracy_and_gradient_health(models, mnist, few_images):
     assert health.loc["logistic_regression", "zero_gradient_share"] == 0
 
 
-def test_comparison_with_the_paper_pairs_the_right_cells(models, fresh_cache):
-    table = sweep(_config(attacks=["fgsm_linf"]))
-    comparison = compare_with_paper(table)
-    assert set(comparison["eps"]) == {0.3, 0.5} and len(comparison) == 4
-    paper = paper_robustness()
-    nb = comparison[(comparison["model"] == "gaussian_nb") & (comparison["eps"] == 0.3)].iloc[0]
-    expected = paper[(paper["paper_model"] == "Gaussian NB") & (paper["attack"] == "fgsm_linf") & (paper["eps"] == 0.3)]
-    assert nb["paper"] == pytest.approx(float(expected["robust_accuracy"].iloc[0]))
-    assert nb["difference"] == pytest.approx(nb["ours"] - nb["paper"])
-
-
 def test_reversals_are_images_fooled_at_one_eps_and_not_at_a_larger(monkeypatch):
     import genrob.evaluate as evaluate
 
@@ -150,8 +126,8 @@ def test_reversals_are_images_fooled_at_one_eps_and_not_at_a_larger(monkeypatch)
 
 
 def test_margins_along_fgsm_rays_start_at_the_clean_margin(models, few_images):
+    from genrob.contract import logit_margin
     from genrob.evaluate import margins_along_fgsm_rays
-    from genrob.models.base import logit_margin
 
     model = models["logistic_regression"]
     ts, margins = margins_along_fgsm_rays(model, few_images, eps_max=0.3, steps=7)
@@ -180,71 +156,6 @@ def test_sweeps_side_by_side_never_lose_a_row(fresh_cache):
     table = read_results("smoke")
     assert len(table) == writers * rows
     assert sorted(table["model"].value_counts()) == [rows] * writers
-
-
-def test_the_command_line_sweep_writes_the_rows_the_chapter_reads(models, capsys):
-    from genrob.__main__ import main
-
-    args = ["sweep", "naive_bayes", "--profile", "smoke", "--models", "logistic_regression",
-            "--attacks", "fgsm_linf", "--n", "20"]
-    assert main(args) == 0
-    written = read_results("smoke").query("model == 'logistic_regression' and attack == 'fgsm_linf' and n == 20")
-    config = sweep_config(profile="smoke", family="naive_bayes", models=["logistic_regression"],
-                          attacks=["fgsm_linf"], n=20)
-    assert sorted(written["eps"]) == list(config.linf_eps)
-    pd.testing.assert_frame_equal(sweep(config), written.reset_index(drop=True))  # read, not recomputed
-    assert main(["sweep", "naive_bayes", "--profile", "smoke", "--n", "0"]) == 2
-    assert "n must be a whole number" in capsys.readouterr().err
-
-
-def test_the_command_line_adaptive_run_refuses_bad_names_before_any_work(capsys):
-    from genrob.__main__ import main
-
-    assert main(["adaptive", "conv_vea", "--profile", "smoke"]) == 2
-    assert "known families" in capsys.readouterr().err
-    assert main(["adaptive", "conv_vae", "--profile", "smoke", "--models", "cnn_vea"]) == 2
-    assert "unknown model ['cnn_vea']" in capsys.readouterr().err
-
-
-def test_the_worst_case_is_image_by_image(models, fresh_cache, mnist):
-    """An image is robust only if every attack missed it; the worst case is at most the best attack."""
-    from genrob.evaluate import per_image_outcome, worst_case
-
-    attacks = ["fgsm_linf", "additive_uniform_noise_linf", "binary_search_contrast_reduction_linf"]
-    config = _config(attacks=attacks)
-    table = sweep(config)
-    worst = worst_case(config, norm="linf", data=mnist)
-    assert len(worst) == len(config.models) * len(config.linf_eps) and (worst["attacks"] == 3).all()
-    for row in worst.itertuples():
-        single = table[(table["model"] == row.model) & (table["eps"] == row.eps)]["robust_accuracy"]
-        assert row.worst_case_accuracy <= single.min() + 1e-12
-        assert row.strongest_attack_accuracy == pytest.approx(single.min())
-        fooled = [per_image_outcome(config, row.model, a, row.eps)["fooled"] for a in attacks]
-        clean = per_image_outcome(config, row.model, attacks[0], row.eps)["clean_correct"]
-        assert row.worst_case_accuracy == pytest.approx((clean & ~np.logical_or.reduce(fooled)).mean())
-    # Read from the rows a sweep wrote, the attacks at each eps are the same ones.
-    pd.testing.assert_frame_equal(worst_case(config, norm="linf", results=table, data=mnist), worst)
-    # A search stored before per-eps files existed is read through the model, with the same answer.
-    for path in (fresh_cache / "results").rglob("binary_search*eps*.npz"):
-        path.unlink()
-    pd.testing.assert_frame_equal(worst_case(config, norm="linf", data=mnist), worst)
-
-
-def test_a_fingerprint_changes_with_any_weight_and_input():
-    import copy
-
-    from genrob.results import fingerprint
-
-    model = torch.nn.Linear(4, 2)
-    x = torch.zeros(3, 4)
-    assert fingerprint(model, x, "pgd", {"steps": 40}) == fingerprint(copy.deepcopy(model), x.clone(), "pgd",
-                                                                      {"steps": 40})
-    changed = copy.deepcopy(model)
-    with torch.no_grad():
-        changed.weight[0, 0] += 1e-6
-    assert fingerprint(changed, x) != fingerprint(model, x)
-    assert fingerprint(model, x + 1) != fingerprint(model, x)
-    assert fingerprint(model, x, {"steps": 41}) != fingerprint(model, x, {"steps": 40})
 
 
 def test_clean_predictions_and_example_adversarials_are_computed_once(models, few_images, fresh_cache,

@@ -5,40 +5,26 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 import torch
+from synthetic import sweep_rows
 
-from genrob.attacks import PAPER_ATTACKS, attack_config_hash, make_attack, norm_of
-from genrob.models import get_spec
-from genrob.models.base import predict
-from genrob.profiles import PAPER_L2_EPS, PAPER_LINF_EPS
+from genrob.attacks import PAPER_ATTACKS, norm_of
+from genrob.contract import predict
 from genrob.summary import paper_table, study_results
 
 
-def _sweep(model: str, n: int, accuracy: float, *, attacks=PAPER_ATTACKS, model_config: str | None = None,
-           profile: str = "default"):
-    rows = []
-    for attack in attacks:
-        norm = norm_of(attack)
-        for eps in PAPER_LINF_EPS if norm == "linf" else PAPER_L2_EPS:
-            rows.append({"profile": profile, "model": model,
-                         "model_config": model_config or get_spec(model).config_hash(profile),
-                         "attack": attack, "attack_config": attack_config_hash(make_attack(attack, profile)),
-                         "norm": norm, "eps": eps, "n": n, "seed": 0, "robust_accuracy": accuracy})
-    return rows
-
-
 def test_each_model_keeps_its_largest_complete_current_sweep():
-    rows = (_sweep("cnn", 30, 0.1) + _sweep("cnn", 1000, 0.2)
-            + _sweep("cnn", 5000, 0.3, attacks=PAPER_ATTACKS[:4])  # incomplete
-            + _sweep("gmm", 1000, 0.5) + _sweep("gmm", 2000, 0.9, model_config="stale"))
+    rows = (sweep_rows("cnn", 30, 0.1) + sweep_rows("cnn", 1000, 0.2)
+            + sweep_rows("cnn", 5000, 0.3, attacks=PAPER_ATTACKS[:4])  # incomplete
+            + sweep_rows("gmm", 1000, 0.5) + sweep_rows("gmm", 2000, 0.9, model_config="stale"))
     results = study_results("default", results=pd.DataFrame(rows))
     assert results.groupby("model")["n"].unique().to_dict() == {"cnn": [1000], "gmm": [1000]}
     assert set(results.loc[results["model"] == "cnn", "robust_accuracy"]) == {0.2}
-    assert len(results) == 2 * len(_sweep("cnn", 1, 0.0))
+    assert len(results) == 2 * len(sweep_rows("cnn", 1, 0.0))
 
 
 def test_the_papers_table_one_sets_ours_beside_its_numbers_in_its_order():
-    results = study_results("default", results=pd.DataFrame(_sweep("gmm", 1000, 0.5) + _sweep("cnn", 1000, 0.2)
-                                                             + _sweep("mlp", 300, 0.0)))
+    results = study_results("default", results=pd.DataFrame(sweep_rows("gmm", 1000, 0.5) + sweep_rows("cnn", 1000, 0.2)
+                                                             + sweep_rows("mlp", 300, 0.0)))
     table = paper_table(results, norm="linf", eps=0.3)
     assert list(table.index) == ["gmm", "mlp", "cnn"]  # the paper's order
     assert table.loc["gmm", ("pgd_linf", "paper")] == pytest.approx(0.667)  # its Table 1
@@ -84,67 +70,12 @@ def test_the_blur_table_heads_each_column_with_width_and_size():
 
 
 def test_the_study_does_not_depend_on_the_order_rows_were_written_and_leaves_out_the_reference():
-    rows = (_sweep("gmm", 1000, 0.5) + _sweep("cnn", 1000, 0.2) + _sweep("cnn_adversarial", 60, 0.9)
-            + _sweep("mlp", 300, 0.1))
+    rows = (sweep_rows("gmm", 1000, 0.5) + sweep_rows("cnn", 1000, 0.2) + sweep_rows("cnn_adversarial", 60, 0.9)
+            + sweep_rows("mlp", 300, 0.1))
     forward = study_results("default", results=pd.DataFrame(rows))
     backward = study_results("default", results=pd.DataFrame(rows[::-1]))
     assert forward.equals(backward)
     assert list(dict.fromkeys(forward["model"])) == ["gmm", "mlp", "cnn"]  # the paper's order, no reference
-
-
-def test_the_runtime_table_compares_seconds_per_image_and_counts_a_search_once():
-    from genrob.attacks import ATTACKS
-    from genrob.summary import runtime_table
-
-    rows = _sweep("cnn", 1000, 0.2) + _sweep("cnn_vae", 30, 0.5)
-    for row in rows:  # every eps row of a minimisation attack carries its one search's time
-        per_row = 6.0 if ATTACKS[row["attack"]].minimisation else 2.0
-        row["wall_time_s"] = per_row * (100 if row["model"] == "cnn_vae" else 1)
-    table = runtime_table(pd.DataFrame(rows), mflops={"cnn": 15.0, "cnn_vae": 1500.0})
-    assert table.loc["cnn", "pgd_linf"] == pytest.approx(5 * 2.0 / 1000)  # five eps, per image
-    assert table.loc["cnn", "gaussian_blur_linf"] == pytest.approx(6.0 / 1000)  # one search, not five
-    assert table.loc["cnn_vae", "vs cnn"] == pytest.approx(100 * 1000 / 30)
-    assert table.loc["cnn_vae", "four vs cnn"] == pytest.approx(100 * 1000 / 30)
-    assert table.loc["cnn_vae", "flop ratio"] == 100.0
-    assert table.loc["cnn_vae", "paper four vs cnn"] == pytest.approx((115 + 119 + 4293 + 3441) / (3 + 3 + 85 + 70))
-
-
-def test_the_study_cost_counts_every_run_and_estimates_the_full_profile_from_each_cell_once():
-    from genrob.attacks import ATTACKS
-    from genrob.summary import cost_summary, study_cost
-
-    rows = _sweep("cnn", 1000, 0.2) + _sweep("gmm", 1000, 0.5) + _sweep("cnn_vae", 30, 0.5)
-    rerun = [dict(r, n=200) for r in _sweep("gmm", 200, 0.4) if r["eps"] <= 0.3 or r["norm"] == "l2"]
-    for row in rows + rerun:  # 2 s a row; a search's rows carry its one run's time
-        row["wall_time_s"] = 6.0 if ATTACKS[row["attack"]].minimisation else 2.0
-    table = study_cost("default", results=pd.DataFrame(rows + rerun), full_n=10_000,
-                       train_seconds={"cnn": 3600.0, "gmm": 0.0, "cnn_vae": 0.0})
-    searches = sum(ATTACKS[a].minimisation for a in PAPER_ATTACKS)
-    fixed_cells = len(_sweep("cnn", 1, 0.0, attacks=[a for a in PAPER_ATTACKS if not ATTACKS[a].minimisation]))
-    per_sweep = 2.0 * fixed_cells + 6.0 * searches
-    assert table.loc["cnn", "attack_s"] == pytest.approx(per_sweep)
-    assert table.loc["gmm", "attack_s"] > table.loc["cnn", "attack_s"]  # the rerun at n = 200 cost time too
-    rerun_fixed = sum(not ATTACKS[r["attack"]].minimisation for r in rerun)
-    rerun_searches = len({r["attack"] for r in rerun if ATTACKS[r["attack"]].minimisation})
-    assert table.loc["gmm", "attack_s"] == pytest.approx(per_sweep + 2.0 * rerun_fixed + 6.0 * rerun_searches)
-    # ... but the estimate takes each cell once, at its largest n
-    assert table.loc["gmm", "attack_s_per_image"] == pytest.approx(per_sweep / 1000)
-    assert table.loc["cnn", "full_hours"] == pytest.approx(1 + 10_000 * per_sweep / 1000 / 3600)
-    # The profile spares the convolutional VAEs AutoAttack, not their CNN
-    assert "autoattack_linf" in table.loc["cnn_vae", "not_measured"]
-    assert table.loc["cnn", "not_measured"] == table.loc["gmm", "not_measured"] == ""
-    assert table.loc["total", "train_s"] == 3600.0
-    text = cost_summary(table, profile="default")
-    assert "`default` profile" in text and "10 000 test images" in text
-    assert "500 test images" in cost_summary(study_cost("default", results=pd.DataFrame(rows), full_n=500,
-                                                        train_seconds={"cnn": 0.0, "gmm": 0.0, "cnn_vae": 0.0}),
-                                             profile="default")
-    assert "`autoattack_linf`" in text  # what the estimate leaves out is named
-    # the default profile's cheaper models and budgets make its estimate a lower bound; the extended one's is not
-    assert "lower bound" in text and "2 importance samples" in text and "cut budgets" in text
-    extended = study_cost("extended", results=pd.DataFrame(_sweep("cnn", 1000, 0.2, profile="extended"))
-                          .assign(wall_time_s=2.0), train_seconds={"cnn": 0.0})
-    assert "lower bound" not in cost_summary(extended, profile="extended")
 
 
 def test_the_readme_headline_is_written_between_its_markers_and_nowhere_else():
@@ -170,7 +101,7 @@ def test_the_readme_headline_is_written_between_its_markers_and_nowhere_else():
 
 
 def test_the_readme_has_its_headline_markers():
-    from genrob.runtime import REPO_ROOT
+    from genrob.environment import REPO_ROOT
     from genrob.summary import HEADLINE_MARKERS, replace_headline
 
     text = (REPO_ROOT / "README.md").read_text()

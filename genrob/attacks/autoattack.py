@@ -25,7 +25,7 @@ from torch import nn
 
 from genrob.attacks._libraries import torchattacks
 from genrob.attacks.base import Attack, SamplingModelAttack, torchattacks_instance
-from genrob.models.base import N_CLASSES
+from genrob.contract import N_CLASSES
 from genrob.profiles import Profile
 
 TORCHATTACKS_NORM = {"linf": "Linf", "l2": "L2"}

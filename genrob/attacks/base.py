@@ -22,7 +22,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from genrob.models.base import predict, stochastic
+from genrob.attacks._libraries import foolbox
+from genrob.contract import predict, stochastic
 from genrob.profiles import Profile
 
 Norm = Literal["linf", "l2"]
@@ -181,7 +182,7 @@ class Attack(ABC):
 
 
 class SamplingModelAttack(Attack):
-    """An attack on a model used with fresh noise on every call (:func:`genrob.models.base.stochastic`):
+    """An attack on a model used with fresh noise on every call (:func:`genrob.contract.stochastic`):
     the clean predictions, the attack and the judgement of its adversarials all sample (seeded)."""
 
     def run(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps_grid: Sequence[float], *,
@@ -211,6 +212,4 @@ def torchattacks_instance(cls: type, model: nn.Module, device: torch.device, **k
 
 def foolbox_model(model: nn.Module, device: torch.device):
     """The model wrapped for foolbox, inputs bounded to [0, 1]."""
-    import foolbox
-
-    return foolbox.PyTorchModel(model, bounds=(0.0, 1.0), device=device)
+    return foolbox().PyTorchModel(model, bounds=(0.0, 1.0), device=device)

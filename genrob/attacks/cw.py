@@ -23,7 +23,7 @@ from torch import nn
 
 from genrob.attacks._libraries import torchattacks
 from genrob.attacks.base import Attack, torchattacks_instance
-from genrob.models.base import logit_margin
+from genrob.contract import logit_margin
 from genrob.profiles import Profile
 
 

@@ -13,7 +13,7 @@ change), and the first adversarial found is kept.
 Through a threshold (the binary models) the gradient is a sigmoid's of
 temperature 0.1 around it, not the identity's straight-through one: at l_2 eps 2
 the identity's left a binarised CNN at 0.9 on 30 images where C&W found 0.67;
-the sigmoid's took it to 0.47 (see :func:`genrob.models.layers.smooth_threshold_gradient`).
+the sigmoid's took it to 0.47 (see :func:`genrob.contract.smooth_threshold_gradient`).
 """
 
 from __future__ import annotations
@@ -25,15 +25,13 @@ import torch
 from torch import nn
 
 from genrob.attacks.base import Attack, Norm, project
-from genrob.models.layers import smooth_threshold_gradient
+from genrob.contract import logit_margin, smooth_threshold_gradient
 from genrob.profiles import Profile
 
 
 def margin(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Best other logit minus the true one, per image: positive means misclassified."""
-    true = logits.gather(1, y[:, None]).squeeze(1)
-    others = logits.scatter(1, y[:, None], float("-inf"))
-    return others.amax(1) - true
+    """The loss PGD climbs: best other logit minus the true one, positive means misclassified."""
+    return -logit_margin(logits, y)
 
 
 def _random_start(x: torch.Tensor, eps: float, norm: Norm) -> torch.Tensor:

@@ -5,7 +5,9 @@ gains nothing against it. A white-box attack that a transfer attack beats was
 misled by the target's gradient (Carlini et al. 2019's sanity check). The
 surrogate is the plain CNN of the profile, trained and cached like any model;
 PGD runs its full step count on it (no early stop), so the adversarials sit deep
-in the surrogate's wrong classes and transfer as well as they can.
+in the surrogate's wrong classes and transfer as well as they can. Attacks know no
+model but the one they are given: the sweep that runs a transfer attack loads its
+surrogate (named in the settings) and hands it over (:attr:`_Transfer.surrogate`).
 """
 
 from __future__ import annotations
@@ -35,19 +37,16 @@ class _Transfer:
         # The surrogate's checkpoint depends on the profile, so the profile is part of the settings.
         return {**super().default_settings(profile), "surrogate": SURROGATE, "surrogate_profile": profile.name}
 
+    #: The trained surrogate (``settings["surrogate"]`` of ``settings["surrogate_profile"]``), set by the
+    #: sweep before the attack runs.
+    surrogate: nn.Module | None = None
+
     def generate(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, *,
                  eps: float | None, device: torch.device) -> torch.Tensor:
-        return super().generate(self._surrogate(device), x, y, eps=eps, device=device)
-
-    def _surrogate(self, device: torch.device) -> nn.Module:
-        if getattr(self, "_surrogate_model", None) is None:
-            from genrob.models import load_model  # models import attacks' base; load lazily
-
-            # Building the model draws initial weights: keep the attack's random starts as seeded.
-            with torch.random.fork_rng(devices=[]):
-                self._surrogate_model = load_model(self.settings["surrogate"], self.settings["surrogate_profile"],
-                                                   device=device)
-        return self._surrogate_model
+        if self.surrogate is None:
+            raise RuntimeError(f"{self.name}: no surrogate model; load {self.settings['surrogate']!r} "
+                               f"({self.settings['surrogate_profile']}) and set it as the attack's surrogate")
+        return super().generate(self.surrogate.to(device), x, y, eps=eps, device=device)
 
 
 class TransferPGDLinf(_Transfer, PGDLinf):

@@ -1,6 +1,6 @@
-"""Models by name, all keeping one contract (see :mod:`genrob.models.base`)."""
+"""Models by name, all keeping one contract (see :mod:`genrob.contract`)."""
 
-from genrob.models.base import ContractError, accuracy, check_contract, logits_of, predict
+from genrob.contract import ContractError, accuracy, check_contract, logits_of, predict
 from genrob.models.registry import (
     ModelSpec,
     chapter_models,

@@ -16,7 +16,7 @@ from genrob.data import Split
 from genrob.models.layers import ConvEncoder
 from genrob.models.registry import ModelSpec, register
 from genrob.profiles import Profile
-from genrob.training import fit_classifier
+from genrob.models.training import fit_classifier
 
 NEIGHBOURS = torch.tensor([[0.0, 1.0, 0.0], [1.0, 0.0, 1.0], [0.0, 1.0, 0.0]]).view(1, 1, 3, 3)
 

@@ -14,10 +14,10 @@ network that outputs a value per pixel:
   conditional random field with learned couplings between 4-neighbours, scored by
   its pseudo-likelihood (Besag 1975): sum_i log p(x_i | x_neighbours, z, y).
 
-Binary inputs pass through :func:`~genrob.models.layers.binarize`, whose
+Binary inputs pass through :func:`~genrob.contract.binarize`, whose
 straight-through gradient lets gradient attacks through the threshold. In eval
 mode the K standard-normal draws behind z are a fixed buffer, so the logits are
-deterministic; :func:`genrob.models.base.stochastic` switches sampling on.
+deterministic; :func:`genrob.contract.stochastic` switches sampling on.
 """
 
 from __future__ import annotations
@@ -30,9 +30,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from genrob.data import Split
-from genrob.models.base import N_CLASSES, in_chunks
+from genrob.contract import N_CLASSES, binarize, in_chunks
 from genrob.models.cnn import CNN, cnn_architecture, cnn_training, train_cnn
-from genrob.models.layers import ChannelsLastUnflatten, ConvEncoder, SubPixelConvTranspose2d, binarize
+from genrob.models.layers import ChannelsLastUnflatten, ConvEncoder, SubPixelConvTranspose2d
 from genrob.models.registry import ModelSpec, register
 from genrob.models.vae import (IMPORTANCE_SAMPLES, PIXELS, fit_elbo, gaussian_log_likelihood,
                                importance_weighted, log_standard_normal, posterior_samples)

@@ -15,11 +15,10 @@ import torch
 from torch import nn
 
 from genrob.data import Split
-from genrob.models.base import N_CLASSES, accuracy, once_per_state
+from genrob.contract import N_CLASSES, PIXELS, accuracy, once_per_state
 from genrob.models.registry import ModelSpec, register
-from genrob.runtime import progress
+from genrob.environment import progress
 
-N_PIXELS = 28 * 28
 
 #: The grid searched on the validation split: components per class x covariance
 #: type. The paper's search settled on 60 spherical components.
@@ -38,7 +37,7 @@ class GaussianMixtureClassifier(nn.Module):
     the first slots and gives the rest zero weight.
     """
 
-    def __init__(self, components: int = 60, n_features: int = N_PIXELS, n_classes: int = N_CLASSES) -> None:
+    def __init__(self, components: int = 60, n_features: int = PIXELS, n_classes: int = N_CLASSES) -> None:
         super().__init__()
         self.register_buffer("means", torch.zeros(n_classes, components, n_features))
         self.register_buffer("variances", torch.ones(n_classes, components, n_features))

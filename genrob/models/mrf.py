@@ -20,10 +20,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from genrob.data import Split
-from genrob.models.base import N_CLASSES, accuracy
-from genrob.models.layers import THRESHOLD, binarize
+from genrob.contract import N_CLASSES, THRESHOLD, accuracy, binarize
 from genrob.models.registry import ModelSpec, register
-from genrob.runtime import progress
+from genrob.environment import progress
 
 
 def neighbour_field(x: torch.Tensor, horizontal: torch.Tensor, vertical: torch.Tensor) -> torch.Tensor:

@@ -14,11 +14,10 @@ import torch
 from torch import nn
 
 from genrob.data import Split
-from genrob.models.base import N_CLASSES, accuracy
+from genrob.contract import N_CLASSES, PIXELS, accuracy
 from genrob.models.registry import ModelSpec, register
-from genrob.training import fit_classifier
+from genrob.models.training import fit_classifier
 
-N_PIXELS = 28 * 28
 
 #: Candidate variance floors (added to every per-pixel, per-class variance),
 #: chosen on the validation split. Pixels that are constant within a class
@@ -30,7 +29,7 @@ VARIANCE_FLOORS: tuple[float, ...] = (1e-6, 1e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0
 class GaussianNaiveBayes(nn.Module):
     """p(x, y) = p(y) prod_i N(x_i; mu_iy, sigma_iy^2 + floor); logits are log p(x, y)."""
 
-    def __init__(self, n_features: int = N_PIXELS, n_classes: int = N_CLASSES) -> None:
+    def __init__(self, n_features: int = PIXELS, n_classes: int = N_CLASSES) -> None:
         super().__init__()
         self.register_buffer("mean", torch.zeros(n_classes, n_features))
         self.register_buffer("variance", torch.ones(n_classes, n_features))  # MLE, before the floor
@@ -70,7 +69,7 @@ def train_naive_bayes(model: GaussianNaiveBayes, train: Split, val: Split, confi
 class LogisticRegression(nn.Module):
     """p(y | x) = softmax(W x + b); logits are W x + b."""
 
-    def __init__(self, n_features: int = N_PIXELS, n_classes: int = N_CLASSES) -> None:
+    def __init__(self, n_features: int = PIXELS, n_classes: int = N_CLASSES) -> None:
         super().__init__()
         self.linear = nn.Linear(n_features, n_classes)
 

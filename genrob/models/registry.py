@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,9 +18,9 @@ import torch
 from torch import nn
 
 from genrob.data import MNIST, Split, load_mnist
-from genrob.models.base import Kind
+from genrob.contract import Kind
 from genrob.profiles import Profile, get_profile
-from genrob.runtime import cache_dir, report, seed_everything, torch_device, use_precision
+from genrob.environment import atomic_write, cache_dir, report, seed_everything, torch_device, use_precision
 
 #: Bump when a change to training code should invalidate every cached checkpoint.
 CHECKPOINT_FORMAT = 1
@@ -98,25 +96,19 @@ def chapter_models(family: str) -> list[str]:
     return list(dict.fromkeys([*names, *related]))
 
 
-def families() -> list[str]:
-    return list(dict.fromkeys(s.family for s in _REGISTRY.values()))
+#: Families outside the paper's study: the adversarially trained reference (the adaptive chapter's yardstick).
+OUTSIDE_STUDY = ("reference",)
+
+
+def families(*, study_only: bool = False) -> list[str]:
+    """Every model family in registration order (the book's), or only those of the paper's study."""
+    every = dict.fromkeys(s.family for s in _REGISTRY.values())
+    return [f for f in every if not (study_only and f in OUTSIDE_STUDY)]
 
 
 def checkpoint_path(name: str, profile: Profile | str) -> Path:
     spec = get_spec(name)
     return cache_dir() / "checkpoints" / f"{name}-{spec.config_hash(profile)}.pt"
-
-
-def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def training_subset(data: MNIST, profile: Profile) -> Split:
@@ -152,9 +144,9 @@ def load_model(
     fit_report = spec.train(model, training_subset(data, profile), data.val, config)
     seconds = time.perf_counter() - started
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    _atomic_write(path, lambda tmp: torch.save(state, tmp))
+    atomic_write(path, lambda tmp: torch.save(state, tmp))
     document = {"config": config, "train_seconds": round(seconds, 2), "report": fit_report}
-    _atomic_write(report_path, lambda tmp: tmp.write_text(json.dumps(document, indent=1)))
+    atomic_write(report_path, lambda tmp: tmp.write_text(json.dumps(document, indent=1)))
     report(f"trained {name} ({profile.name}) in {seconds:.1f}s -> {path.name}")
     return model.eval()
 

@@ -22,7 +22,7 @@ encoder q(z | x), a latent and a ReLU head, trained end to end on cross-entropy)
 the same network on top of a frozen encoder pre-trained as an unconditional VAE,
 and a plain MLP. Sampling makes these models stochastic; in eval mode they use a
 fixed noise buffer (CVAE) or the posterior mean (VAE classifiers), and
-:func:`genrob.models.base.stochastic` switches the sampling back on for expectation over transformation.
+:func:`genrob.contract.stochastic` switches the sampling back on for expectation over transformation.
 """
 
 from __future__ import annotations
@@ -31,15 +31,13 @@ import math
 from typing import Mapping
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from genrob.data import Split
-from genrob.models.base import N_CLASSES, in_chunks, model_device, once_per_state
+from genrob.contract import N_CLASSES, PIXELS, in_chunks, model_device, once_per_state
 from genrob.models.registry import ModelSpec, get_spec, load_model, register
-from genrob.training import fit, fit_classifier
+from genrob.models.training import fit, fit_classifier
 
-PIXELS = 28 * 28
 HIDDEN = 500
 LATENT = 20
 #: Importance samples per class for the CVAE's log p(x | y), fixed for evaluation.

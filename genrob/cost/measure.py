@@ -1,43 +1,92 @@
-"""Benchmark: what evaluating each model costs on this machine, against what its arithmetic demands.
+"""What evaluating each model costs on this machine, against what its arithmetic demands.
 
-    python -m genrob.bench [--profile default] [--models cnn cnn_vae ...] [--batch 500]
-
-For every model: forward FLOPs per image (torch's flop counter); images per
-second for a forward pass and for a forward pass with the input gradient, at
-the sweeps' batch size; the GFLOP/s that achieves beside this machine's own
-matrix-multiply GFLOP/s measured in the same run; seconds per image of PGD-40;
-and each model's PGD time relative to the CNN beside its FLOP ratio. The table
-is written to ``<cache>/results/bench-<profile>.csv``; the thread count is fixed
-and printed. Beside it, from the results table, the seconds per image each of
-the paper's ten attacks took in the sweeps (the book's Table 3,
-:func:`genrob.summary.runtime_table`), in ``bench-<profile>-attacks.csv``.
+Forward FLOPs per image (torch's flop counter); images per second for a forward pass
+and for one with the input gradient, at the sweeps' batch size; the GFLOP/s that
+achieves beside this machine's own matrix-multiply rate measured in the same run;
+seconds per image of PGD-40; and each model's PGD time relative to the reference
+CNN's beside its FLOP ratio. ``python -m genrob bench`` writes the table to
+``<cache>/results/bench-<profile>.csv`` (the thread count is fixed and recorded).
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
 import time
 from pathlib import Path
 from typing import Sequence
 
 import pandas as pd
 import torch
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
 
 from genrob.attacks import make_attack
-from genrob.cost import flops_per_image, seconds_per_image
+from genrob.contract import model_device
 from genrob.data import evaluation_subset, load_mnist
+from genrob.environment import report, seed_everything, thread_count, use_precision
 from genrob.evaluate import DEFAULT_BATCH_SIZE
-from genrob.models import load_model, model_names
+from genrob.models import get_spec, load_model, model_names
 from genrob.models.registry import chapter_models, families
-from genrob.models.base import model_device
 from genrob.profiles import get_profile
 from genrob.results import per_image_dir
-from genrob.runtime import report, seed_everything, thread_count
-from genrob.summary import runtime_table, study_results
 
+#: Every model's cost is also given relative to this one's (the paper's Table 3 compares with the CNN).
 REFERENCE = "cnn"
 PGD_STEPS = 40
+
+
+def flops_per_image(model: nn.Module, x: torch.Tensor) -> float:
+    """Floating-point operations of one forward pass, per image (torch's flop counter)."""
+    model.eval()
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        model(x.to(model_device(model)))
+    return counter.get_total_flops() / len(x)
+
+
+def _seconds(run, repeats: int) -> float:
+    run()  # warm-up: first calls allocate
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.perf_counter()
+        run()
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+def seconds_per_image(model: nn.Module, x: torch.Tensor, *, gradient: bool = False, repeats: int = 3) -> float:
+    """Best-of-``repeats`` wall time of a forward pass (with the input gradient, if asked), per image."""
+    model.eval()
+    x = x.to(model_device(model))
+
+    def forward():
+        with torch.no_grad():
+            model(x)
+
+    def forward_and_gradient():
+        batch = x.clone().requires_grad_(True)
+        torch.autograd.grad(model(batch).logsumexp(1).sum(), batch)
+
+    return _seconds(forward_and_gradient if gradient else forward, repeats) / len(x)
+
+
+def forward_cost(models: dict[str, nn.Module], x: torch.Tensor, *, reference: str | None = None,
+                 repeats: int = 3) -> pd.DataFrame:
+    """Per model: MFLOPs and milliseconds per image for a forward pass, and with the input gradient.
+
+    ``relative_time`` and ``relative_flops`` divide by the ``reference`` model's
+    (the first one by default). Times are for a batch of ``len(x)`` images on
+    :func:`genrob.environment.thread_count` threads.
+    """
+    rows = []
+    for name, model in models.items():
+        rows.append({"model": name, "mflops_per_image": flops_per_image(model, x) / 1e6,
+                     "forward_ms": 1e3 * seconds_per_image(model, x, repeats=repeats),
+                     "forward_and_gradient_ms": 1e3 * seconds_per_image(model, x, gradient=True, repeats=repeats)})
+    table = pd.DataFrame(rows).set_index("model")
+    base = table.loc[reference if reference is not None else table.index[0]]
+    table["relative_flops"] = table["mflops_per_image"] / base["mflops_per_image"]
+    table["relative_time"] = table["forward_and_gradient_ms"] / base["forward_and_gradient_ms"]
+    table.attrs["threads"], table.attrs["batch"] = thread_count(), len(x)
+    return table
 
 
 def matmul_gflops(size: int = 1024, repeats: int = 5) -> float:
@@ -85,6 +134,7 @@ def benchmark(models: Sequence[str], *, profile: str = "default", batch: int = D
 
     ``pgd_images``: images PGD-40 is timed on (default: :func:`pgd_image_count`).
     """
+    use_precision(get_profile(profile).torch_dtype)
     seed_everything(0)
     data = load_mnist()
     images = evaluation_subset(data.test, max(batch, pgd_images or 0), seed=0)
@@ -97,7 +147,7 @@ def benchmark(models: Sequence[str], *, profile: str = "default", batch: int = D
         forward = seconds_per_image(model, x)
         with_gradient = seconds_per_image(model, x, gradient=True)
         timed = pgd_images or pgd_image_count(with_gradient, most=len(x))
-        rows.append({"model": name, "batch": len(x), "mflops_per_image": flops / 1e6,
+        rows.append({"model": name, "kind": get_spec(name).kind, "batch": len(x), "mflops_per_image": flops / 1e6,
                      "forward_images_per_s": 1 / forward, "gradient_images_per_s": 1 / with_gradient,
                      "forward_gflops_per_s": flops / forward / 1e9, "matmul_gflops_per_s": peak,
                      "pgd_images": timed,
@@ -126,41 +176,9 @@ def benchmark_table(profile: str, *, models: Sequence[str] | None = None, refres
     path = bench_path(profile)
     if path.exists() and not refresh:
         table = pd.read_csv(path, index_col="model")
-        if set(models) <= set(table.index):
+        if set(models) <= set(table.index) and "kind" in table:
             return table.loc[models]
     table = benchmark(models, profile=profile, batch=batch)
     path.parent.mkdir(parents=True, exist_ok=True)
     table.round(4).to_csv(path)
     return table
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m genrob.bench", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--profile", default="default")
-    parser.add_argument("--models", nargs="+", default=None, help="default: every registered model")
-    parser.add_argument("--batch", type=int, default=DEFAULT_BATCH_SIZE)
-    args = parser.parse_args(argv)
-    models = args.models or model_names()
-    unknown = [m for m in models if m not in model_names()]
-    if unknown:
-        print(f"error: unknown models {unknown}; known: {model_names()}", file=sys.stderr)
-        return 2
-    print(f"threads: {thread_count()}, batch {args.batch}, profile {get_profile(args.profile).name}", flush=True)
-    table = benchmark_table(args.profile, models=models, refresh=True, batch=args.batch)
-    path = bench_path(args.profile)
-    print(table.round(3).to_string())
-    print(f"written to {path}")
-    # The paper's ten attacks as the sweeps timed them at the profile's n (the book's Table 3).
-    swept = study_results(args.profile)
-    if len(swept):
-        attacks = runtime_table(swept, mflops=table["mflops_per_image"])
-        attacks_path = path.with_name(f"bench-{get_profile(args.profile).name}-attacks.csv")
-        attacks.round(5).to_csv(attacks_path)
-        print("seconds per image of each of the paper's attacks, from the sweeps:")
-        print(attacks.round(3).to_string())
-        print(f"written to {attacks_path}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

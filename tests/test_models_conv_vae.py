@@ -7,10 +7,9 @@ import math
 import pytest
 import torch
 
+from genrob.contract import binarize, stochastic
 from genrob.models import check_contract, get_spec, load_model, training_report
-from genrob.models.base import stochastic
 from genrob.models.conv_vae import BinaryCNN, ConvVAEClassifier, CRFPseudoLikelihood
-from genrob.models.layers import binarize
 
 LIKELIHOODS = ("gaussian", "bernoulli", "crf")
 
@@ -128,34 +127,3 @@ def test_smoke_training_learns_to_classify(mnist):
         accuracy = float((model(mnist.test.x[:300]).argmax(1) == mnist.test.y[:300]).double().mean())
     # chance is 0.1 (30 of 300, sd 5); two epochs on 6 000 images at Li's small learning rate reach 0.17 to 0.25
     assert accuracy > 0.15
-
-
-def test_the_runtime_table_sums_each_attacks_eps_rows_and_sets_them_beside_the_papers_ratio():
-    import pandas as pd
-
-    from genrob.chapter import runtime_table
-
-    rows = [{"model": model, "attack": attack, "eps": eps, "wall_time_s": seconds}
-            for model, scale in (("cnn_vae", 30.0), ("cnn", 1.0))
-            for attack in ("fgm_l2", "pgd_linf", "cw_l2") for eps, seconds in ((1.0, 2 * scale), (2.0, scale))]
-    costs = pd.DataFrame({"mflops_per_image": [1500.0, 15.0]}, index=["cnn_vae", "cnn"])
-    table = runtime_table(pd.DataFrame(rows), costs, generative="cnn_vae", discriminative="cnn")
-    assert list(table.index) == ["fgm_l2", "pgd_linf"]  # the paper's Table 3 attacks that were run
-    assert table.loc["fgm_l2", "cnn_vae_s"] == 90.0 and table.loc["fgm_l2", "cnn_s"] == 3.0
-    assert (table["ratio"] == 30.0).all() and (table["flop_ratio"] == 100.0).all()
-    assert table.loc["fgm_l2", "paper_ratio"] == round(115 / 3, 1)  # Table 3: 115 s against 3 s
-    assert table.loc["pgd_linf", "paper_ratio"] == round(3441 / 70, 1)
-
-
-def test_the_sweep_cost_counts_a_search_once_and_divides_by_n():
-    import pandas as pd
-
-    from genrob.chapter import sweep_cost
-
-    rows = [{"model": "cnn_vae", "attack": "pgd_linf", "eps": eps, "n": 30, "wall_time_s": 60.0} for eps in (0.1, 0.2)]
-    rows += [{"model": "cnn_vae", "attack": "cw_l2", "eps": eps, "n": 30, "wall_time_s": 300.0} for eps in (1.0, 2.0)]
-    rows += [{"model": "cnn", "attack": "pgd_linf", "eps": 0.1, "n": 30, "wall_time_s": 3.0}]
-    cost = sweep_cost(pd.DataFrame(rows))
-    assert list(cost.index) == ["cnn_vae", "cnn"]
-    assert cost.loc["cnn_vae", "attack_seconds"] == 420.0  # 2 x 60 per eps, and the one C&W search
-    assert cost.loc["cnn_vae", "seconds_per_image"] == 14.0 and cost.loc["cnn", "seconds_per_image"] == 0.1

@@ -8,13 +8,13 @@ import pytest
 import torch
 
 from genrob.attacks import make_attack
+from genrob.contract import stochastic
 from genrob.data import Split
 from genrob.models import load_model, training_report
-from genrob.models.registry import training_subset
-from genrob.profiles import get_profile
 from genrob.models import vae as vae_module
-from genrob.models.base import stochastic
+from genrob.models.registry import training_subset
 from genrob.models.vae import CVAEClassifier, CVAEPrototypes, VAEClassifier
+from genrob.profiles import get_profile
 
 
 def _untrained_cvae(seed: int = 0) -> CVAEClassifier:

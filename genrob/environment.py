@@ -1,4 +1,5 @@
-"""Where things live, how runs are made repeatable, and which code made them."""
+"""The environment of a run: where things live, how runs are made repeatable (seeds, threads,
+precision), which code made them, and how progress is shown."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ import os
 import random
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 import numpy as np
 
@@ -42,6 +44,20 @@ def _fix_mkl_thread_count() -> None:
 
 
 _fix_mkl_thread_count()
+
+
+def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    """``write(tmp)`` to a temporary file beside ``path``, then renamed onto it: a reader, or a run
+    killed half way, never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
 
 
 def cache_dir() -> Path:

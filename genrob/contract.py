@@ -18,6 +18,7 @@ from torch import nn
 
 Kind = Literal["generative", "discriminative"]
 IMAGE_SHAPE = (1, 28, 28)
+PIXELS = 28 * 28
 N_CLASSES = 10
 
 
@@ -134,3 +135,44 @@ def stochastic(model: nn.Module) -> Iterator[nn.Module]:
     finally:
         for module in sampling:
             module.resample = False
+
+
+# Thresholded inputs. A model that binarises its input keeps the contract through a surrogate
+# gradient (BPDA); an attack may choose which surrogate it sees, and nothing else of the model.
+
+THRESHOLD = 0.5
+
+#: Temperature of the sigmoid whose gradient :func:`binarize` passes back; None: the identity's.
+_gradient_temperature: float | None = None
+
+
+def binarize(x: torch.Tensor, threshold: float = THRESHOLD) -> torch.Tensor:
+    """Threshold at ``threshold`` with a straight-through gradient.
+
+    The forward value is 0 or 1; the backward pass treats the step as the
+    identity, so gradient attacks see a useful gradient instead of zero (the BPDA
+    of Athalye et al.), or, inside :func:`smooth_threshold_gradient`, as a steep
+    sigmoid around the threshold.
+    """
+    hard = (x > threshold).to(x.dtype)
+    if _gradient_temperature is None:
+        return x + (hard - x).detach()
+    soft = torch.sigmoid((x - threshold) / _gradient_temperature)
+    return soft + (hard - soft).detach()
+
+
+@contextlib.contextmanager
+def smooth_threshold_gradient(temperature: float) -> Iterator[None]:
+    """Inside, :func:`binarize` passes back the gradient of sigmoid((x - threshold) / temperature).
+
+    The identity's gradient is blind to what a pixel costs to flip: a pixel at 0.45
+    flips for 0.05, one at 0 for 0.5, yet both get the same gradient, and an l_2
+    attack spreads its budget over pixels that never cross. The sigmoid's gradient
+    peaks at the threshold, so the attack spends where a flip is cheap.
+    """
+    global _gradient_temperature
+    previous, _gradient_temperature = _gradient_temperature, temperature
+    try:
+        yield
+    finally:
+        _gradient_temperature = previous

@@ -10,8 +10,8 @@ import torch
 from torch import nn
 
 from genrob.data import Split
-from genrob.models.base import accuracy, model_device
-from genrob.runtime import progress
+from genrob.contract import accuracy, model_device
+from genrob.environment import progress
 
 #: The loss of one batch: (model, images, labels) -> scalar to minimise.
 BatchLoss = Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
