@@ -20,14 +20,15 @@ Sweeps of different models can run side by side (``GENROB_THREADS=1`` each on a
 from __future__ import annotations
 
 import argparse
+import datetime
 import sys
 from typing import Sequence
 
 from genrob import adaptive, chapter, cost, evaluate, plots, summary
+from genrob.environment import REPO_ROOT, thread_count
 from genrob.models import model_names
 from genrob.params import ParameterError
 from genrob.profiles import PROFILES, get_profile
-from genrob.environment import REPO_ROOT, thread_count
 
 PROFILE_HELP = f"one of {', '.join(PROFILES)} (default: %(default)s)"
 
@@ -86,9 +87,11 @@ def _bench(args: argparse.Namespace) -> int:
 def _headline(args: argparse.Namespace) -> int:
     evidence = [adaptive.evaluate_family(family, profile=args.profile) for family in adaptive.families_to_evaluate()]
     verdicts = adaptive.verdicts(evidence)
+    versions = sorted({str(v) for e in evidence for v in e.results["code_version"]})
+    block = summary.headline_markdown(verdicts, profile=args.profile, claims=adaptive.claims(evidence),
+                                      code_version=", ".join(versions), date=datetime.date.today().isoformat())
     readme = REPO_ROOT / "README.md"
-    readme.write_text(summary.replace_headline(readme.read_text(),
-                                               summary.headline_markdown(verdicts, profile=args.profile)))
+    readme.write_text(summary.replace_headline(readme.read_text(), block))
     figure = REPO_ROOT / HEADLINE_FIGURE
     figure.parent.mkdir(parents=True, exist_ok=True)
     plots.verdict_bars(verdicts).savefig(figure, dpi=110, bbox_inches="tight")

@@ -16,15 +16,18 @@ AutoAttack gets its chapter's EOT-PGD in its place.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy.stats import binomtest
 
 from genrob import checks, evaluate
+from genrob.attacks import ADAPTIVE_ATTACKS, ATTACKS, PAPER_ATTACKS, norm_of
+from genrob.attacks.base import SamplingModelAttack
+from genrob.data import MNIST, load_mnist, stratified_indices
 from genrob.evaluate import per_image_outcome
-from genrob.attacks import ADAPTIVE_ATTACKS, PAPER_ATTACKS, norm_of
-from genrob.data import MNIST
 from genrob.models import get_spec, model_names
 from genrob.models.registry import families
 from genrob.paper import mnist_challenge, paper_claims, paper_robustness
@@ -45,8 +48,14 @@ class FamilyEvidence:
 
     config: SweepConfig  # paper and adaptive attacks together, on the common grid
     results: pd.DataFrame  # every row: paper's attacks, adaptive ones, and the check runs
-    worst_case: pd.DataFrame  # per model, norm and eps (see :func:`genrob.evaluate.worst_case`)
+    worst_case: pd.DataFrame  # per model, norm and eps, judged by the model as evaluated (:func:`worst_case`)
     checks: pd.DataFrame  # per model and check (see :func:`genrob.checks.sanity_checks`)
+    #: Per (model, norm, eps): which test images (indexed by their place in the test set) survive every
+    #: attack of :attr:`worst_case`; claims compare two models on the images both saw.
+    survivors: dict[tuple[str, str, float], pd.Series] = dataclasses.field(default_factory=dict)
+    #: The attacks judged by a model that samples afresh (:class:`genrob.attacks.base.SamplingModelAttack`),
+    #: their own worst case against the sampling model's own clean accuracy; empty where none ran.
+    sampling_worst_case: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)
 
 
 def family_config(family: str, *, profile: str, n: int | None = None, seed: int = 0,
@@ -108,9 +117,23 @@ def evaluate_family(family: str, *, profile: str, n: int | None = None, seed: in
     results = pd.concat([evaluate.sweep(c, data=data) for c in runs], ignore_index=True)
     grid = {"linf": LINF_EPS, "l2": L2_EPS}
     on_grid = results[[eps in grid[norm] for norm, eps in zip(results["norm"], results["eps"])]]
-    worst = pd.concat([worst_case(config, norm=norm, results=on_grid, data=data)
+    sampled = judged_by_sampling(on_grid)
+    survived: dict[tuple[str, str, float], np.ndarray] = {}
+    worst = pd.concat([worst_case(config, norm=norm, results=on_grid[~sampled], data=data, survivors=survived)
                        for norm in ("linf", "l2")], ignore_index=True)
-    return FamilyEvidence(config=config, results=results, worst_case=worst, checks=checks.sanity_checks(results))
+    sampling = (pd.concat([worst_case(config, norm=norm, results=on_grid[sampled], data=data)
+                           for norm in ("linf", "l2")], ignore_index=True) if sampled.any() else pd.DataFrame())
+    images = stratified_indices((data if data is not None else load_mnist()).test.y, config.n, seed=config.seed)
+    return FamilyEvidence(config=config, results=results, worst_case=worst, checks=checks.sanity_checks(results),
+                          survivors={key: pd.Series(alive, index=images.numpy()) for key, alive in survived.items()},
+                          sampling_worst_case=sampling)
+
+
+def judged_by_sampling(results: pd.DataFrame) -> pd.Series:
+    """Which rows' attacks judge their adversarials by the model sampling afresh on every call. One judge
+    per number: those rows never count against the fixed-noise classifier whose clean accuracy the
+    worst case reports; they form a worst case of their own against the sampling model's."""
+    return results["attack"].map(lambda a: issubclass(ATTACKS[a], SamplingModelAttack)).astype(bool)
 
 
 def paper_worst_case(eps: float = HEADLINE_EPS) -> pd.DataFrame:
@@ -122,12 +145,68 @@ def paper_worst_case(eps: float = HEADLINE_EPS) -> pd.DataFrame:
         columns={"attack": "paper_attack", "robust_accuracy": "paper"})
 
 
+#: How far (absolute) our robust accuracy may lie from the paper's number, or two models' from each
+#: other, and still count as the same: differences of up to ten points come with retraining, a test
+#: subset and settings the paper does not state (see the methods chapter).
+EQUIVALENCE_MARGIN = 0.1
+#: Significance of the paired test on the paper's claims.
+ALPHA = 0.05
+UNDECIDED = "undecided at this n"
+#: What the claims can come to, in the order they are listed.
+FINDINGS = ("stands", "overturned", UNDECIDED, "no shared images")
+
+
+def ruling_regions(paper: float, *, margin: float = EQUIVALENCE_MARGIN) -> list[tuple[str, float, float]]:
+    """Where the true robust accuracy r lies for each ruling on the paper's number ``paper``: *stands*
+    within ``margin`` of it; *understated* more than ``margin`` above it; *weakened* more than
+    ``margin`` below it, but at least half of it kept; *overturned* below both. Empty regions are left out."""
+    stands_low, stands_high = round(max(0.0, paper - margin), 12), round(min(1.0, paper + margin), 12)
+    half = round(min(paper / 2, stands_low), 12)
+    regions = [("overturned", 0.0, half), ("weakened", half, stands_low), ("stands", stands_low, stands_high),
+               ("understated", stands_high, 1.0)]
+    return [region for region in regions if region[2] > region[1]]
+
+
+def _region_of_interval(paper: float, low: float, high: float) -> str | None:
+    return next((name for name, a, b in ruling_regions(paper) if a <= low and high <= b), None)
+
+
+def n_to_decide(paper: float, rate: float, *, most: int = 1_000_000) -> int | None:
+    """The fewest test images whose 95% interval, at the observed ``rate``, lies wholly in one ruling's
+    region; None where no n up to ``most`` does (a rate on a region's boundary)."""
+    def decided(n: int) -> bool:
+        return _region_of_interval(paper, *wilson_interval(round(rate * n), n)) is not None
+
+    n = 1
+    while not decided(n):
+        n *= 2
+        if n > most:
+            return None
+    low = n // 2
+    while low + 1 < n:  # the smallest decided n above the last undecided power of two
+        middle = (low + n) // 2
+        low, n = (low, middle) if decided(middle) else (middle, n)
+    return n
+
+
+def rule_on_number(paper: float, robust: int, n: int) -> tuple[str, int | None]:
+    """The ruling on the paper's number, from our worst case: ``robust`` of ``n`` test images survived.
+
+    A ruling is made only where our 95% interval lies wholly in its region
+    (:func:`ruling_regions`); otherwise it is *undecided at this n*, given with the n
+    that would decide it at the observed rate (:func:`n_to_decide`).
+    """
+    if pd.isna(paper):
+        return "not in the paper", None
+    ruling = _region_of_interval(paper, *wilson_interval(robust, n))
+    return (ruling, None) if ruling is not None else (UNDECIDED, n_to_decide(paper, robust / n))
+
+
 def verdicts(evidence: list[FamilyEvidence]) -> pd.DataFrame:
     """Per model at l_inf eps 0.3: the paper's number, ours under its attacks, our worst case, the checks.
 
-    ``verdict``: *stands* when the paper's number is inside or below our worst
-    case's interval; *weakened* when it is above, but the worst case keeps at
-    least half of it; *overturned* when less than half is left.
+    ``verdict`` by :func:`rule_on_number`: *stands*, *understated*, *weakened*,
+    *overturned*, or *undecided at this n* with ``n_to_decide``.
     """
     paper = paper_worst_case()
     rows = []
@@ -141,24 +220,18 @@ def verdicts(evidence: list[FamilyEvidence]) -> pd.DataFrame:
             failed = family.checks[(family.checks["model"] == model) & ~family.checks["passed"]]["check"]
             name = get_spec(model).paper_name
             claimed = paper["paper"].get(name, float("nan"))
+            verdict, needed = rule_on_number(claimed, round(worst["worst_case_accuracy"] * worst["n"]),
+                                             int(worst["n"]))
             rows.append({
                 "model": model, "kind": get_spec(model).kind, "n": int(worst["n"]),
                 "clean": worst["clean_accuracy"], "paper": claimed,
                 "ours_paper_attacks": papers_attacks["robust_accuracy"].min(),
-                "worst_case": worst["worst_case_accuracy"], "worst_ci_high": worst["ci_high"],
-                "strongest_attack": worst["strongest_attack"],
+                "worst_case": worst["worst_case_accuracy"], "worst_ci_low": worst["ci_low"],
+                "worst_ci_high": worst["ci_high"], "strongest_attack": worst["strongest_attack"],
                 "failed_checks": "; ".join(failed) if len(failed) else "none",
-                "verdict": _verdict(claimed, worst["worst_case_accuracy"], worst["ci_high"]),
+                "verdict": verdict, "n_to_decide": needed,
             })
     return pd.DataFrame(rows)
-
-
-def _verdict(paper: float, worst: float, worst_ci_high: float) -> str:
-    if pd.isna(paper):
-        return "not in the paper"
-    if paper <= worst_ci_high:
-        return "stands"
-    return "weakened" if worst >= paper / 2 else "overturned"
 
 
 def compare_intervals(first: tuple[float, float], second: tuple[float, float]) -> str:
@@ -172,14 +245,16 @@ def compare_intervals(first: tuple[float, float], second: tuple[float, float]) -
 
 
 def worst_case(config: SweepConfig, *, norm: str, results: pd.DataFrame | None = None,
-               data: MNIST | None = None) -> pd.DataFrame:
+               data: MNIST | None = None,
+               survivors: dict[tuple[str, str, float], np.ndarray] | None = None) -> pd.DataFrame:
     """Per model and eps: the share of images that survive every ``norm`` attack run at that eps.
 
     An image counts as robust only if no attack fooled it, image by image; the
     strongest single attack is shown beside it. The attacks are those of
     ``config`` at each eps of its grid or, given ``results`` (rows of sweeps with
     ``config``'s profile, n and seed), whatever those rows ran at each eps.
-    Reads the sweeps' per-image files.
+    Reads the sweeps' per-image files. ``survivors``, where given, receives each
+    (model, norm, eps)'s per-image outcome: True where the image survived every attack.
     """
     rows = []
     for model in config.models:
@@ -198,6 +273,8 @@ def worst_case(config: SweepConfig, *, norm: str, results: pd.DataFrame | None =
             clean = next(iter(outcomes.values()))["clean_correct"]
             survives = {a: clean & ~o["fooled"] for a, o in outcomes.items()}
             every = np.logical_and.reduce(list(survives.values()))
+            if survivors is not None:
+                survivors[(model, norm, eps)] = every
             strongest = min(survives, key=lambda a: survives[a].sum())
             low, high = wilson_interval(int(every.sum()), len(every))
             rows.append({"model": model, "norm": norm, "eps": eps, "n": len(every), "attacks": len(names),
@@ -212,32 +289,103 @@ def _compare(first: pd.Series, second: pd.Series) -> str:
     return compare_intervals((first["ci_low"], first["ci_high"]), (second["ci_low"], second["ci_high"]))
 
 
-def _finding(expected: str, compared: str, model_worst: float, than_worst: float) -> str:
-    """What the worst case makes of a claim that ``model`` is ``expected`` than ``than``.
+@dataclass(frozen=True)
+class Paired:
+    """Two models' worst case on the test images both saw: how many survived for one and not the other."""
 
-    "More robust": it *stands* where the intervals show it, is *weakened* where
-    ``model`` is still ahead but within the intervals, and is *overturned* where
-    it is not ahead at all. "No difference": it stands unless the intervals part.
+    n: int
+    model_only: int  # images that survive every attack on ``model`` but not on ``than``
+    than_only: int
+    both: int = 0  # images that survive on both
+
+    @property
+    def p_value(self) -> float:
+        """McNemar's exact test: under no difference a discordant image is ``model``'s with probability 1/2."""
+        discordant = self.model_only + self.than_only
+        return float(binomtest(self.model_only, discordant, 0.5).pvalue) if discordant else 1.0
+
+    def difference(self) -> tuple[float, float, float]:
+        """``model``'s worst case minus ``than``'s on the shared images, with its 95% interval: Newcombe's
+        hybrid score interval for paired proportions (1998, method 10), built from the two Wilson intervals.
+        Unlike a Wald interval it keeps an honest width when no image is discordant: 0 of 30 on both
+        sides still leaves differences up to 0.11 possible."""
+        a, b, c = self.both, self.model_only, self.than_only
+        d = self.n - a - b - c
+        p1, p2 = (a + b) / self.n, (a + c) / self.n
+        (l1, u1), (l2, u2) = wilson_interval(a + b, self.n), wilson_interval(a + c, self.n)
+        denominator = (a + b) * (c + d) * (a + c) * (b + d)
+        phi = (a * d - b * c) / math.sqrt(denominator) if denominator else 0.0
+        estimate = p1 - p2
+        low = estimate - math.sqrt(max(0.0, (p1 - l1) ** 2 - 2 * phi * (p1 - l1) * (u2 - p2) + (u2 - p2) ** 2))
+        high = estimate + math.sqrt(max(0.0, (p2 - l2) ** 2 - 2 * phi * (p2 - l2) * (u1 - p1) + (u1 - p1) ** 2))
+        return estimate, max(-1.0, low), min(1.0, high)
+
+    def scaled(self, n: int) -> "Paired":
+        """The same rates of each kind of image on ``n`` images."""
+        def share(count: int) -> int:
+            return round(count / self.n * n)
+
+        return Paired(n, share(self.model_only), share(self.than_only), share(self.both))
+
+
+def paired(first: pd.Series, second: pd.Series) -> Paired | None:
+    """Two per-image survival series (indexed by test image) on the images both saw; None if none."""
+    common = first.index.intersection(second.index)
+    if not len(common):
+        return None
+    a, b = first.loc[common].to_numpy(bool), second.loc[common].to_numpy(bool)
+    return Paired(len(common), int((a & ~b).sum()), int((~a & b).sum()), int((a & b).sum()))
+
+
+def _claim_finding(expected: str, pair: Paired, *, margin: float = EQUIVALENCE_MARGIN) -> str | None:
+    """*stands* or *overturned* where the paired evidence decides ``expected``, else None.
+
+    "More robust": decided by McNemar's test at :data:`ALPHA`, either way. "No
+    difference": it stands only where the interval of the difference lies within
+    ``margin`` (an equivalence test), and is overturned where McNemar's test separates them.
     """
+    separated = pair.p_value < ALPHA
     if expected == "no difference":
-        return "stands" if compared == "no clear difference" else "overturned"
-    if compared == "more robust":
-        return "stands"
-    return "weakened" if compared == "no clear difference" and model_worst > than_worst else "overturned"
+        _, low, high = pair.difference()
+        return "overturned" if separated else ("stands" if -margin <= low and high <= margin else None)
+    if not separated:
+        return None
+    return "stands" if pair.model_only > pair.than_only else "overturned"
+
+
+def judge_claim(expected: str, pair: Paired | None, *, most: int = 1_000_000) -> tuple[str, int | None]:
+    """The finding on a claim that ``model`` is ``expected`` (than ``than``), and where undecided the
+    number of shared images that would decide it at the observed rates (None: no n up to ``most``)."""
+    if pair is None:
+        return "no shared images", None
+    finding = _claim_finding(expected, pair)
+    if finding is not None:
+        return finding, None
+    n = pair.n
+    while _claim_finding(expected, pair.scaled(n)) is None:
+        n *= 2
+        if n > most:
+            return UNDECIDED, None
+    low = n // 2
+    while low + 1 < n:
+        middle = (low + n) // 2
+        low, n = (low, middle) if _claim_finding(expected, pair.scaled(middle)) is not None else (middle, n)
+    return UNDECIDED, n
 
 
 def claims(evidence: list[FamilyEvidence], *, linf_eps: float = HEADLINE_EPS, l2_eps: float = 2.0) -> pd.DataFrame:
     """The paper's comparative conclusions (:func:`genrob.paper.paper_claims`) against our evidence.
 
     Per claim and norm, at one eps each: ``model`` against ``than`` under the
-    strongest of the paper's attacks (``paper_attacks``) and under the worst case
-    over every attack (``worst_case``), each by 95% intervals; the ``finding``
-    follows from the worst case (:func:`_finding`): *stands*, *weakened* (still
-    ahead, but within the intervals) or *overturned* (not ahead, or behind).
-    Claims about a model not evaluated are left out.
+    strongest of the paper's attacks (``paper_attacks``, by 95% intervals, for
+    reference) and under the worst case over every attack, image by image on the
+    test images both models saw (``n_paired``; nested subsets across families):
+    ``finding`` by :func:`judge_claim`, *stands*, *overturned* or *undecided at
+    this n* (with ``n_to_decide``). Claims about a model not evaluated are left out.
     """
     worst = pd.concat([e.worst_case for e in evidence], ignore_index=True)
     worst = worst.rename(columns={"worst_case_accuracy": "accuracy"}).set_index(["model", "norm", "eps"])
+    survivors = {key: alive for e in evidence for key, alive in e.survivors.items()}
     results = pd.concat([e.results for e in evidence], ignore_index=True)
     papers = results[results["attack"].isin(PAPER_ATTACKS)].rename(
         columns={"robust_accuracy": "accuracy", "robust_ci_low": "ci_low", "robust_ci_high": "ci_high"})
@@ -247,9 +395,11 @@ def claims(evidence: list[FamilyEvidence], *, linf_eps: float = HEADLINE_EPS, l2
     for claim in paper_claims().itertuples():
         for norm, eps in (("linf", linf_eps), ("l2", l2_eps)):
             first, second = (claim.model, norm, eps), (claim.than, norm, eps)
-            if not all(k in worst.index and k in strongest.index for k in (first, second)):
+            if not all(k in worst.index and k in strongest.index and k in survivors for k in (first, second)):
                 continue
-            compared = _compare(worst.loc[first], worst.loc[second])
+            pair = paired(survivors[first], survivors[second])
+            finding, needed = judge_claim(claim.expected, pair)
+            estimate, low, high = pair.difference() if pair is not None else (float("nan"),) * 3
             rows.append({"claim": claim.claim, "model": claim.model, "than": claim.than, "norm": norm, "eps": eps,
                          "model_paper_attacks": strongest.loc[first, "accuracy"],
                          "than_paper_attacks": strongest.loc[second, "accuracy"],
@@ -257,16 +407,19 @@ def claims(evidence: list[FamilyEvidence], *, linf_eps: float = HEADLINE_EPS, l2
                          "model_worst": worst.loc[first, "accuracy"], "than_worst": worst.loc[second, "accuracy"],
                          "model_ci": (worst.loc[first, "ci_low"], worst.loc[first, "ci_high"]),
                          "than_ci": (worst.loc[second, "ci_low"], worst.loc[second, "ci_high"]),
-                         "worst_case": compared,
-                         "finding": _finding(claim.expected, compared, worst.loc[first, "accuracy"],
-                                             worst.loc[second, "accuracy"])})
+                         "n_paired": pair.n if pair is not None else 0,
+                         "model_only": pair.model_only if pair is not None else 0,
+                         "than_only": pair.than_only if pair is not None else 0,
+                         "p_value": pair.p_value if pair is not None else float("nan"),
+                         "difference": estimate, "difference_ci": (low, high),
+                         "finding": finding, "n_to_decide": needed})
     return pd.DataFrame(rows)
 
 
 def claims_summary(claims_table: pd.DataFrame) -> str:
     """The findings of :func:`claims` as Markdown: one line per finding, the claims (and norms) under it."""
     lines = []
-    for finding in ("stands", "weakened", "overturned"):
+    for finding in dict.fromkeys(FINDINGS + tuple(claims_table["finding"])):
         group = claims_table[claims_table["finding"] == finding]
         if len(group):
             where = group.groupby("claim", sort=False)["norm"].agg(
@@ -313,6 +466,17 @@ def worst_case_table(evidence: list[FamilyEvidence], *, norm: str) -> pd.DataFra
     table.columns = [f"eps {eps:g}" for eps in table.columns]
     first = worst.groupby("model", sort=False)[["n", "clean_accuracy"]].first()
     return first.join(table).rename(columns={"clean_accuracy": "clean"})
+
+
+def sampling_worst_case_table(evidence: list[FamilyEvidence]) -> pd.DataFrame:
+    """The worst case of the attacks judged by the sampling model, per model, norm and eps, with its own
+    clean accuracy and interval (empty where no family has a model that samples)."""
+    parts = [e.sampling_worst_case for e in evidence if len(e.sampling_worst_case)]
+    if not parts:
+        return pd.DataFrame(columns=["model", "norm", "eps", "n", "clean_accuracy", "worst_case_accuracy"])
+    table = pd.concat(parts, ignore_index=True)
+    return table[["model", "norm", "eps", "n", "attacks", "clean_accuracy", "worst_case_accuracy", "ci_low",
+                  "ci_high", "strongest_attack"]].set_index(["model", "norm", "eps"])
 
 
 def failed_checks(evidence: list[FamilyEvidence]) -> pd.DataFrame:

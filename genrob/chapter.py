@@ -11,14 +11,14 @@ from torch import nn
 from genrob import plots
 from genrob.adaptive import compare_intervals
 from genrob.attacks import ATTACKS
+from genrob.cost import attack_seconds
 from genrob.data import MNIST, Split, evaluation_subset
+from genrob.environment import code_version, seed_everything, use_precision
 from genrob.evaluate import adversarial_examples
 from genrob.models import get_spec, training_report
 from genrob.paper import paper_clean_accuracy
 from genrob.params import SweepConfig, sampling_models, sweep_config
 from genrob.profiles import Profile, get_profile
-from genrob.cost import attack_seconds
-from genrob.environment import code_version, seed_everything, use_precision
 
 #: Decimal places of the floats a chapter prints, so nbval reruns compare equal.
 DECIMALS = 3

@@ -18,15 +18,15 @@ import torch
 from torch import nn
 
 from genrob.attacks import Attack, attack_config_hash, make_attack
-from genrob.data import MNIST, Split, evaluation_subset, load_mnist
-from genrob.models import get_spec, load_model
 from genrob.contract import logit_margin, model_device, predict
+from genrob.data import MNIST, Split, evaluation_subset, load_mnist
+from genrob.environment import code_version, progress, report, seed_everything, torch_device, use_precision
+from genrob.models import get_spec, load_model
 from genrob.params import SweepConfig
 from genrob.results import (
     append_rows, existing_keys, fingerprint, load_per_image, memoised, per_image_dir, read_results, row_key,
     save_per_image, wilson_interval,
 )
-from genrob.environment import code_version, progress, report, seed_everything, torch_device, use_precision
 
 DEFAULT_BATCH_SIZE = 500
 

@@ -231,7 +231,7 @@ def margins_along_rays(ts: np.ndarray, margins: np.ndarray, *, marks: Sequence[f
 def verdict_bars(verdicts: pd.DataFrame, *, eps: float = 0.3) -> plt.Figure:
     """Per model at l_inf ``eps``: the paper's number, ours under the paper's attacks, our worst case.
 
-    Generative models' names are in bold; the worst case carries its 95% interval's upper end.
+    Generative models' names are in bold; the worst case carries its 95% interval.
     """
     fig, ax = plt.subplots(figsize=(max(6.0, 0.75 * len(verdicts)), 3.4))
     x = np.arange(len(verdicts))
@@ -240,7 +240,7 @@ def verdict_bars(verdicts: pd.DataFrame, *, eps: float = 0.3) -> plt.Figure:
     ax.bar(x, verdicts["ours_paper_attacks"], width, color="C0", label="ours, the paper's attacks")
     worst = verdicts["worst_case"]
     ax.bar(x + width, worst, width, color="C3", label="ours, worst case over every attack",
-           yerr=[np.zeros(len(worst)), verdicts["worst_ci_high"] - worst], capsize=2, ecolor="0.3")
+           yerr=[worst - verdicts["worst_ci_low"], verdicts["worst_ci_high"] - worst], capsize=2, ecolor="0.3")
     ax.set_xticks(x, verdicts["model"], rotation=35, ha="right", fontsize=8)
     for label, kind in zip(ax.get_xticklabels(), verdicts["kind"]):
         label.set_fontweight("bold" if kind == "generative" else "normal")
@@ -252,7 +252,8 @@ def verdict_bars(verdicts: pd.DataFrame, *, eps: float = 0.3) -> plt.Figure:
     return _finished(fig)
 
 
-FINDING_COLOURS = {"stands": "C2", "weakened": "C1", "overturned": "C3"}
+FINDING_COLOURS = {"stands": "C2", "weakened": "C1", "overturned": "C3", "undecided at this n": "0.55",
+                   "no shared images": "0.8"}
 
 
 def claims_dots(claims: pd.DataFrame) -> plt.Figure:
@@ -278,7 +279,8 @@ def claims_dots(claims: pd.DataFrame) -> plt.Figure:
         ax.grid(axis="x", alpha=0.3)
     axes[0].set_yticks(range(len(order)), order, fontsize=7)
     axes[0].invert_yaxis()
-    handles = [plt.Line2D([], [], color=c, marker="o", ls="", label=f) for f, c in FINDING_COLOURS.items()]
+    handles = [plt.Line2D([], [], color=c, marker="o", ls="", label=f) for f, c in FINDING_COLOURS.items()
+               if f in set(claims["finding"])]
     handles += [plt.Line2D([], [], color="0.4", marker="o", ls="", label="model the paper favours"),
                 plt.Line2D([], [], color="0.4", marker="o", mfc="white", ls="", label="the other")]
     fig.legend(handles=handles, loc="lower center", ncol=5, fontsize=8, frameon=False)

@@ -20,8 +20,8 @@ from typing import Callable, Iterable
 import numpy as np
 import pandas as pd
 
-from genrob.profiles import Profile, get_profile
 from genrob.environment import atomic_write, cache_dir
+from genrob.profiles import Profile, get_profile
 
 COLUMNS: tuple[str, ...] = (
     "profile", "model", "model_config", "kind", "attack", "attack_config", "norm", "eps",

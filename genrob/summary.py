@@ -16,17 +16,16 @@ import torch
 from scipy.ndimage import gaussian_filter
 from torch import nn
 
-from genrob.attacks import ATTACKS, PAPER_ATTACKS, attack_config_hash, make_attack, norm_of
 from genrob import evaluate
+from genrob.attacks import ATTACKS, PAPER_ATTACKS, attack_config_hash, make_attack, norm_of
+from genrob.contract import model_device, predict
 from genrob.data import MNIST
 from genrob.models import get_spec, model_names
 from genrob.models.registry import families
-from genrob.params import sweep_config
-from genrob.contract import model_device, predict
 from genrob.paper import paper_robustness
+from genrob.params import sweep_config
 from genrob.profiles import PAPER_L2_EPS, PAPER_LINF_EPS, get_profile
 from genrob.results import read_results
-
 
 #: The paper's model order (its Tables 1 and 2), by paper name.
 PAPER_ORDER = ("Logistic Regression", "Gaussian NB", "GMM", "Vanilla NN", "VAE Classifier",
@@ -158,20 +157,37 @@ def walk_table(predictions: pd.DataFrame) -> pd.DataFrame:
 HEADLINE_MARKERS = ("<!-- headline: start (written by python -m genrob headline) -->", "<!-- headline: end -->")
 
 
-def headline_markdown(verdicts: pd.DataFrame, *, profile: str) -> str:
+def _counts(column: pd.Series) -> str:
+    """"3 stand, 2 undecided at this n": how many of each outcome, most frequent first."""
+    counts = column.value_counts()
+    return ", ".join(f"{count} {outcome}" for outcome, count in counts.items())
+
+
+def headline_markdown(verdicts: pd.DataFrame, *, profile: str, claims: pd.DataFrame | None = None,
+                      code_version: str, date: str) -> str:
     """The headline table (:func:`genrob.adaptive.verdicts`) as Markdown: per model at l_inf eps 0.3,
-    the paper's number, ours under its attacks and our worst case over every attack."""
+    the paper's number, ours under its attacks and our worst case over every attack with its 95% interval,
+    and the ruling; then the counts of rulings and of the claims' findings (:func:`genrob.adaptive.claims`),
+    and the provenance (profile, code version, date) the README's test checks."""
     lines = [f"Robust accuracy at l_inf eps 0.3 (`{profile}` profile; n test images per model; generative "
              "models in bold). `paper`: the lowest the paper reports for the model under any of its attacks; "
-             "the last column judges it against our worst case (see the adaptive chapter):", "",
-             "| model | n | clean | paper | ours, paper's attacks | ours, worst case (95% upper) "
+             "the last column rules on it by our worst case's 95% interval (see the adaptive chapter):", "",
+             "| model | n | clean | paper | ours, paper's attacks | ours, worst case [95% interval] "
              "| the paper's number |",
              "| --- | ---: | ---: | ---: | ---: | ---: | --- |"]
     for row in verdicts.itertuples():
         name = f"**{row.model}**" if row.kind == "generative" else row.model
         paper = "-" if pd.isna(row.paper) else f"{row.paper:.2f}"
+        ruling = row.verdict if pd.isna(row.n_to_decide) else f"{row.verdict} (n = {int(row.n_to_decide)} would decide)"
         lines.append(f"| {name} | {row.n} | {row.clean:.2f} | {paper} | {row.ours_paper_attacks:.2f} "
-                     f"| {row.worst_case:.2f} ({row.worst_ci_high:.2f}) | {row.verdict} |")
+                     f"| {row.worst_case:.2f} [{row.worst_ci_low:.2f}, {row.worst_ci_high:.2f}] | {ruling} |")
+    judged = verdicts[verdicts["verdict"] != "not in the paper"]
+    lines += ["", f"Of the paper's {len(judged)} numbers here: {_counts(judged['verdict'])}."]
+    if claims is not None and len(claims):
+        lines.append(f"Of its {len(claims)} comparisons ({claims['claim'].nunique()} claims, at l_inf eps 0.3 and "
+                     f"l_2 eps 2): {_counts(claims['finding'])}.")
+    lines += ["", f"Written by `python -m genrob headline --profile {profile}` from results of code version "
+                  f"`{code_version}`, {date}."]
     return "\n".join(lines)
 
 

@@ -34,14 +34,87 @@ def test_the_reference_comparison_sets_our_adversarial_cnn_beside_the_challenge(
     assert table["n"].tolist() == [50, 50, 10000, 10000]
 
 
-@pytest.mark.parametrize("paper, worst, high, verdict", [
-    (0.60, 0.55, 0.65, "stands"), (0.60, 0.70, 0.80, "stands"), (0.90, 0.50, 0.60, "weakened"),
-    (0.90, 0.10, 0.20, "overturned"), (float("nan"), 0.1, 0.2, "not in the paper"),
-])
-def test_verdicts_compare_the_paper_with_our_worst_case(paper, worst, high, verdict):
-    from genrob.adaptive import _verdict
+def test_the_rulings_regions_partition_the_scale_around_the_papers_number():
+    from genrob.adaptive import ruling_regions
 
-    assert _verdict(paper, worst, high) == verdict
+    assert ruling_regions(0.96) == [("overturned", 0.0, 0.48), ("weakened", 0.48, 0.86), ("stands", 0.86, 1.0)]
+    assert ruling_regions(0.39) == [("overturned", 0.0, 0.195), ("weakened", 0.195, 0.29),
+                                    ("stands", 0.29, 0.49), ("understated", 0.49, 1.0)]
+    # a paper's number near zero can only stand or be understated: there is no half of it to lose
+    assert [name for name, _, _ in ruling_regions(0.01)] == ["stands", "understated"]
+
+
+@pytest.mark.parametrize("paper, robust, n, ruling", [
+    (0.96, 12, 30, "undecided at this n"),  # 0.40 [0.25, 0.58]: half the paper's, 0.48, lies inside
+    (0.96, 21, 30, "weakened"),  # 0.70 [0.52, 0.83]
+    (0.68, 1, 30, "overturned"),  # 0.03 [0.01, 0.17]
+    (0.01, 60, 200, "understated"),  # 0.30 [0.24, 0.37]: far above what the paper reports
+    (0.01, 0, 200, "stands"),  # 0 [0, 0.02]
+    (0.39, 86, 200, "undecided at this n"),  # 0.43 [0.36, 0.50]: 0.49 is the end of "stands"
+    (float("nan"), 3, 30, "not in the paper"),
+])
+def test_a_ruling_is_made_only_where_the_interval_lies_wholly_in_its_region(paper, robust, n, ruling):
+    from genrob.adaptive import rule_on_number
+
+    made, needed = rule_on_number(paper, robust, n)
+    assert made == ruling
+    assert (needed is not None) == (ruling == "undecided at this n")
+    if needed is not None:  # at the observed rate, that many images would decide it, and one fewer would not
+        rate = robust / n
+        assert needed > n
+        assert rule_on_number(paper, round(rate * needed), needed)[0] != "undecided at this n"
+        assert rule_on_number(paper, round(rate * (needed - 1)), needed - 1)[0] == "undecided at this n"
+
+
+def test_the_paired_test_on_constructed_outcomes_gives_the_known_answer():
+    import pandas as pd
+    from scipy.stats import binomtest
+
+    from genrob.adaptive import judge_claim, paired
+
+    # 100 shared images: 20 survive on the first model only, 5 on the second only.
+    first = pd.Series([True] * 20 + [False] * 5 + [True] * 30 + [False] * 45, index=range(100, 200))
+    second = pd.Series([False] * 20 + [True] * 5 + [True] * 30 + [False] * 45, index=range(100, 200))
+    pair = paired(first, second)
+    assert (pair.n, pair.model_only, pair.than_only, pair.both) == (100, 20, 5, 30)
+    assert pair.p_value == pytest.approx(binomtest(20, 25, 0.5).pvalue) and pair.p_value < 0.01
+    assert judge_claim("more robust", pair) == ("stands", None)
+    assert judge_claim("more robust", paired(second, first)) == ("overturned", None)
+    # only the images both saw count: a model evaluated on a larger, nested subset is cut to the shared part
+    larger = pd.concat([second, pd.Series(True, index=range(200, 300))])
+    assert paired(first, larger) == pair
+    assert judge_claim("more robust", paired(first, pd.Series(True, index=range(300, 310)))) == (
+        "no shared images", None)
+    # 3 against 1 of 30 cannot decide; at those rates more images would
+    few = paired(pd.Series([True] * 3 + [False] * 27), pd.Series([False] * 2 + [True] + [False] * 27))
+    finding, needed = judge_claim("more robust", few)
+    assert finding == "undecided at this n" and needed > 30
+    assert judge_claim("more robust", few.scaled(needed))[0] == "stands"
+
+
+def test_a_claim_of_no_difference_cannot_stand_because_a_small_n_separates_nothing():
+    import pandas as pd
+
+    from genrob.adaptive import judge_claim, paired
+
+    # 30 images, both models at zero: no discordant image, but 30 images cannot show that they are equal
+    zero = pd.Series([False] * 30)
+    finding, needed = judge_claim("no difference", paired(zero, zero))
+    assert finding == "undecided at this n" and needed is not None and needed > 30
+    assert judge_claim("no difference", paired(pd.Series([False] * 400), pd.Series([False] * 400)))[0] == "stands"
+    # and a clear difference overturns it
+    apart = paired(pd.Series([True] * 15 + [False] * 15), zero)
+    assert judge_claim("no difference", apart)[0] == "overturned"
+
+
+def test_attacks_judged_by_the_sampling_model_form_their_own_worst_case():
+    import pandas as pd
+
+    from genrob.adaptive import judged_by_sampling
+
+    rows = pd.DataFrame({"attack": ["pgd_linf", "eot_pgd_linf", "autoattack_rand_linf", "autoattack_linf",
+                                    "pgd_margin_linf_long"]})
+    assert judged_by_sampling(rows).tolist() == [False, True, True, False, False]
 
 
 def test_unknown_families_are_refused_before_any_work():
@@ -91,43 +164,43 @@ def test_the_adaptive_evaluation_takes_the_profiles_n_for_the_family():
     assert family_config("vae", profile="default").n == sweep_config(profile="default", family="vae").n == 50
 
 
-def test_the_papers_claims_are_judged_on_the_worst_case_and_shown_under_its_own_attacks():
+def test_the_papers_claims_are_judged_on_the_worst_case_image_by_image_and_shown_under_its_own_attacks():
     import pandas as pd
 
-    from genrob.adaptive import FamilyEvidence, _finding, claims, claims_summary
+    from genrob.adaptive import FamilyEvidence, claims, claims_summary
     from genrob.params import sweep_config
 
-    def worst(model, norm, eps, acc, low, high):
-        return {"model": model, "norm": norm, "eps": eps, "n": 100, "worst_case_accuracy": acc,
-                "ci_low": low, "ci_high": high}
+    def alive(count, n=100):
+        return pd.Series([True] * count + [False] * (n - count), index=range(n))
 
-    def paper_row(model, norm, eps, acc, low, high, attack="pgd_linf"):
-        return {"model": model, "attack": attack, "norm": norm, "eps": eps, "robust_accuracy": acc,
+    survivors = {("gaussian_nb", "linf", 0.3): alive(2), ("logistic_regression", "linf", 0.3): alive(0),
+                 ("cnn_vae_binary", "linf", 0.3): alive(10), ("cnn_vae_crf", "linf", 0.3): alive(60)}
+    worst = pd.DataFrame([{"model": m, "norm": norm, "eps": eps, "n": 100, "worst_case_accuracy": s.mean(),
+                           "ci_low": max(0.0, s.mean() - 0.05), "ci_high": s.mean() + 0.05}
+                          for (m, norm, eps), s in survivors.items()])
+
+    def paper_row(model, acc, low, high, attack="pgd_linf"):
+        return {"model": model, "attack": attack, "norm": "linf", "eps": 0.3, "robust_accuracy": acc,
                 "robust_ci_low": low, "robust_ci_high": high}
 
-    worst_rows = [worst("gaussian_nb", "linf", 0.3, 0.02, 0.0, 0.06),
-                  worst("logistic_regression", "linf", 0.3, 0.0, 0.0, 0.04),
-                  worst("cnn_vae_binary", "linf", 0.3, 0.1, 0.05, 0.2),
-                  worst("cnn_vae_crf", "linf", 0.3, 0.6, 0.5, 0.7)]
-    results = pd.DataFrame([paper_row("gaussian_nb", "linf", 0.3, 0.45, 0.4, 0.5),
-                            paper_row("gaussian_nb", "linf", 0.3, 0.9, 0.85, 0.95, attack="fgsm_linf"),
-                            paper_row("logistic_regression", "linf", 0.3, 0.0, 0.0, 0.04),
-                            paper_row("cnn_vae_binary", "linf", 0.3, 0.6, 0.5, 0.7),
-                            paper_row("cnn_vae_crf", "linf", 0.3, 0.7, 0.6, 0.8),
-                            paper_row("cnn_vae_crf", "linf", 0.3, 0.6, 0.5, 0.7, attack="pgd_margin_linf")])
+    results = pd.DataFrame([paper_row("gaussian_nb", 0.45, 0.4, 0.5),
+                            paper_row("gaussian_nb", 0.9, 0.85, 0.95, attack="fgsm_linf"),
+                            paper_row("logistic_regression", 0.0, 0.0, 0.04),
+                            paper_row("cnn_vae_binary", 0.6, 0.5, 0.7), paper_row("cnn_vae_crf", 0.7, 0.6, 0.8),
+                            paper_row("cnn_vae_crf", 0.6, 0.5, 0.7, attack="pgd_margin_linf")])
     config = sweep_config(profile="smoke", models=["gaussian_nb", "logistic_regression"])
-    table = claims([FamilyEvidence(config=config, results=results, worst_case=pd.DataFrame(worst_rows), checks=None)])
-    table = table.set_index("model")
-    # Under the paper's strongest attack (PGD, not FGSM) naive Bayes looked more robust; the worst case says no.
-    assert table.loc["gaussian_nb", ["model_paper_attacks", "paper_attacks", "worst_case", "finding"]].tolist() == [
-        0.45, "more robust", "no clear difference", "weakened"]
-    assert _finding("more robust", "no clear difference", 0.0, 0.0) == "overturned"  # both at zero: not ahead
-    assert _finding("more robust", "less robust", 0.1, 0.5) == "overturned"
-    # "A CRF adds no robustness": the CRF's worst case lies clearly above, so the claim is overturned.
-    assert table.loc["cnn_vae_crf", ["model_paper_attacks", "worst_case", "finding"]].tolist() == [
-        0.7, "more robust", "overturned"]
+    table = claims([FamilyEvidence(config=config, results=results, worst_case=worst, checks=None,
+                                   survivors=survivors)]).set_index("model")
+    # Under the paper's strongest attack (PGD, not FGSM) naive Bayes looked more robust; image by image,
+    # 2 survivors against none cannot tell the two apart at 100 images: undecided, not refuted.
+    nb = table.loc["gaussian_nb"]
+    assert [nb["model_paper_attacks"], nb["paper_attacks"], nb["n_paired"], nb["model_only"], nb["than_only"],
+            nb["finding"]] == [0.45, "more robust", 100, 2, 0, "undecided at this n"]
+    assert nb["n_to_decide"] > 100
+    # "A CRF adds no robustness": 50 images survive on the CRF VAE alone, so the claim is overturned.
+    assert table.loc["cnn_vae_crf", ["model_only", "than_only", "finding"]].tolist() == [50, 0, "overturned"]
     assert set(table["norm"]) == {"linf"}  # no l_2 evidence, no l_2 rows
-    assert claims_summary(table.reset_index()).startswith("- **weakened** (1 of 2)")
+    assert claims_summary(table.reset_index()).startswith("- **overturned** (1 of 2)")
 
 
 def test_the_worst_case_is_image_by_image(models, fresh_cache, mnist):

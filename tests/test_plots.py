@@ -45,7 +45,7 @@ def test_robustness_curves_draw_one_panel_per_attack_styled_by_the_tables_kind()
 def test_verdict_bars_show_three_numbers_per_model_and_bold_the_generative_ones():
     verdicts = pd.DataFrame({"model": ["gmm", "cnn"], "kind": ["generative", "discriminative"],
                              "paper": [0.17, 0.01], "ours_paper_attacks": [0.3, 0.0], "worst_case": [0.0, 0.0],
-                             "worst_ci_high": [0.02, 0.02]})
+                             "worst_ci_low": [0.0, 0.0], "worst_ci_high": [0.02, 0.02]})
     figure = plots.verdict_bars(verdicts)
     ax = figure.axes[0]
     assert len(ax.patches) == 6

@@ -82,14 +82,24 @@ def test_the_readme_headline_is_written_between_its_markers_and_nowhere_else():
     from genrob.summary import HEADLINE_MARKERS, headline_markdown, replace_headline
 
     verdicts = pd.DataFrame([{"model": "gmm", "kind": "generative", "n": 1000, "clean": 0.9612, "paper": 0.667,
-                              "ours_paper_attacks": 0.742, "worst_case": 0.0, "worst_ci_high": 0.004,
-                              "verdict": "overturned"},
+                              "ours_paper_attacks": 0.742, "worst_case": 0.0, "worst_ci_low": 0.0,
+                              "worst_ci_high": 0.004, "verdict": "overturned", "n_to_decide": None},
+                             {"model": "cnn_vae_binary", "kind": "generative", "n": 30, "clean": 1.0, "paper": 0.96,
+                              "ours_paper_attacks": 0.67, "worst_case": 0.4, "worst_ci_low": 0.246,
+                              "worst_ci_high": 0.577, "verdict": "undecided at this n", "n_to_decide": 155},
                              {"model": "mlp", "kind": "discriminative", "n": 100, "clean": 0.98,
                               "paper": float("nan"), "ours_paper_attacks": 0.0, "worst_case": 0.0,
-                              "worst_ci_high": 0.037, "verdict": "not in the paper"}])
-    block = headline_markdown(verdicts, profile="default")
-    assert "| **gmm** | 1000 | 0.96 | 0.67 | 0.74 | 0.00 (0.00) | overturned |" in block
+                              "worst_ci_low": 0.0, "worst_ci_high": 0.037, "verdict": "not in the paper",
+                              "n_to_decide": None}])
+    claims = pd.DataFrame({"claim": ["A", "A", "B"], "finding": ["stands", "undecided at this n", "stands"]})
+    block = headline_markdown(verdicts, profile="default", claims=claims, code_version="abc123", date="2026-11-26")
+    assert "| **gmm** | 1000 | 0.96 | 0.67 | 0.74 | 0.00 [0.00, 0.00] | overturned |" in block
+    assert "| 0.40 [0.25, 0.58] | undecided at this n (n = 155 would decide) |" in block
     assert "| mlp | 100 | 0.98 | - |" in block
+    # the counts are the code's, from the rows above: nothing typed by hand
+    assert "Of the paper's 2 numbers here: 1 overturned, 1 undecided at this n." in block
+    assert "Of its 3 comparisons (2 claims, at l_inf eps 0.3 and l_2 eps 2): 2 stands, 1 undecided at this n." in block
+    assert "code version `abc123`, 2026-11-26" in block
     start, end = HEADLINE_MARKERS
     readme = f"# title\n\nintro\n{start}\nold table\n{end}\n\n## Two commands\n"
     updated = replace_headline(readme, block)

@@ -17,12 +17,12 @@ from typing import Mapping
 import torch
 from torch import nn
 
-from genrob.data import Split
 from genrob.contract import logit_margin, model_device, predict
+from genrob.data import Split
 from genrob.models.cnn import CNN, cnn_architecture
 from genrob.models.registry import ModelSpec, register
-from genrob.profiles import Profile
 from genrob.models.training import fit
+from genrob.profiles import Profile
 
 #: Validation images scored under PGD after each epoch.
 VALIDATION_IMAGES = 1000

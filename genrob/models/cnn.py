@@ -15,8 +15,8 @@ from torch import nn
 from genrob.data import Split
 from genrob.models.layers import ConvEncoder
 from genrob.models.registry import ModelSpec, register
-from genrob.profiles import Profile
 from genrob.models.training import fit_classifier
+from genrob.profiles import Profile
 
 NEIGHBOURS = torch.tensor([[0.0, 1.0, 0.0], [1.0, 0.0, 1.0], [0.0, 1.0, 0.0]]).view(1, 1, 3, 3)
 

@@ -14,11 +14,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from genrob.data import Split
 from genrob.contract import N_CLASSES, PIXELS, accuracy, once_per_state
-from genrob.models.registry import ModelSpec, register
+from genrob.data import Split
 from genrob.environment import progress
-
+from genrob.models.registry import ModelSpec, register
 
 #: The grid searched on the validation split: components per class x covariance
 #: type. The paper's search settled on 60 spherical components.

@@ -19,10 +19,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genrob.data import Split
 from genrob.contract import N_CLASSES, THRESHOLD, accuracy, binarize
-from genrob.models.registry import ModelSpec, register
+from genrob.data import Split
 from genrob.environment import progress
+from genrob.models.registry import ModelSpec, register
 
 
 def neighbour_field(x: torch.Tensor, horizontal: torch.Tensor, vertical: torch.Tensor) -> torch.Tensor:

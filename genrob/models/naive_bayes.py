@@ -13,11 +13,10 @@ from typing import Mapping
 import torch
 from torch import nn
 
-from genrob.data import Split
 from genrob.contract import N_CLASSES, PIXELS, accuracy
+from genrob.data import Split
 from genrob.models.registry import ModelSpec, register
 from genrob.models.training import fit_classifier
-
 
 #: Candidate variance floors (added to every per-pixel, per-class variance),
 #: chosen on the validation split. Pixels that are constant within a class

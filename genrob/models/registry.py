@@ -17,10 +17,10 @@ from typing import Callable, Mapping
 import torch
 from torch import nn
 
-from genrob.data import MNIST, Split, load_mnist
 from genrob.contract import Kind
-from genrob.profiles import Profile, get_profile
+from genrob.data import MNIST, Split, load_mnist
 from genrob.environment import atomic_write, cache_dir, report, seed_everything, torch_device, use_precision
+from genrob.profiles import Profile, get_profile
 
 #: Bump when a change to training code should invalidate every cached checkpoint.
 CHECKPOINT_FORMAT = 1

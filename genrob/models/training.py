@@ -9,8 +9,8 @@ from typing import Callable
 import torch
 from torch import nn
 
-from genrob.data import Split
 from genrob.contract import accuracy, model_device
+from genrob.data import Split
 from genrob.environment import progress
 
 #: The loss of one batch: (model, images, labels) -> scalar to minimise.

@@ -33,8 +33,8 @@ from typing import Mapping
 import torch
 from torch import nn
 
-from genrob.data import Split
 from genrob.contract import N_CLASSES, PIXELS, in_chunks, model_device, once_per_state
+from genrob.data import Split
 from genrob.models.registry import ModelSpec, get_spec, load_model, register
 from genrob.models.training import fit, fit_classifier
 
