@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -171,22 +172,25 @@ def _region_of_interval(paper: float, low: float, high: float) -> str | None:
     return next((name for name, a, b in ruling_regions(paper) if a <= low and high <= b), None)
 
 
-def n_to_decide(paper: float, rate: float, *, most: int = 1_000_000) -> int | None:
-    """The fewest test images whose 95% interval, at the observed ``rate``, lies wholly in one ruling's
-    region; None where no n up to ``most`` does (a rate on a region's boundary)."""
-    def decided(n: int) -> bool:
-        return _region_of_interval(paper, *wilson_interval(round(rate * n), n)) is not None
-
-    n = 1
+def _fewest(decided: Callable[[int], bool], start: int, most: int) -> int | None:
+    """The smallest n above ``start`` that ``decided``, found by doubling and then bisecting (the counts
+    behind it are rounded, so it is the first n that decides after the last doubling that did not)."""
+    n = start
     while not decided(n):
         n *= 2
         if n > most:
             return None
     low = n // 2
-    while low + 1 < n:  # the smallest decided n above the last undecided power of two
+    while low + 1 < n:
         middle = (low + n) // 2
         low, n = (low, middle) if decided(middle) else (middle, n)
     return n
+
+
+def n_to_decide(paper: float, rate: float, *, most: int = 1_000_000) -> int | None:
+    """The fewest test images whose 95% interval, at the observed ``rate``, lies wholly in one ruling's
+    region; None where no n up to ``most`` does (a rate on a region's boundary)."""
+    return _fewest(lambda n: _region_of_interval(paper, *wilson_interval(round(rate * n), n)) is not None, 1, most)
 
 
 def rule_on_number(paper: float, robust: int, n: int) -> tuple[str, int | None]:
@@ -361,16 +365,7 @@ def judge_claim(expected: str, pair: Paired | None, *, most: int = 1_000_000) ->
     finding = _claim_finding(expected, pair)
     if finding is not None:
         return finding, None
-    n = pair.n
-    while _claim_finding(expected, pair.scaled(n)) is None:
-        n *= 2
-        if n > most:
-            return UNDECIDED, None
-    low = n // 2
-    while low + 1 < n:
-        middle = (low + n) // 2
-        low, n = (low, middle) if _claim_finding(expected, pair.scaled(middle)) is not None else (middle, n)
-    return UNDECIDED, n
+    return UNDECIDED, _fewest(lambda n: _claim_finding(expected, pair.scaled(n)) is not None, pair.n, most)
 
 
 def claims(evidence: list[FamilyEvidence], *, linf_eps: float = HEADLINE_EPS, l2_eps: float = 2.0) -> pd.DataFrame:
