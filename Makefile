@@ -54,6 +54,7 @@ chapters: $(ENV_STAMP)
 	  $(BIN)/papermill "$$nb" "book/chapters/$$(basename $$nb)" -p profile $(PROFILE) \
 	    --log-output --no-progress-bar --cwd notebooks || exit 1; \
 	done
+	$(BIN)/python -m genrob answer --profile $(PROFILE)
 
 book: $(ENV_STAMP) $(MATHJAX)
 	@echo "make book: $(PROFILE) profile. From a clean clone it installs the environment, trains every model"

@@ -3,14 +3,17 @@
     python -m genrob sweep conv_vae --profile default [--models cnn_vae cnn] [--n 30]
     python -m genrob adaptive markov_random_field --profile default
     python -m genrob headline --profile default
+    python -m genrob answer --profile default
     python -m genrob bench --profile default [--models cnn cnn_vae] [--batch 500]
 
 ``sweep`` trains what is not cached, then runs the chapter's attacks and, for
 models that sample, its EOT comparison; ``adaptive`` runs what the adaptive
 chapter needs for a family (the paper's attacks, the adaptive ones and the
 check runs). Both write the same results table the chapters read. ``headline``
-writes the README's headline table and figure from every family's adaptive
-evidence (reading the results table; what is missing is computed first). ``bench``
+runs (or reads) every family's adaptive evidence, writes it to the evidence store
+``evidence/<profile>/`` (:mod:`genrob.evidence`) and then the README's headline
+table and figure from that store alone. ``answer`` writes the study's answer, as
+the adaptive evidence gives it, to the page the book's introduction includes. ``bench``
 measures what each model costs on this machine (:mod:`genrob.cost.measure`) and sets
 the seconds per image the sweeps recorded beside it (the book's Table 3).
 Sweeps of different models can run side by side (``GENROB_THREADS=1`` each on a
@@ -24,7 +27,7 @@ import datetime
 import sys
 from typing import Sequence
 
-from genrob import adaptive, chapter, cost, evaluate, plots, summary
+from genrob import adaptive, chapter, cost, evaluate, evidence, plots, summary
 from genrob.environment import REPO_ROOT, thread_count
 from genrob.models import model_names
 from genrob.params import ParameterError
@@ -54,6 +57,9 @@ def _parser() -> argparse.ArgumentParser:
     robust.add_argument("--seed", type=int, default=0)
     headline = commands.add_parser("headline", help="write the README's headline table and figure")
     headline.add_argument("--profile", default="default", help=PROFILE_HELP)
+    answer = commands.add_parser("answer", help="write the book's answer (book/chapters/answer.md) from the adaptive "
+                                                "evidence; the introduction includes it")
+    answer.add_argument("--profile", default="default", help=PROFILE_HELP)
     bench = commands.add_parser("bench", help="measure what each model costs on this machine (not a test)")
     bench.add_argument("--profile", default="default", help=PROFILE_HELP)
     bench.add_argument("--models", nargs="+", help="default: every registered model")
@@ -85,17 +91,28 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 def _headline(args: argparse.Namespace) -> int:
-    evidence = [adaptive.evaluate_family(family, profile=args.profile) for family in adaptive.families_to_evaluate()]
-    verdicts = adaptive.verdicts(evidence)
-    versions = sorted({str(v) for e in evidence for v in e.results["code_version"]})
-    block = summary.headline_markdown(verdicts, profile=args.profile, claims=adaptive.claims(evidence),
-                                      code_version=", ".join(versions), date=datetime.date.today().isoformat())
+    found = [adaptive.evaluate_family(family, profile=args.profile) for family in adaptive.families_to_evaluate()]
+    folder = evidence.write(found, profile=args.profile, date=datetime.date.today().isoformat())
+    print(f"wrote the evidence store {folder}", flush=True)
+    block, verdicts = evidence.headline(args.profile)  # from the store alone, as the README's test recomputes it
     readme = REPO_ROOT / "README.md"
-    readme.write_text(summary.replace_headline(readme.read_text(), block))
+    readme.write_text(evidence.replace_headline(readme.read_text(), block))
     figure = REPO_ROOT / HEADLINE_FIGURE
     figure.parent.mkdir(parents=True, exist_ok=True)
     plots.verdict_bars(verdicts).savefig(figure, dpi=110, bbox_inches="tight")
     print(f"wrote the headline table into {readme} and the figure to {figure}", flush=True)
+    return 0
+
+
+#: Where the introduction of the book includes the answer from (git-ignored, like the executed chapters).
+ANSWER_PAGE = "book/chapters/answer.md"
+
+
+def _answer(args: argparse.Namespace) -> int:
+    page = REPO_ROOT / ANSWER_PAGE
+    page.parent.mkdir(parents=True, exist_ok=True)
+    page.write_text(chapter.answer(args.profile) + "\n")
+    print(f"wrote the book's answer to {page}", flush=True)
     return 0
 
 
@@ -117,6 +134,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _bench(args)
     if args.command == "headline":
         return _headline(args)
+    if args.command == "answer":
+        return _answer(args)
     if args.command == "adaptive":
         try:
             adaptive.families_to_evaluate(args.family)

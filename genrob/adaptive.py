@@ -43,6 +43,10 @@ HEADLINE_EPS = 0.3
 UNBOUNDED_EPS = 1.0
 
 
+#: Per-image arrays of one (model, attack, eps): ``clean_correct`` and ``fooled``, one entry per image.
+Outcome = Callable[[str, str, float], dict[str, np.ndarray]]
+
+
 @dataclass
 class FamilyEvidence:
     """Everything the adaptive evaluation found for one family's models."""
@@ -57,6 +61,8 @@ class FamilyEvidence:
     #: The attacks judged by a model that samples afresh (:class:`genrob.attacks.base.SamplingModelAttack`),
     #: their own worst case against the sampling model's own clean accuracy; empty where none ran.
     sampling_worst_case: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)
+    #: Where each row's per-image arrays are read from (the sweep's cache, or the evidence store).
+    outcome: Outcome | None = dataclasses.field(default=None, repr=False, compare=False)
 
 
 def family_config(family: str, *, profile: str, n: int | None = None, seed: int = 0,
@@ -116,18 +122,27 @@ def evaluate_family(family: str, *, profile: str, n: int | None = None, seed: in
     config = family_config(family, profile=profile, n=n, seed=seed, models=models)
     runs = [config, *spared_runs(config, family=family), *check_configs(config, family=family)]
     results = pd.concat([evaluate.sweep(c, data=data) for c in runs], ignore_index=True)
+    images = stratified_indices((data if data is not None else load_mnist()).test.y, config.n, seed=config.seed)
+    return judge_family(config, results, images=images.numpy(),
+                        outcome=lambda model, attack, eps: per_image_outcome(config, model, attack, eps, data=data))
+
+
+def judge_family(config: SweepConfig, results: pd.DataFrame, *, images: np.ndarray,
+                 outcome: Outcome) -> FamilyEvidence:
+    """The worst cases and checks of a family's ``results`` rows, from each row's per-image ``outcome``
+    on the test ``images`` (their indices into the test set, in the subset's order). The sweep's cache
+    and the evidence store (:mod:`genrob.evidence`) give the same judgement from the same outcomes."""
     grid = {"linf": LINF_EPS, "l2": L2_EPS}
     on_grid = results[[eps in grid[norm] for norm, eps in zip(results["norm"], results["eps"])]]
     sampled = judged_by_sampling(on_grid)
     survived: dict[tuple[str, str, float], np.ndarray] = {}
-    worst = pd.concat([worst_case(config, norm=norm, results=on_grid[~sampled], data=data, survivors=survived)
-                       for norm in ("linf", "l2")], ignore_index=True)
-    sampling = (pd.concat([worst_case(config, norm=norm, results=on_grid[sampled], data=data)
+    worst = pd.concat([worst_case(config, norm=norm, results=on_grid[~sampled], outcome=outcome,
+                                  survivors=survived) for norm in ("linf", "l2")], ignore_index=True)
+    sampling = (pd.concat([worst_case(config, norm=norm, results=on_grid[sampled], outcome=outcome)
                            for norm in ("linf", "l2")], ignore_index=True) if sampled.any() else pd.DataFrame())
-    images = stratified_indices((data if data is not None else load_mnist()).test.y, config.n, seed=config.seed)
     return FamilyEvidence(config=config, results=results, worst_case=worst, checks=checks.sanity_checks(results),
-                          survivors={key: pd.Series(alive, index=images.numpy()) for key, alive in survived.items()},
-                          sampling_worst_case=sampling)
+                          survivors={key: pd.Series(alive, index=images) for key, alive in survived.items()},
+                          sampling_worst_case=sampling, outcome=outcome)
 
 
 def judged_by_sampling(results: pd.DataFrame) -> pd.Series:
@@ -249,7 +264,7 @@ def compare_intervals(first: tuple[float, float], second: tuple[float, float]) -
 
 
 def worst_case(config: SweepConfig, *, norm: str, results: pd.DataFrame | None = None,
-               data: MNIST | None = None,
+               data: MNIST | None = None, outcome: Outcome | None = None,
                survivors: dict[tuple[str, str, float], np.ndarray] | None = None) -> pd.DataFrame:
     """Per model and eps: the share of images that survive every ``norm`` attack run at that eps.
 
@@ -257,9 +272,12 @@ def worst_case(config: SweepConfig, *, norm: str, results: pd.DataFrame | None =
     strongest single attack is shown beside it. The attacks are those of
     ``config`` at each eps of its grid or, given ``results`` (rows of sweeps with
     ``config``'s profile, n and seed), whatever those rows ran at each eps.
-    Reads the sweeps' per-image files. ``survivors``, where given, receives each
-    (model, norm, eps)'s per-image outcome: True where the image survived every attack.
+    Reads the sweeps' per-image files, or ``outcome`` where given. ``survivors``, where given,
+    receives each (model, norm, eps)'s per-image outcome: True where the image survived every attack.
     """
+    if outcome is None:
+        def outcome(model: str, attack: str, eps: float) -> dict[str, np.ndarray]:
+            return per_image_outcome(config, model, attack, eps, data=data)
     rows = []
     for model in config.models:
         if results is None:
@@ -273,7 +291,7 @@ def worst_case(config: SweepConfig, *, norm: str, results: pd.DataFrame | None =
         for eps, names in per_eps.items():
             if not names:
                 continue
-            outcomes = {a: per_image_outcome(config, model, a, eps, data=data) for a in names}
+            outcomes = {a: outcome(model, a, eps) for a in names}
             clean = next(iter(outcomes.values()))["clean_correct"]
             survives = {a: clean & ~o["fooled"] for a, o in outcomes.items()}
             every = np.logical_and.reduce(list(survives.values()))

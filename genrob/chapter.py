@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Sequence
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 from torch import nn
 
-from genrob import plots
-from genrob.adaptive import compare_intervals
+from genrob import adaptive, plots, prose
 from genrob.attacks import ATTACKS
 from genrob.cost import attack_seconds
 from genrob.data import MNIST, Split, evaluation_subset
 from genrob.environment import code_version, seed_everything, use_precision
-from genrob.evaluate import adversarial_examples
+from genrob.evaluate import adversarial_examples, per_image_outcome
 from genrob.models import get_spec, training_report
+from genrob.names import NORM_NAMES, attack_name, model_name
 from genrob.paper import paper_clean_accuracy
 from genrob.params import SweepConfig, sampling_models, sweep_config
 from genrob.profiles import Profile, get_profile
@@ -57,21 +59,26 @@ def results_provenance(results: pd.DataFrame) -> str:
 
 
 def robustness_table(results: pd.DataFrame, *, norm: str) -> pd.DataFrame:
-    """Robust accuracy of the ``norm`` attacks as a (model, attack) x eps table, clean accuracy first."""
+    """Robust accuracy of the ``norm`` attacks as a (model, attack) x eps table, n and clean accuracy
+    first, each share with its 95% interval (``0.43 [0.37, 0.50]``), models and attacks by the names a
+    reader knows (:mod:`genrob.names`)."""
     part = results[results["norm"] == norm]
     rows = {}
     for model in dict.fromkeys(part["model"]):
         for attack in (a for a in ATTACKS if a in set(part["attack"])):
             cell = part[(part["model"] == model) & (part["attack"] == attack)].sort_values("eps")
             if len(cell):
-                rows[(model, attack)] = {"clean": cell["clean_accuracy"].iloc[0],
-                                         **dict(zip(cell["eps"], cell["robust_accuracy"]))}
+                n = int(cell["n"].iloc[0])
+                robust = {f"{eps:g}": prose.share(round(acc * n), n)
+                          for eps, acc in zip(cell["eps"], cell["robust_accuracy"])}
+                rows[(model_name(model), attack_name(attack))] = {
+                    "n": n, "clean": prose.share(round(cell["clean_accuracy"].iloc[0] * n), n), **robust}
     if not rows:
         return pd.DataFrame()
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.names = ["model", "attack"]
-    table.columns.name = f"{norm} eps"
-    return table.round(DECIMALS)
+    table.columns.name = f"{NORM_NAMES[norm]} eps"
+    return table
 
 
 def evaluation_images(data: MNIST, config: SweepConfig) -> Split:
@@ -107,13 +114,6 @@ def eot_config(config: SweepConfig, *, attack: str = "eot_pgd_linf", fixed_attac
                                n=min(n, config.n), linf_eps=linf_eps)
 
 
-def eot_table(eot_results: pd.DataFrame) -> pd.DataFrame:
-    """The results of an :func:`eot_config` sweep, per model: the fixed-noise attack beside EOT, with n."""
-    table = robustness_table(eot_results, norm="linf")
-    table.insert(0, "n", eot_results.groupby(["model", "attack"])["n"].first().reindex(table.index))
-    return table
-
-
 def training_summary(models: tuple[str, ...], profile) -> pd.DataFrame:
     """Per model, what its training reported beyond the weights: the epoch kept, its validation
     score, and any fitted scalars (a noise level, couplings). Training times vary run to run and
@@ -128,24 +128,34 @@ def training_summary(models: tuple[str, ...], profile) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("model").round(DECIMALS)
 
 
-def clean_table(clean: pd.DataFrame) -> pd.DataFrame:
-    """Clean accuracy (from :func:`genrob.evaluate.clean_accuracy`) beside what the paper's text states."""
+def clean_table(clean: pd.DataFrame, *, subset: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Clean accuracy (from :func:`genrob.evaluate.clean_accuracy`) beside what the paper's text states and,
+    given ``subset`` (the same on the images the attacks run on), the attacked images' accuracy with its n
+    and 95% interval."""
     stated = paper_clean_accuracy().set_index("paper_model")
     paper_names = clean["model"].map(lambda m: get_spec(m).paper_name)
     out = clean.assign(
         paper=paper_names.map(lambda p: stated["clean_accuracy"].get(p)),
         paper_says=paper_names.map(lambda p: stated["source"].get(p, "not stated")),
     )
+    if subset is not None:
+        attacked = subset.set_index("model")
+        out = out.assign(attacked_n=out["model"].map(attacked["n"]),
+                         attacked=[prose.share(round(attacked.loc[m, "accuracy"] * attacked.loc[m, "n"]),
+                                               int(attacked.loc[m, "n"])) for m in out["model"]])
     return out.set_index("model").round(DECIMALS)
 
 
-def compare_pair(results: pd.DataFrame, first: str, second: str, *,
+def compare_pair(config: SweepConfig, results: pd.DataFrame, first: str, second: str, *,
                  linf_eps: float = 0.3, l2_eps: float = 2.0) -> pd.DataFrame:
-    """Per attack, at one eps per norm: which of two models keeps more accuracy.
+    """Per attack, at one eps per norm: which of two models keeps more accuracy, image by image.
 
-    The eps used is the one of the results' grid closest to ``linf_eps`` or
-    ``l2_eps``. A model counts as more robust only where the two 95% intervals
-    do not overlap.
+    Both models were attacked on the chapter's images (``config``'s subset), so
+    the comparison is paired: McNemar's exact test at 5% on the images that
+    survive for one model and not the other (:func:`genrob.adaptive.judge_claim`).
+    Where it cannot separate them the verdict is *undecided at this n*, with the
+    number of images that would decide it at the observed rates. The eps used is
+    the one of the results' grid closest to ``linf_eps`` or ``l2_eps``.
     """
     rows = []
     for attack in (a for a in ATTACKS if a in set(results["attack"])):
@@ -156,18 +166,114 @@ def compare_pair(results: pd.DataFrame, first: str, second: str, *,
         b = cell[(cell["model"] == second) & (cell["eps"] == eps)]
         if a.empty or b.empty:
             continue
-        a, b = a.iloc[0], b.iloc[0]
-        order = compare_intervals((a["robust_ci_low"], a["robust_ci_high"]), (b["robust_ci_low"], b["robust_ci_high"]))
-        verdict = {"more robust": f"{first} more robust", "less robust": f"{second} more robust"}.get(order, order)
-        rows.append({"attack": attack, "eps": eps, first: a["robust_accuracy"], second: b["robust_accuracy"],
-                     "difference": a["robust_accuracy"] - b["robust_accuracy"], "verdict": verdict})
+        survives = {}
+        for model in (first, second):
+            outcome = per_image_outcome(config, model, attack, eps)
+            survives[model] = pd.Series(outcome["clean_correct"] & ~outcome["fooled"])
+        pair = adaptive.paired(survives[first], survives[second])
+        finding, needed = adaptive.judge_claim("more robust", pair)
+        one, other = model_name(first), model_name(second)
+        verdict = {"stands": f"{one} more robust", "overturned": f"{other} more robust"}.get(finding, finding)
+        rows.append({"attack": attack_name(attack), "eps": eps, one: a["robust_accuracy"].iloc[0],
+                     other: b["robust_accuracy"].iloc[0], "difference": pair.difference()[0],
+                     f"{one} only": pair.model_only, f"{other} only": pair.than_only, "p_value": pair.p_value,
+                     "verdict": verdict, "n_to_decide": needed})
     return pd.DataFrame(rows).set_index("attack").round(DECIMALS)
+
+
+def counterpart_pairs(models: Sequence[str]) -> list[tuple[str, str]]:
+    """(generative model, discriminative counterpart) for every such pair among ``models``."""
+    return [(model, other) for model in models if get_spec(model).kind == "generative"
+            for other in get_spec(model).counterparts if other in models]
+
+
+def conclusions(config: SweepConfig, results: pd.DataFrame, pairs: list[tuple[str, str]], *,
+                linf_eps: float = 0.3, l2_eps: float = 2.0) -> str:
+    """What this page's results say about each (generative, counterpart) pair, in generated sentences
+    (:func:`genrob.prose.compare_sentence`): at one eps per norm, each model's worst case over the page's
+    attacks, image by image on the page's images, and McNemar's test on the difference."""
+    sentences = []
+    for norm, target in (("linf", linf_eps), ("l2", l2_eps)):
+        rows = results[results["norm"] == norm]
+        if rows.empty:
+            continue
+        eps = min(rows["eps"].unique(), key=lambda e: abs(e - target))
+        rows = rows[rows["eps"] == eps]
+        survivors: dict[tuple[str, str, float], np.ndarray] = {}
+        adaptive.worst_case(config, norm=norm, results=rows, survivors=survivors)
+        sentences += _pair_sentences({key: pd.Series(alive) for key, alive in survivors.items()}, pairs,
+                                     norm=norm, eps=eps,
+                                     under=prose.attacks_of_page(rows["attack"].nunique(), NORM_NAMES[norm]))
+    return "\n\n".join(sentences)
+
+
+def _pair_sentences(survivors: dict[tuple[str, str, float], pd.Series], pairs: list[tuple[str, str]], *,
+                    norm: str, eps: float, under: str) -> list[str]:
+    """:func:`genrob.prose.compare_sentence` for each pair whose two worst cases at (norm, eps) exist."""
+    return [prose.compare_sentence(first, second,
+                                   adaptive.paired(survivors[(first, norm, eps)], survivors[(second, norm, eps)]),
+                                   norm=norm, eps=eps, under=under)
+            for first, second in pairs if (first, norm, eps) in survivors and (second, norm, eps) in survivors]
+
+
+def findings(config: SweepConfig, results: pd.DataFrame, *, checks: pd.DataFrame | None = None,
+             health: pd.DataFrame | None = None, comparison: pd.DataFrame | None = None,
+             pairs: list[tuple[str, str]] | None = None) -> str:
+    """A family chapter's findings, every sentence generated from the tables on its page: each
+    (generative, counterpart) pair compared image by image (:func:`conclusions`; default pairs:
+    :func:`counterpart_pairs`), the sanity checks that failed, what the gradient table says, and where
+    the paper's numbers lie against our intervals (as Markdown, one paragraph each)."""
+    paragraphs = [conclusions(config, results, pairs if pairs is not None else counterpart_pairs(config.models))]
+    if checks is not None:
+        paragraphs.append(prose.checks_sentence(checks))
+    if health is not None:
+        paragraphs.append(prose.gradient_sentence(health))
+    if comparison is not None:
+        paragraphs.append(prose.paper_sentence(comparison))
+    return "\n\n".join(p for p in paragraphs if p)
+
+
+def study_pairs(evidence: list[adaptive.FamilyEvidence]) -> list[tuple[str, str]]:
+    """:func:`counterpart_pairs` of every model the adaptive evaluation attacked."""
+    return counterpart_pairs([m for family in evidence for m in family.config.models])
+
+
+def adaptive_findings(evidence: list[adaptive.FamilyEvidence], verdicts: pd.DataFrame, claims: pd.DataFrame, *,
+                      linf_eps: float = adaptive.HEADLINE_EPS, l2_eps: float = 2.0) -> str:
+    """The adaptive chapter's findings, generated from its tables: each generative model against each
+    counterpart, worst case against worst case on the images both saw (nested subsets across families),
+    then the counts of rulings on the paper's numbers and of the findings on its claims."""
+    survivors = {key: alive for family in evidence for key, alive in family.survivors.items()}
+    pairs = study_pairs(evidence)
+    sentences = [sentence for norm, eps in (("linf", linf_eps), ("l2", l2_eps))
+                 for sentence in _pair_sentences(survivors, pairs, norm=norm, eps=eps, under="every attack run on both")]
+    judged = verdicts[verdicts["verdict"] != "not in the paper"]
+    sentences.append(f"Of the paper's {len(judged)} numbers at l∞ eps {linf_eps:g} ruled on this page: "
+                     f"{prose.counts(judged['verdict'])}.")
+    if len(claims):
+        sentences.append(f"Of its {prose.plural(len(claims), 'comparison')} "
+                         f"({prose.plural(claims['claim'].nunique(), 'claim')} in both norms): "
+                         f"{prose.counts(claims['finding'])}.")
+    return "\n\n".join(sentences)
+
+
+def answer(profile: Profile | str, *, seed: int = 0, data: MNIST | None = None) -> str:
+    """The study's answer as the adaptive evidence of ``profile`` gives it, for the book's introduction:
+    which profile and how many images, then :func:`adaptive_findings` (as Markdown)."""
+    profile = start(profile, seed=seed)
+    evidence = [adaptive.evaluate_family(family, profile=profile.name, seed=seed, data=data)
+                for family in adaptive.families_to_evaluate()]
+    sizes = sorted({int(family.config.n) for family in evidence})
+    lead = (f"From the `{profile.name}` profile's adaptive evaluation ({', '.join(map(str, sizes))} test images per "
+            "model, by family; every attack of the *Are they really robust?* chapter, an image counted robust only "
+            "if it survives all of them). Each sentence is written by the code from those results:")
+    return lead + "\n\n" + adaptive_findings(evidence, adaptive.verdicts(evidence), adaptive.claims(evidence))
 
 
 def verdict_summary(verdicts: pd.DataFrame) -> str:
     """The verdicts of :func:`compare_pair` as Markdown, attacks grouped by verdict."""
     lines = []
     for verdict, group in verdicts.groupby("verdict", sort=False):
-        attacks = ", ".join(f"`{a}` (eps {e:g})" for a, e in zip(group.index, group["eps"]))
+        attacks = ", ".join(f"{a} (eps {e:g})" for a, e in zip(group.index, group["eps"]))
         lines.append(f"- **{verdict}**: {attacks}")
     return "\n".join(lines)

@@ -252,6 +252,46 @@ def verdict_bars(verdicts: pd.DataFrame, *, eps: float = 0.3) -> plt.Figure:
     return _finished(fig)
 
 
+def pairwise_worst_case(worst: pd.DataFrame, pairs: Sequence[tuple[str, str]], *, norm: str = "linf",
+                        cols: int = 4, names: Mapping[str, str] | None = None) -> plt.Figure:
+    """The question of the study, one panel per pair: worst-case robust accuracy against eps of a
+    generative model (red, solid, circles) beside its discriminative counterpart (blue, dashed, squares),
+    each with its 95% band, from clean accuracy at eps 0; the panel's title names the two and n.
+    ``worst``: rows of :func:`genrob.adaptive.worst_case` (model, norm, eps, n, clean_accuracy,
+    worst_case_accuracy, ci_low, ci_high); pairs with no rows are left out; ``names`` maps code names
+    to what a reader calls them."""
+    names = names or {}
+    part = worst[worst["norm"] == norm]
+    pairs = [(a, b) for a, b in pairs if {a, b} <= set(part["model"])]
+    if not pairs:
+        raise ValueError(f"no pair of models with {norm} worst-case rows")
+    columns = min(cols, len(pairs))
+    rows = math.ceil(len(pairs) / columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(3.3 * columns, 3.0 * rows + 0.5), squeeze=False, sharey=True)
+    for ax, pair in zip(axes.flat, pairs):
+        for model, colour, kind in zip(pair, ("C3", "C0"), ("generative", "discriminative")):
+            curve = part[part["model"] == model].sort_values("eps")
+            eps = np.concatenate([[0.0], curve["eps"].to_numpy()])
+            acc = np.concatenate([[curve["clean_accuracy"].iloc[0]], curve["worst_case_accuracy"].to_numpy()])
+            ax.plot(eps, acc, color=colour, label=names.get(model, model), markersize=4, **_style(kind))
+            ax.fill_between(curve["eps"], curve["ci_low"], curve["ci_high"], color=colour, alpha=0.18, linewidth=0)
+        n = int(part[part["model"] == pair[0]]["n"].iloc[0])
+        ax.set_title(f"{names.get(pair[0], pair[0])}\nagainst {names.get(pair[1], pair[1])} (n = {n})", fontsize=9)
+        ax.set_ylim(-0.03, 1.03)
+        ax.set_xlabel(f"eps ({'l∞' if norm == 'linf' else 'l2'})", fontsize=9)
+        ax.grid(alpha=0.3)
+    for ax in axes.flat[len(pairs):]:
+        ax.axis("off")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("worst-case accuracy", fontsize=9)
+    handles = [plt.Line2D([], [], color="C3", **GENERATIVE_STYLE), plt.Line2D([], [], color="C0", **DISCRIMINATIVE_STYLE),
+               plt.Rectangle((0, 0), 1, 1, color="0.5", alpha=0.3)]
+    fig.legend(handles, ["generative model", "discriminative counterpart", "95% interval"], loc="lower center",
+               ncol=3, frameon=False, fontsize=9)
+    fig.tight_layout(rect=(0, 0.5 / (3.0 * rows + 0.5), 1, 1))
+    return _finished(fig)
+
+
 FINDING_COLOURS = {"stands": "C2", "weakened": "C1", "overturned": "C3", "undecided at this n": "0.55",
                    "no shared images": "0.8"}
 

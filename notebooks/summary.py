@@ -28,23 +28,25 @@
 # test images (the `n` column); the chapters say how each model was built and
 # what its numbers mean.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-input"]
 profile = "smoke"  # "smoke" (seconds, for tests), "default" (the book), "extended" (a day on a CPU), "full" (GPU)
 seed = 0
 
-# %%
+# %% tags=["hide-input"]
+import pandas as pd
 import torch
 from IPython.display import Markdown, display
 
 from genrob import adaptive, chapter, cost, paper, plots, summary
 from genrob.data import load_mnist
 from genrob.models import load_model
+from genrob.names import MODEL_NAMES
 
 chapter.start(profile, seed=seed)
 data = load_mnist()
 results = summary.run_study(profile, seed=seed, data=data)
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["nbval-ignore-output", "hide-input"]
 display(Markdown(chapter.results_provenance(results)))
 
 # %% [markdown]
@@ -54,13 +56,13 @@ display(Markdown(chapter.results_provenance(results)))
 # minus the paper's. Models in the paper's order; `cvae_prototypes` is the
 # paper's own rule for its CVAE, `cvae` the principled one (see the VAE chapter).
 
-# %%
+# %% tags=["hide-input"]
 summary.paper_table(results, norm="linf", eps=0.3).round(2)
 
 # %% [markdown]
 # ## The paper's Table 2: $l_\infty$ attacks at eps 0.5
 
-# %%
+# %% tags=["hide-input"]
 summary.paper_table(results, norm="linf", eps=0.5).round(2)
 
 # %% [markdown]
@@ -68,10 +70,10 @@ summary.paper_table(results, norm="linf", eps=0.5).round(2)
 #
 # The paper reports no $l_2$ numbers in its tables, so its columns are blank.
 
-# %%
+# %% tags=["hide-input"]
 summary.paper_table(results, norm="l2", eps=2.0).round(2)
 
-# %%
+# %% tags=["hide-input"]
 summary.paper_table(results, norm="l2", eps=5.0).round(2)
 
 # %% [markdown]
@@ -81,7 +83,7 @@ summary.paper_table(results, norm="l2", eps=5.0).round(2)
 # discriminative ones dashed with squares, bands the 95% intervals, crosses the
 # paper's numbers from its tables.
 
-# %%
+# %% tags=["hide-input"]
 plots.robustness_curves(results, paper=paper.compare_with_paper(results))
 
 # %% [markdown]
@@ -93,7 +95,7 @@ plots.robustness_curves(results, paper=paper.compare_with_paper(results))
 # the paper's own ratio for those four (it timed only the CNN-VAE and the CNN),
 # and the ratio of the FLOPs of one forward pass (from the benchmark below).
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["nbval-ignore-output", "hide-input"]
 benchmark = cost.benchmark_table(profile)
 cost.runtimes_per_image(results, mflops=benchmark["mflops_per_image"]).round(3)
 
@@ -108,7 +110,7 @@ cost.runtimes_per_image(results, mflops=benchmark["mflops_per_image"]).round(3)
 # below costs what its arithmetic demands; one far above it spends time on
 # overheads (Python loops, small batches, memory traffic).
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["nbval-ignore-output", "hide-input"]
 display(benchmark.round(3))
 plots.cost_against_flops(benchmark)
 
@@ -120,7 +122,7 @@ plots.cost_against_flops(benchmark)
 # generative model whose image does not change has no gradient at that digit:
 # its softmax is saturated.
 
-# %%
+# %% tags=["hide-input"]
 models = {name: load_model(name, profile, data=data) for name in dict.fromkeys(results["model"])}
 digit = data.test.x[:1], data.test.y[:1]
 eps_grid = [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
@@ -136,11 +138,11 @@ plots.image_grid(walked, titles=[f"eps {e:g}: {p}" for e, p in zip(predictions["
 # model's prediction; a column's heading is the blur's width and, in brackets,
 # its $l_\infty$ size.
 
-# %%
+# %% tags=["hide-input"]
 blurred, blur_predictions = summary.blur_walk(models, digit[0], widths=[0.0, 0.5, 1.0, 1.5, 2.0, 3.0])
 plots.image_grid(blurred, titles=[f"width {w:g}" for w in blur_predictions["width"].unique()], size=1.2)
 
-# %%
+# %% tags=["hide-input"]
 summary.walk_table(blur_predictions)
 
 # %% [markdown]
@@ -157,14 +159,14 @@ summary.walk_table(blur_predictions)
 # The `paper_attacks` column says what the paper's own attacks, run correctly,
 # would have concluded.
 
-# %%
+# %% tags=["hide-input"]
 evidence = [adaptive.evaluate_family(family, profile=profile, seed=seed, data=data)
             for family in adaptive.families_to_evaluate()]
 findings = adaptive.claims(evidence)
 display(Markdown(adaptive.claims_summary(findings)))
 plots.claims_dots(findings)
 
-# %%
+# %% tags=["hide-input"]
 findings[["claim", "norm", "n_paired", "model_worst", "than_worst", "model_only", "than_only", "p_value", "finding",
           "n_to_decide"]].round(3)
 
@@ -181,7 +183,26 @@ findings[["claim", "norm", "n_paired", "model_worst", "than_worst", "model_only"
 # A GPU divides the attack part by its speed-up over one CPU thread; the attacks
 # a profile spared a model are named, not estimated.
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["nbval-ignore-output", "hide-input"]
 costs = cost.study_cost(profile, seed=seed)
 display(Markdown(cost.cost_summary(costs, profile=profile)))
 costs.round(1)
+
+# %% [markdown]
+# ## The answer
+#
+# Each generative model's worst case against eps beside its discriminative
+# counterpart's ($l_\infty$, then $l_2$), with 95% bands: the one view that
+# answers the question. The sentences under it are written by the code from the
+# same evidence, so they hold for the profile named at the top of this page.
+
+# %% tags=["hide-input"]
+pairs = chapter.study_pairs(evidence)
+worst = pd.concat([family.worst_case for family in evidence])
+plots.pairwise_worst_case(worst, pairs, norm="linf", names=MODEL_NAMES)
+
+# %% tags=["hide-input"]
+plots.pairwise_worst_case(worst, pairs, norm="l2", names=MODEL_NAMES)
+
+# %% tags=["hide-input"]
+display(Markdown(chapter.adaptive_findings(evidence, adaptive.verdicts(evidence), findings)))

@@ -50,14 +50,73 @@ def test_the_provenance_lines_name_profile_n_and_code_version_and_count_a_search
 
 def test_the_robustness_table_has_a_row_per_model_and_attack_and_a_column_per_eps():
     table = chapter.robustness_table(RESULTS, norm="linf")
-    assert list(table.index) == [("gmm", "fgsm_linf"), ("logistic_regression", "fgsm_linf")]
-    assert list(table.columns) == ["clean", 0.1, 0.3]
-    assert table.loc[("gmm", "fgsm_linf"), 0.3] == 0.5
+    assert list(table.index) == [("Gaussian mixture", "FGSM (l∞)"), ("logistic regression", "FGSM (l∞)")]
+    assert list(table.columns) == ["n", "clean", "0.1", "0.3"]
+    # every share with n and its 95% interval: 20 of 40
+    assert table.loc[("Gaussian mixture", "FGSM (l∞)")].tolist() == [40, "0.95 [0.83, 0.99]", "0.75 [0.60, 0.86]",
+                                                                    "0.50 [0.35, 0.65]"]
 
 
-def test_a_pair_is_ordered_only_where_the_intervals_do_not_overlap():
-    verdicts = chapter.compare_pair(RESULTS, "gmm", "logistic_regression", linf_eps=0.3, l2_eps=2.0)
-    assert verdicts.loc["fgsm_linf", "verdict"] == "gmm more robust"  # 20 of 40 against 0 of 40
-    assert verdicts.loc["cw_l2", "verdict"] == "no clear difference"  # 4 against 3 of 40
+#: Per-image outcomes behind RESULTS at eps 0.3 and 2: the mixture survives 20 of 40 images under FGSM,
+#: logistic regression none; under C&W 4 against 3, on different images (7 discordant: McNemar cannot tell).
+def _survivors(count: int, start: int = 0, n: int = 40) -> dict:
+    import numpy as np
+
+    alive = np.zeros(n, bool)
+    alive[start:start + count] = True
+    return {"clean_correct": np.ones(n, bool), "fooled": ~alive}
+
+
+OUTCOMES = {("gmm", "fgsm_linf", 0.3): _survivors(20), ("logistic_regression", "fgsm_linf", 0.3): _survivors(0),
+            ("gmm", "cw_l2", 2.0): _survivors(4), ("logistic_regression", "cw_l2", 2.0): _survivors(3, start=10)}
+
+
+def test_a_pair_is_ordered_only_where_a_paired_test_on_the_same_images_separates_them(monkeypatch):
+    monkeypatch.setattr(chapter, "per_image_outcome", lambda config, model, attack, eps: OUTCOMES[(model, attack, eps)])
+    config = chapter.setup(family="mixture", profile="smoke", n=40)
+    verdicts = chapter.compare_pair(config, RESULTS, "gmm", "logistic_regression", linf_eps=0.3, l2_eps=2.0)
+    fgsm, cw = "FGSM (l∞)", "Carlini-Wagner (l2)"
+    assert verdicts.loc[fgsm, ["Gaussian mixture only", "logistic regression only", "verdict"]].tolist() == [
+        20, 0, "Gaussian mixture more robust"]
+    assert verdicts.loc[cw, "verdict"] == "undecided at this n"  # not "no difference": 40 images cannot tell
+    assert verdicts.loc[cw, "n_to_decide"] > 40
     summary = chapter.verdict_summary(verdicts)
-    assert "- **gmm more robust**: `fgsm_linf` (eps 0.3)" in summary and "`cw_l2` (eps 2)" in summary
+    assert "- **Gaussian mixture more robust**: FGSM (l∞) (eps 0.3)" in summary
+    assert "- **undecided at this n**: Carlini-Wagner (l2) (eps 2)" in summary
+
+
+def test_a_chapters_conclusions_are_generated_from_its_results_image_by_image(monkeypatch):
+    """A constructed page where the answer is known (:data:`OUTCOMES`)."""
+    monkeypatch.setattr("genrob.adaptive.per_image_outcome",
+                        lambda config, model, attack, eps, data=None: OUTCOMES[(model, attack, eps)])
+    config = chapter.setup(family="mixture", profile="smoke", n=40)
+    text = chapter.conclusions(config, RESULTS, [("gmm", "logistic_regression")])
+    first, second = text.split("\n\n")
+    assert first == ("At l∞ eps 0.3 under the one l∞ attack of this page, Gaussian mixture keeps 0.50 [0.35, 0.65] "
+                     "and logistic regression 0.00 [0.00, 0.09] of the same 40 test images: Gaussian mixture is "
+                     "more robust (p < 0.001, McNemar's exact test).")
+    assert second.startswith("At l2 eps 2 under the one l2 attack of this page, Gaussian mixture keeps 0.10 "
+                             "[0.04, 0.23] and logistic regression 0.07 [0.03, 0.20] of the same 40 test images: "
+                             "40 images cannot tell them apart")
+
+
+def test_the_adaptive_findings_pair_worst_cases_on_shared_images_and_count_the_rulings():
+    from genrob.adaptive import FamilyEvidence
+    from genrob.params import sweep_config
+
+    def alive(count: int, n: int = 30) -> pd.Series:
+        return pd.Series([True] * count + [False] * (n - count), index=range(100, 100 + n))
+
+    survivors = {("gaussian_nb", "linf", 0.3): alive(0), ("logistic_regression", "linf", 0.3): alive(0),
+                 ("gaussian_nb", "l2", 2.0): alive(12), ("logistic_regression", "l2", 2.0): alive(1)}
+    config = sweep_config(profile="smoke", family="naive_bayes")
+    evidence = [FamilyEvidence(config=config, results=None, worst_case=None, checks=None, survivors=survivors)]
+    verdicts = pd.DataFrame({"verdict": ["overturned", "stands", "undecided at this n", "not in the paper"]})
+    claims = pd.DataFrame({"claim": ["A", "A"], "finding": ["undecided at this n", "stands"]})
+    first, second, rulings, findings = chapter.adaptive_findings(evidence, verdicts, claims).split("\n\n")
+    assert first.startswith("At l∞ eps 0.3 under every attack run on both, naive Bayes keeps 0.00 [0.00, 0.11] and "
+                            "logistic regression 0.00 [0.00, 0.11] of the same 30 test images: no number of images")
+    assert second.endswith("naive Bayes is more robust (p < 0.001, McNemar's exact test).")
+    assert rulings == "Of the paper's 3 numbers at l∞ eps 0.3 ruled on this page: 1 overturned, 1 stands, " \
+                      "1 undecided at this n."
+    assert findings == "Of its 2 comparisons (1 claim in both norms): 1 undecided at this n, 1 stands."

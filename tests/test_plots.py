@@ -89,3 +89,25 @@ def test_graphical_models_draw_every_node_and_title():
     figure = plots.graphical_models(graphs)
     assert figure.axes[0].get_title() == "naive Bayes"
     assert {t.get_text() for t in figure.axes[0].texts} >= {"$y$", "$x$", "$i$"}
+
+
+def test_the_pairwise_worst_case_draws_each_generative_model_beside_its_counterpart_with_bands():
+    rows = []
+    for model, accuracies in (("gmm", [0.6, 0.4, 0.2]), ("logistic_regression", [0.3, 0.1, 0.0]),
+                              ("mrf", [0.8, 0.7, 0.5])):
+        for eps, accuracy in zip((0.1, 0.2, 0.3), accuracies):
+            low, high = wilson_interval(round(accuracy * 40), 40)
+            rows.append({"model": model, "norm": "linf", "eps": eps, "n": 40, "clean_accuracy": 0.9,
+                         "worst_case_accuracy": accuracy, "ci_low": low, "ci_high": high})
+    worst = pd.DataFrame(rows)
+    figure = plots.pairwise_worst_case(worst, [("gmm", "logistic_regression"), ("mrf", "cnn_mrf")],
+                                       names={"gmm": "Gaussian mixture"})
+    panels = [ax for ax in figure.axes if ax.has_data()]
+    assert len(panels) == 1  # the MRF's counterpart has no rows: its pair is left out
+    lines = panels[0].get_lines()
+    assert [line.get_label() for line in lines] == ["Gaussian mixture", "logistic_regression"]
+    assert panels[0].get_title() == "Gaussian mixture\nagainst logistic_regression (n = 40)"
+    assert list(lines[0].get_ydata()) == [0.9, 0.6, 0.4, 0.2]  # clean accuracy at eps 0, then the worst case
+    assert lines[0].get_linestyle() == "-" and lines[1].get_linestyle() == "--"
+    assert len(panels[0].collections) == 2  # one 95% band per model
+    assert "worst-case accuracy" in _texts(figure)

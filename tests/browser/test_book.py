@@ -88,6 +88,7 @@ def rendered(site, browser) -> dict[str, dict]:
             "typeset": page.evaluate("() => document.querySelectorAll('.math mjx-container, mjx-container.MathJax').length"),
             "links": page.evaluate("() => Array.from(document.querySelectorAll('a[href]')).map(a => a.href)"),
             "ids": page.evaluate("() => Array.from(document.querySelectorAll('[id]')).map(e => e.id)"),
+            "text": page.evaluate("() => (document.querySelector('main') || document.body).innerText"),
         }
         page.close()
     return pages
@@ -151,3 +152,12 @@ def test_the_front_page_leads_to_the_book(site, browser):
     page.goto(f"{site}/index.html", wait_until="networkidle")
     assert page.url.endswith(PAGES[0])
     page.close()
+
+
+def test_the_introduction_states_the_answer_with_its_evidence(rendered):
+    """The answer comes first: generated sentences, each with n, 95% intervals and the paired test's verdict."""
+    intro = rendered[PAGES[0]]["text"]
+    answer = intro.split("The answer, as this book's evidence gives it", 1)[1].split("How to read it", 1)[0]
+    assert "profile's adaptive evaluation" in answer
+    assert answer.count(" of the same ") >= 3 and "[" in answer  # shares with intervals, on shared images
+    assert "Of the paper's" in answer

@@ -1,0 +1,67 @@
+"""The names a reader sees for models and attacks: one map, used by tables, figures and sentences.
+
+Code names (``linear_search_contrast_reduction_linf``) stay the keys of every
+results table; only what is shown is translated.
+"""
+
+from __future__ import annotations
+
+MODEL_NAMES: dict[str, str] = {
+    "gaussian_nb": "naive Bayes",
+    "logistic_regression": "logistic regression",
+    "gmm": "Gaussian mixture",
+    "mrf": "Ising MRF",
+    "cnn_mrf": "CNN behind the MRF denoiser",
+    "cvae": "conditional VAE",
+    "cvae_prototypes": "conditional VAE (prototype rule)",
+    "vae_classifier": "VAE classifier",
+    "vae_classifier_pretrained": "pre-trained VAE classifier",
+    "mlp": "MLP",
+    "cnn": "CNN",
+    "cnn_vae": "CNN-VAE (Gaussian)",
+    "cnn_vae_binary": "CNN-VAE (binary)",
+    "cnn_vae_crf": "CNN-VAE with CRF",
+    "cnn_binary": "CNN on binarised input",
+    "cnn_adversarial": "adversarially trained CNN",
+}
+
+ATTACK_NAMES: dict[str, str] = {
+    "fgm_l2": "FGM (l2)",
+    "fgsm_linf": "FGSM (l∞)",
+    "pgd_l2": "PGD (l2)",
+    "pgd_linf": "PGD (l∞)",
+    "cw_l2": "Carlini-Wagner (l2)",
+    "additive_uniform_noise_linf": "uniform noise (l∞)",
+    "additive_gaussian_noise_l2": "Gaussian noise (l2)",
+    "linear_search_contrast_reduction_linf": "contrast reduction, linear search (l∞)",
+    "binary_search_contrast_reduction_linf": "contrast reduction, binary search (l∞)",
+    "gaussian_blur_linf": "Gaussian blur (l∞)",
+    "eot_pgd_linf": "EOT-PGD (l∞)",
+    "pgd_margin_linf": "margin PGD (l∞)",
+    "pgd_margin_l2": "margin PGD (l2)",
+    "autoattack_linf": "AutoAttack (l∞)",
+    "autoattack_l2": "AutoAttack (l2)",
+    "square_linf": "Square (l∞)",
+    "transfer_pgd_linf": "transfer PGD from a CNN (l∞)",
+    "transfer_pgd_l2": "transfer PGD from a CNN (l2)",
+    "pgd_margin_linf_long": "margin PGD, twice the budget (l∞)",
+    "autoattack_rand_linf": "randomised AutoAttack (l∞)",
+    "autoattack_rand_l2": "randomised AutoAttack (l2)",
+}
+
+NORM_NAMES: dict[str, str] = {"linf": "l∞", "l2": "l2"}
+
+
+def model_name(model: str) -> str:
+    """What a reader calls ``model`` (its code name where the map has none)."""
+    return MODEL_NAMES.get(model, model)
+
+
+def attack_name(attack: str) -> str:
+    """What a reader calls ``attack`` (its code name where the map has none)."""
+    return ATTACK_NAMES.get(attack, attack)
+
+
+def budget(norm: str, eps: float) -> str:
+    """"l∞ eps 0.3": a norm and its budget, as the pages write them."""
+    return f"{NORM_NAMES.get(norm, norm)} eps {eps:g}"

@@ -1,0 +1,136 @@
+"""Comparisons put into words, with their n and 95% intervals: the sentences a page states about its own results.
+
+A sentence in the book that states a number, a ranking or a conclusion is
+written by these functions from the results shown on its page, so it is true of
+whatever profile the page was run on. The decisions themselves are the
+analysis layer's (:func:`genrob.adaptive.judge_claim`, McNemar's exact test on
+the images both models saw); this module only says them.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from genrob import adaptive
+from genrob.adaptive import Paired
+from genrob.names import budget, model_name
+from genrob.results import wilson_interval
+
+
+def plural(count: int, noun: str) -> str:
+    """"1 claim", "3 claims"."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def counts(outcomes: pd.Series) -> str:
+    """"3 stand, 2 undecided at this n": how many of each outcome, most frequent first."""
+    return ", ".join(f"{count} {outcome}" for outcome, count in outcomes.value_counts().items())
+
+
+def share(kept: int, n: int) -> str:
+    """``0.43 [0.36, 0.50]``: a share of ``n`` images with its 95% Wilson interval."""
+    low, high = wilson_interval(kept, n)
+    return f"{kept / n:.2f} [{low:.2f}, {high:.2f}]"
+
+
+def p_value(p: float) -> str:
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+
+
+def attacks_of_page(count: int, norm: str) -> str:
+    """"all 5 l∞ attacks of this page", or "the one l2 attack of this page"."""
+    return f"the one {norm} attack of this page" if count == 1 else f"all {plural(count, norm + ' attack')} of this page"
+
+
+def _kept(pair: Paired) -> tuple[int, int]:
+    return pair.both + pair.model_only, pair.both + pair.than_only
+
+
+def compare_sentence(first: str, second: str, pair: Paired | None, *, norm: str, eps: float,
+                     under: str = "every attack") -> str:
+    """One sentence: how much of their accuracy ``first`` and ``second`` keep on the same images at
+    ``norm`` ``eps`` ``under`` the attacks named, and what McNemar's exact test makes of the difference
+    (more robust, or undecided at this n with the n that would decide it at the observed rates)."""
+    a, b = model_name(first), model_name(second)
+    if pair is None:
+        return f"{a} and {b} were attacked on no common images, so they are not compared."
+    finding, needed = adaptive.judge_claim("more robust", pair)
+    kept_a, kept_b = _kept(pair)
+    where = f"At {budget(norm, eps)} under {under}"
+    numbers = f"{a} keeps {share(kept_a, pair.n)} and {b} {share(kept_b, pair.n)} of the same {pair.n} test images"
+    if finding == "stands":
+        verdict = f"{a} is more robust ({p_value(pair.p_value)}, McNemar's exact test)"
+    elif finding == "overturned":
+        verdict = f"{b} is more robust ({p_value(pair.p_value)}, McNemar's exact test)"
+    elif needed is None:
+        verdict = "no number of images would tell them apart at these rates"
+    else:
+        verdict = (f"{pair.n} images cannot tell them apart ({p_value(pair.p_value)}); about {needed} would, "
+                   "at these rates")
+    return f"{where}, {numbers}: {verdict}."
+
+
+def survival(outcome: dict) -> pd.Series:
+    """Which images survive an attack run (per-image ``clean_correct`` and ``fooled``), in subset order."""
+    return pd.Series(outcome["clean_correct"] & ~outcome["fooled"])
+
+
+def checks_sentence(checks: pd.DataFrame) -> str:
+    """The sanity checks of a page (:func:`genrob.checks.sanity_checks`) in words: which failed, for which
+    model, with the table's evidence; or that all passed."""
+    failed = checks[~checks["passed"].astype(bool)]
+    if failed.empty:
+        return f"All {len(checks)} sanity checks on this page pass."
+    listed = "; ".join(f"`{row.check}` for {model_name(row.model)} ({row.detail})" for row in failed.itertuples())
+    verb = "fails" if len(failed) == 1 else "fail"
+    return (f"{len(failed)} of the {len(checks)} sanity checks on this page {verb}, so the attacks named there "
+            f"did not do their job and the robust accuracy they leave is an upper bound: {listed}.")
+
+
+def gradient_sentence(health: pd.DataFrame) -> str:
+    """The gradient table (:func:`genrob.evaluate.gradient_health`) in words, model by model: the median
+    logit margin and the share of correctly classified images whose cross-entropy gradient is exactly zero."""
+    parts = []
+    for row in health.itertuples():
+        if pd.isna(row.median_margin):
+            continue
+        parts.append(f"{model_name(row.model)}: median margin {row.median_margin:.1f} nats, gradient exactly zero "
+                     f"on {row.zero_gradient_share:.2f} of its {row.correct} correctly classified images")
+    if not parts:
+        return ""
+    return ("On this page's images, " + "; ".join(parts) + ". Where the gradient is zero, an attack that climbs the "
+            "cross-entropy has nothing to follow, and the accuracy it leaves says nothing about robustness.")
+
+
+def paper_sentence(comparison: pd.DataFrame) -> str:
+    """The page's comparison with the paper (:func:`genrob.paper.compare_with_paper`) in words, per model:
+    how many of the paper's numbers lie inside our 95% interval, how many above it (the paper reports more
+    robustness than our interval allows) and how many below."""
+    parts = []
+    for model, rows in comparison.groupby("model", sort=False):
+        above = int((rows["paper"] > rows["robust_ci_high"]).sum())
+        below = int((rows["paper"] < rows["robust_ci_low"]).sum())
+        inside = len(rows) - above - below
+        parts.append(f"{model_name(model)}: {inside} of {len(rows)} inside our interval, {above} above it, "
+                     f"{below} below it")
+    if not parts:
+        return ""
+    return "The paper's numbers against ours on this page: " + "; ".join(parts) + "."
+
+
+def subset_sentence(clean: pd.DataFrame, subset: pd.DataFrame) -> str:
+    """How the attacked images compare with the whole test set (two :func:`genrob.evaluate.clean_accuracy`
+    tables): the models whose test-set accuracy lies outside the attacked images' 95% interval, said in words."""
+    whole = clean.set_index("model")
+    attacked = subset.set_index("model")
+    n, total = int(attacked["n"].iloc[0]), int(whole["n"].iloc[0])
+    outside = [m for m in attacked.index
+               if not attacked.loc[m, "ci_low"] <= whole.loc[m, "accuracy"] <= attacked.loc[m, "ci_high"]]
+    lead = (f"The attacks run on {n} of the {total} test images, a class-stratified draw fixed by its seed; "
+            "its accuracy differs from the whole test set's by chance, and robust accuracy with it.")
+    if not outside:
+        return lead + " For every model here the whole test set's accuracy lies inside the attacked images' 95% interval."
+    listed = "; ".join(f"{model_name(m)} {attacked.loc[m, 'accuracy']:.2f} on them against {whole.loc[m, 'accuracy']:.2f} "
+                       "on the test set" for m in outside)
+    return (lead + f" For {listed}, the test set's accuracy lies outside the attacked images' interval: the draw is "
+            "easier or harder than average for that model, and its robust accuracy here may be too.")

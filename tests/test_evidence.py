@@ -1,0 +1,123 @@
+"""genrob.evidence: the store in the repository, the adaptive evidence rebuilt from it, the README's headline."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from genrob import adaptive, evidence
+from genrob.attacks import attack_config_hash, make_attack, norm_of
+from genrob.environment import REPO_ROOT
+from genrob.evidence import HEADLINE_MARKERS, headline_markdown, replace_headline
+from genrob.models import get_spec
+from genrob.results import COLUMNS, wilson_interval
+
+ATTACKS_AND_EPS = {"pgd_linf": (0.1, 0.2, 0.3), "pgd_margin_linf": (0.1, 0.2, 0.3), "square_linf": (0.1, 0.2, 0.3),
+                   "pgd_l2": (1.0, 2.0, 3.0), "pgd_margin_l2": (1.0, 2.0, 3.0)}
+
+
+def _synthetic_family(n: int = 40, seed: int = 3) -> adaptive.FamilyEvidence:
+    """The naive Bayes family judged from made-up per-image outcomes (no model, no attack run)."""
+    config = adaptive.family_config("naive_bayes", profile="smoke", n=n)
+    rng = np.random.default_rng(seed)
+    arrays, rows = {}, []
+    for model in config.models:
+        clean = rng.random(n) < 0.9
+        for attack, grid in ATTACKS_AND_EPS.items():
+            fooled = np.zeros(n, bool)
+            for eps in grid:
+                fooled = fooled | (rng.random(n) < (0.3 if model == "gaussian_nb" else 0.6))
+                arrays[(model, attack, eps)] = {"clean_correct": clean, "fooled": fooled & clean}
+                robust = int((clean & ~fooled).sum())
+                low, high = wilson_interval(robust, n)
+                rows.append({"profile": "smoke", "model": model, "model_config": get_spec(model).config_hash("smoke"),
+                             "kind": get_spec(model).kind, "attack": attack,
+                             "attack_config": attack_config_hash(make_attack(attack, "smoke")),
+                             "norm": norm_of(attack), "eps": eps, "n": n, "seed": 0,
+                             "clean_correct": int(clean.sum()), "clean_accuracy": clean.mean(),
+                             "robust_correct": robust, "robust_accuracy": robust / n, "robust_ci_low": low,
+                             "robust_ci_high": high, "median_perturbation": float("nan"), "wall_time_s": 1.5,
+                             "code_version": "abc1234567"})
+    images = np.sort(rng.choice(10_000, n, replace=False))
+    return adaptive.judge_family(config, pd.DataFrame(rows, columns=list(COLUMNS)), images=images,
+                                 outcome=lambda model, attack, eps: arrays[(model, attack, eps)])
+
+
+def test_the_adaptive_evidence_comes_back_from_the_store_exactly(tmp_path, monkeypatch):
+    monkeypatch.setattr(evidence, "EVIDENCE_DIR", tmp_path)
+    found = _synthetic_family()
+    folder = evidence.write([found], profile="smoke", date="2026-11-26")
+    assert sorted(p.name for p in folder.iterdir()) == ["images.csv", "outcomes.csv", "results.csv", "store.json"]
+    assert evidence.provenance("smoke")["code_versions"] == ["abc1234567"]
+    (back,) = evidence.load("smoke")
+    pd.testing.assert_frame_equal(back.worst_case, found.worst_case)
+    assert back.survivors.keys() == found.survivors.keys()
+    assert all(back.survivors[k].equals(found.survivors[k]) for k in found.survivors)
+    pd.testing.assert_frame_equal(adaptive.verdicts([back]), adaptive.verdicts([found]))
+    pd.testing.assert_frame_equal(adaptive.claims([back]), adaptive.claims([found]))
+    block, _ = evidence.headline("smoke")
+    assert "from the evidence store `evidence/smoke/` (results of code version `abc1234567`, 2026-11-26)" in block
+    # each stored outcome is its results row, image by image
+    outcomes = pd.read_csv(folder / "outcomes.csv", dtype={"clean_correct": str, "fooled": str})
+    results = pd.read_csv(folder / "results.csv")
+    robust = [sum(c == "1" and f == "0" for c, f in zip(r.clean_correct, r.fooled)) for r in outcomes.itertuples()]
+    assert robust == results["robust_correct"].tolist()
+
+
+def test_a_profile_without_a_store_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setattr(evidence, "EVIDENCE_DIR", tmp_path)
+    with pytest.raises(FileNotFoundError, match="python -m genrob headline --profile smoke"):
+        evidence.load("smoke")
+
+
+def test_the_readmes_headline_is_what_the_code_writes_from_the_store_it_names():
+    """Nothing in the block is typed by hand: it is recomputed here from the evidence store its last
+    line names (profile, code version, date), and must come out the same."""
+    text = (REPO_ROOT / "README.md").read_text()
+    start, end = HEADLINE_MARKERS
+    block = text.split(start, 1)[1].split(end, 1)[0].strip()
+    profile = re.search(r"python -m genrob headline --profile (\w+)", block).group(1)
+    expected, _ = evidence.headline(profile)
+    assert block == expected.strip()
+
+
+def test_the_readme_headline_is_written_between_its_markers_and_nowhere_else():
+    verdicts = pd.DataFrame([{"model": "gmm", "kind": "generative", "n": 1000, "clean": 0.9612, "paper": 0.667,
+                              "ours_paper_attacks": 0.742, "worst_case": 0.0, "worst_ci_low": 0.0,
+                              "worst_ci_high": 0.004, "verdict": "overturned", "n_to_decide": None},
+                             {"model": "cnn_vae_binary", "kind": "generative", "n": 30, "clean": 1.0, "paper": 0.96,
+                              "ours_paper_attacks": 0.67, "worst_case": 0.4, "worst_ci_low": 0.246,
+                              "worst_ci_high": 0.577, "verdict": "undecided at this n", "n_to_decide": 155},
+                             {"model": "mlp", "kind": "discriminative", "n": 100, "clean": 0.98,
+                              "paper": float("nan"), "ours_paper_attacks": 0.0, "worst_case": 0.0,
+                              "worst_ci_low": 0.0, "worst_ci_high": 0.037, "verdict": "not in the paper",
+                              "n_to_decide": None}])
+    claims = pd.DataFrame({"claim": ["A", "A", "B"], "norm": ["linf", "l2", "linf"],
+                           "finding": ["stands", "undecided at this n", "stands"]})
+    block = headline_markdown(verdicts, profile="default", claims=claims, code_version="abc123", date="2026-11-26")
+    assert "| **gmm** | 1000 | 0.96 | 0.67 | 0.74 | 0.00 [0.00, 0.00] | overturned |" in block
+    assert "| 0.40 [0.25, 0.58] | undecided at this n (n = 155 would decide) |" in block
+    assert "| mlp | 100 | 0.98 | - |" in block
+    # the counts are the code's, from the rows above: nothing typed by hand
+    assert "Of the paper's 2 numbers here: 1 overturned, 1 undecided at this n." in block
+    assert ("Of its 3 comparisons (2 claims, at l_inf eps 0.3 and l_2 eps 2, each by McNemar's test on the images "
+            "both models saw): 2 stands, 1 undecided at this n:") in block
+    assert "- **stands** (2 of 3): A (l_inf); B (l_inf)" in block
+    assert "code version `abc123`, 2026-11-26" in block
+    start, end = HEADLINE_MARKERS
+    readme = f"# title\n\nintro\n{start}\nold table\n{end}\n\n## Two commands\n"
+    updated = replace_headline(readme, block)
+    assert updated.startswith("# title\n\nintro\n" + start + "\nRobust accuracy")
+    assert updated.endswith(f"{end}\n\n## Two commands\n")
+    assert "old table" not in updated and replace_headline(updated, block) == updated
+    with pytest.raises(ValueError, match="headline"):
+        replace_headline("# a README without markers", block)
+
+
+def test_the_readme_has_its_headline_markers():
+    text = (REPO_ROOT / "README.md").read_text()
+    assert replace_headline(text, "x").count("\nx\n") == 1
+    assert all(marker in text for marker in HEADLINE_MARKERS)
