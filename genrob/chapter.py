@@ -37,11 +37,31 @@ def setup(*, family: str, profile: str, seed: int = 0, **params) -> SweepConfig:
 
 
 def start(profile: Profile | str, *, seed: int = 0) -> Profile:
-    """Seed everything and compute from here on in the profile's precision (load MNIST after it)."""
+    """Seed everything and compute from here on in the profile's precision (load MNIST after it); in a
+    notebook, tables show a missing value as a blank cell."""
     profile = get_profile(profile)
     use_precision(profile.torch_dtype)
     seed_everything(seed)
+    _blank_missing_values()
     return profile
+
+
+def table_html(table: pd.DataFrame) -> str:
+    """A table as the book shows it: pandas' notebook HTML, with a missing value as a blank cell, not ``NaN``."""
+    return table.to_html(na_rep="", notebook=True, max_rows=pd.get_option("display.max_rows"),
+                         max_cols=pd.get_option("display.max_columns"),
+                         show_dimensions=pd.get_option("display.show_dimensions"))
+
+
+def _blank_missing_values() -> None:
+    """Render every DataFrame of the running notebook with :func:`table_html` (no-op outside IPython)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is not None:
+        shell.display_formatter.formatters["text/html"].for_type(pd.DataFrame, table_html)
 
 
 def provenance(config: SweepConfig) -> str:

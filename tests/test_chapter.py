@@ -120,3 +120,8 @@ def test_the_adaptive_findings_pair_worst_cases_on_shared_images_and_count_the_r
     assert rulings == "Of the paper's 3 numbers at l∞ eps 0.3 ruled on this page: 1 overturned, 1 stands, " \
                       "1 undecided at this n."
     assert findings == "Of its 2 comparisons (1 claim in both norms): 1 undecided at this n, 1 stands."
+
+
+def test_a_missing_value_is_a_blank_cell_in_the_books_tables():
+    html = chapter.table_html(pd.DataFrame({"paper": [0.87, float("nan")]}, index=["a", "b"]))
+    assert "NaN" not in html and "<td>0.87</td>" in html and "<td></td>" in html

@@ -64,12 +64,29 @@ def browser():
         chromium.close()
 
 
+#: Per table of a page's main column: its width, the column's, whether a wider one scrolls inside its output
+#: with the shadows that say so, and how many of its cells read NaN.
+TABLES_SCRIPT = """() => {
+  const main = document.querySelector('main') || document.body;
+  const column = (main.querySelector('article') || main).clientWidth;
+  return Array.from(main.querySelectorAll('table')).map(table => {
+    const box = table.closest('div.cell_output');
+    const style = box ? getComputedStyle(box) : null;
+    return {width: table.getBoundingClientRect().width, column: column,
+            scrolls: !!style && ['auto', 'scroll'].includes(style.overflowX) && box.clientWidth <= column + 1,
+            cue: !!style && style.backgroundImage.includes('gradient'),
+            nan: Array.from(table.querySelectorAll('td, th')).filter(c => ['NaN', 'nan'].includes(c.innerText.trim())).length,
+            head: (table.innerText || '').slice(0, 40)};
+  });
+}"""
+
+
 @pytest.fixture(scope="session")
 def rendered(site, browser) -> dict[str, dict]:
     """Each page of the table of contents, loaded once: its errors, failed requests, figures, formulas, links."""
     pages = {}
     for path in PAGES:
-        page = browser.new_page()
+        page = browser.new_page(viewport={"width": 1280, "height": 900})  # a laptop's window
         errors, failed = [], []
         page.on("console", lambda m, e=errors: e.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
         page.on("pageerror", lambda err, e=errors: e.append(f"page error: {err}"))
@@ -89,6 +106,7 @@ def rendered(site, browser) -> dict[str, dict]:
             "links": page.evaluate("() => Array.from(document.querySelectorAll('a[href]')).map(a => a.href)"),
             "ids": page.evaluate("() => Array.from(document.querySelectorAll('[id]')).map(e => e.id)"),
             "text": page.evaluate("() => (document.querySelector('main') || document.body).innerText"),
+            "tables": page.evaluate(TABLES_SCRIPT),
         }
         page.close()
     return pages
@@ -163,3 +181,16 @@ def test_the_introduction_states_the_answer_with_its_evidence(rendered):
     assert "adaptive evaluation" in answer and "profile" in answer
     assert answer.count(" of the same ") >= 3 and "[" in answer  # shares with intervals, on shared images
     assert "Of the paper" in answer and "numbers at l∞ eps 0.3 ruled" in answer
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_no_table_overflows_its_column_without_a_scroll_cue_and_none_shows_nan(rendered, path):
+    tables = rendered[path]["tables"]
+    assert [t["head"] for t in tables if t["width"] > t["column"] + 1 and not (t["scrolls"] and t["cue"])] == []
+    assert [t["head"] for t in tables if t["nan"]] == []
+
+
+def test_the_table_checks_are_not_vacuous(rendered):
+    """Some chapter tables are wider than the column at 1280 px: the scroll cue above is exercised."""
+    tables = [t for page in rendered.values() for t in page["tables"]]
+    assert len(tables) > 10 and any(t["width"] > t["column"] + 1 for t in tables)
