@@ -120,7 +120,7 @@ def _adaptive(args: argparse.Namespace) -> int:
     config = adaptive.family_config(args.family, profile=args.profile, seed=args.seed, models=args.models)
     print(chapter.provenance(config), flush=True)
     evidence = adaptive.evaluate_family(args.family, profile=args.profile, seed=args.seed, models=args.models)
-    print(adaptive.worst_case_table([evidence], norm="linf").round(3).to_string(), flush=True)
+    print(adaptive.worst_case_table([evidence], norm="linf").to_string(), flush=True)
     failed = adaptive.failed_checks([evidence])
     print(f"{len(evidence.checks)} checks, {len(failed)} failed", flush=True)
     if len(failed):

@@ -34,7 +34,8 @@ from genrob.models.registry import families
 from genrob.paper import mnist_challenge, paper_claims, paper_robustness
 from genrob.params import ParameterError, SweepConfig, sampling_models, sweep_config
 from genrob.profiles import get_profile
-from genrob.results import wilson_interval
+from genrob.names import model_name
+from genrob.results import share_text, wilson_interval
 
 LINF_EPS = (0.1, 0.2, 0.3)
 L2_EPS = (1.0, 2.0, 3.0)
@@ -471,14 +472,22 @@ def reference_comparison(evidence: list[FamilyEvidence], *, model: str = "cnn_ad
 
 
 def worst_case_table(evidence: list[FamilyEvidence], *, norm: str) -> pd.DataFrame:
-    """Worst-case robust accuracy, model x eps, with clean accuracy and n first."""
+    """Worst-case robust accuracy, model x eps, n and clean accuracy first, each share with its 95% interval
+    (``0.43 [0.37, 0.50]``), models by the names a reader knows."""
     worst = pd.concat([e.worst_case for e in evidence], ignore_index=True)
     worst = worst[worst["norm"] == norm]
+    def shares(column: str) -> list[str]:
+        return [share_text(round(a * n), int(n)) for a, n in zip(worst[column], worst["n"])]
+
+    worst = worst.assign(shown=shares("worst_case_accuracy"), clean=shares("clean_accuracy"))
     order = list(dict.fromkeys(worst["model"]))
-    table = worst.pivot(index="model", columns="eps", values="worst_case_accuracy").reindex(order)
+    table = worst.pivot(index="model", columns="eps", values="shown").reindex(order)
     table.columns = [f"eps {eps:g}" for eps in table.columns]
-    first = worst.groupby("model", sort=False)[["n", "clean_accuracy"]].first()
-    return first.join(table).rename(columns={"clean_accuracy": "clean"})
+    first = worst.groupby("model", sort=False)[["n", "clean"]].first()
+    table = first.join(table)
+    table.index = [model_name(m) for m in table.index]
+    table.index.name = "model"
+    return table
 
 
 def sampling_worst_case_table(evidence: list[FamilyEvidence]) -> pd.DataFrame:

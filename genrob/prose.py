@@ -14,7 +14,7 @@ import pandas as pd
 from genrob import adaptive
 from genrob.adaptive import Paired
 from genrob.names import budget, model_name
-from genrob.results import wilson_interval
+from genrob.results import share_text
 
 
 def plural(count: int, noun: str) -> str:
@@ -27,10 +27,8 @@ def counts(outcomes: pd.Series) -> str:
     return ", ".join(f"{count} {outcome}" for outcome, count in outcomes.value_counts().items())
 
 
-def share(kept: int, n: int) -> str:
-    """``0.43 [0.36, 0.50]``: a share of ``n`` images with its 95% Wilson interval."""
-    low, high = wilson_interval(kept, n)
-    return f"{kept / n:.2f} [{low:.2f}, {high:.2f}]"
+#: ``0.43 [0.36, 0.50]``: a share of n images with its 95% Wilson interval.
+share = share_text
 
 
 def p_value(p: float) -> str:

@@ -43,6 +43,13 @@ def wilson_interval(successes: int, n: int, *, z: float = 1.959964) -> tuple[flo
     return (max(0.0, centre - half), min(1.0, centre + half))
 
 
+def share_text(kept: int, n: int) -> str:
+    """``0.43 [0.36, 0.50]``: a share of ``n`` images, as every table and sentence of the book writes it,
+    with its 95% Wilson interval."""
+    low, high = wilson_interval(kept, n)
+    return f"{kept / n:.2f} [{low:.2f}, {high:.2f}]"
+
+
 def results_path(profile: Profile | str) -> Path:
     return cache_dir() / "results" / f"{get_profile(profile).name}.csv"
 

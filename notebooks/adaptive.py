@@ -92,10 +92,10 @@ evidence = [adaptive.evaluate_family(family, profile=profile, seed=seed, data=da
 # sample, the one with its fixed noise draw.
 
 # %% tags=["hide-input"]
-adaptive.worst_case_table(evidence, norm="linf").round(3)
+adaptive.worst_case_table(evidence, norm="linf")
 
 # %% tags=["hide-input"]
-adaptive.worst_case_table(evidence, norm="l2").round(3)
+adaptive.worst_case_table(evidence, norm="l2")
 
 # %% [markdown]
 # The attacks that judge their adversarials by the model sampling afresh on every

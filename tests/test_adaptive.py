@@ -226,3 +226,17 @@ def test_the_worst_case_is_image_by_image(models, fresh_cache, mnist):
     for path in (fresh_cache / "results").rglob("binary_search*eps*.npz"):
         path.unlink()
     pd.testing.assert_frame_equal(worst_case(config, norm="linf", data=mnist), worst)
+
+
+def test_the_worst_case_table_shows_n_and_each_share_with_its_interval_under_readers_names():
+    from genrob.adaptive import FamilyEvidence, worst_case_table
+    from genrob.params import sweep_config
+
+    worst = pd.DataFrame([{"model": "gmm", "norm": "linf", "eps": eps, "n": 40, "clean_accuracy": 0.95,
+                           "worst_case_accuracy": accuracy} for eps, accuracy in ((0.1, 0.5), (0.3, 0.0))])
+    evidence = FamilyEvidence(config=sweep_config(profile="smoke", family="mixture"), results=None,
+                              worst_case=worst, checks=None)
+    table = worst_case_table([evidence], norm="linf")
+    assert list(table.columns) == ["n", "clean", "eps 0.1", "eps 0.3"]
+    assert table.loc["Gaussian mixture"].tolist() == [40, "0.95 [0.83, 0.99]", "0.50 [0.35, 0.65]",
+                                                      "0.00 [0.00, 0.09]"]
