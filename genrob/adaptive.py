@@ -34,8 +34,8 @@ from genrob.models.registry import families
 from genrob.paper import mnist_challenge, paper_claims, paper_robustness
 from genrob.params import ParameterError, SweepConfig, sampling_models, sweep_config
 from genrob.profiles import get_profile
-from genrob.names import model_name
-from genrob.results import share_text, wilson_interval
+from genrob.names import attack_name, budget, model_name, readable
+from genrob.results import fraction_text, interval_text, wilson_interval
 
 LINF_EPS = (0.1, 0.2, 0.3)
 L2_EPS = (1.0, 2.0, 3.0)
@@ -307,6 +307,29 @@ def worst_case(config: SweepConfig, *, norm: str, results: pd.DataFrame | None =
     return pd.DataFrame(rows)
 
 
+#: What became of each attacked image (:func:`attack_breaks`).
+WRONG_BEFORE, BROKEN, SURVIVES = "wrong before any attack", "broken", "survives"
+
+
+def attack_breaks(family: FamilyEvidence, *, norm: str = "linf", eps: float = HEADLINE_EPS) -> pd.DataFrame:
+    """Which attack broke which image: per model of ``family``, attack of its worst case at (``norm``,
+    ``eps``) and test image, whether the model got the image wrong before any attack, the attack fooled
+    it, or it survived. Read from the per-image outcomes behind the worst case (cache or store)."""
+    on_budget = family.results[(family.results["norm"] == norm) & (family.results["eps"] == eps)]
+    on_budget = on_budget[~judged_by_sampling(on_budget)]
+    images = next(iter(family.survivors.values())).index if family.survivors else None
+    rows = []
+    for model in family.config.models:
+        for attack in dict.fromkeys(on_budget.loc[on_budget["model"] == model, "attack"]):
+            arrays = family.outcome(model, attack, eps)
+            state = np.where(~arrays["clean_correct"], WRONG_BEFORE, np.where(arrays["fooled"], BROKEN, SURVIVES))
+            rows.append(pd.DataFrame({"model": model, "attack": attack, "norm": norm, "eps": eps,
+                                      "image": images if images is not None else np.arange(len(state)),
+                                      "state": state}))
+    return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(
+        columns=["model", "attack", "norm", "eps", "image", "state"])
+
+
 def _compare(first: pd.Series, second: pd.Series) -> str:
     """:func:`compare_intervals` for two rows with ``ci_low`` and ``ci_high``."""
     return compare_intervals((first["ci_low"], first["ci_high"]), (second["ci_low"], second["ci_high"]))
@@ -445,7 +468,8 @@ def claims_summary(claims_table: pd.DataFrame) -> str:
 
 def reference_comparison(evidence: list[FamilyEvidence], *, model: str = "cnn_adversarial") -> pd.DataFrame:
     """Our adversarially trained CNN at l_inf eps 0.3 beside Madry et al.'s on the MNIST challenge:
-    our worst case and our PGD, then the challenge's strongest attack and its plain 100-step PGD."""
+    our worst case and our PGD, then the challenge's strongest attack and its plain 100-step PGD,
+    each as a share of its n with the 95% interval."""
     challenge = mnist_challenge()
     plain_pgd = challenge[challenge["attack"] == "100-step PGD on cross-entropy"].iloc[0]
     rows = []
@@ -456,19 +480,55 @@ def reference_comparison(evidence: list[FamilyEvidence], *, model: str = "cnn_ad
                                   & (family.worst_case["eps"] == HEADLINE_EPS)].iloc[0]
         pgd = family.results[(family.results["model"] == model) & (family.results["attack"] == "pgd_linf")
                              & (family.results["eps"] == HEADLINE_EPS)]["robust_accuracy"]
-        rows += [
-            {"model": model, "evaluation": "ours: worst case over every attack", "n": int(worst["n"]),
-             "robust_accuracy": worst["worst_case_accuracy"], "ci_low": worst["ci_low"], "ci_high": worst["ci_high"]},
-            {"model": model, "evaluation": "ours: PGD-40 (the paper's attack)", "n": int(worst["n"]),
-             "robust_accuracy": pgd.iloc[0] if len(pgd) else float("nan")},
-        ]
-    rows += [
-        {"model": "MNIST challenge CNN", "evaluation": f"challenge: strongest attack ({challenge['attack'].iloc[0]})",
-         "n": 10000, "robust_accuracy": challenge["robust_accuracy"].iloc[0]},
-        {"model": "MNIST challenge CNN", "evaluation": f"challenge: {plain_pgd['attack']}", "n": 10000,
-         "robust_accuracy": plain_pgd["robust_accuracy"]},
-    ]
-    return pd.DataFrame(rows)
+        rows += [(model_name(model), "ours: worst case over every attack", int(worst["n"]),
+                  worst["worst_case_accuracy"]),
+                 (model_name(model), "ours: PGD-40 (the paper's attack)", int(worst["n"]),
+                  pgd.iloc[0] if len(pgd) else float("nan"))]
+    rows += [("MNIST challenge CNN", f"challenge: strongest attack ({challenge['attack'].iloc[0]})", 10000,
+              challenge["robust_accuracy"].iloc[0]),
+             ("MNIST challenge CNN", f"challenge: {plain_pgd['attack']}", 10000, plain_pgd["robust_accuracy"])]
+    return pd.DataFrame([{"model": name, "evaluation": evaluation, "n": n,
+                          "robust accuracy [95%]": fraction_text(accuracy, n) if pd.notna(accuracy) else ""}
+                         for name, evaluation, n, accuracy in rows])
+
+
+def with_n_to_decide(finding: str, needed: float | None, *, images: str = "images") -> str:
+    """A ruling or finding as a table cell: *undecided at this n* says how many ``images`` would decide it."""
+    if finding == UNDECIDED and needed is not None and pd.notna(needed):
+        return f"{UNDECIDED} (about {int(needed)} {images} would decide)"
+    return finding
+
+
+def verdict_table(verdicts_table: pd.DataFrame) -> pd.DataFrame:
+    """:func:`verdicts` as a reader reads it: per model (by name), n, the paper's number, ours under the
+    paper's attacks and our worst case with their 95% intervals, the attack that did most, the ruling
+    (with the n that would decide it where this n cannot)."""
+    table = pd.DataFrame({
+        "n": verdicts_table["n"].to_numpy(),
+        "paper": verdicts_table["paper"].round(2).to_numpy(),
+        "ours, the paper's attacks": [fraction_text(a, n) for a, n in zip(verdicts_table["ours_paper_attacks"],
+                                                                    verdicts_table["n"])],
+        "ours, worst case": [fraction_text(a, n) for a, n in zip(verdicts_table["worst_case"], verdicts_table["n"])],
+        "strongest attack": [attack_name(a) for a in verdicts_table["strongest_attack"]],
+        "ruling": [with_n_to_decide(v, n) for v, n in zip(verdicts_table["verdict"], verdicts_table["n_to_decide"])],
+    }, index=pd.Index([model_name(m) for m in verdicts_table["model"]], name="model"))
+    return table
+
+
+def claims_table(claims_table_: pd.DataFrame) -> pd.DataFrame:
+    """:func:`claims` as a reader reads it: per claim and budget, the worst case of the model the paper
+    favours and of the other with 95% intervals, the images both saw, and the finding."""
+    return pd.DataFrame({
+        "claim": claims_table_["claim"],
+        "budget": [budget(norm, eps) for norm, eps in zip(claims_table_["norm"], claims_table_["eps"])],
+        "the model it favours": [f"{model_name(m)}: {interval_text(a, *ci)}" for m, a, ci in
+                                 zip(claims_table_["model"], claims_table_["model_worst"], claims_table_["model_ci"])],
+        "the other": [f"{model_name(m)}: {interval_text(a, *ci)}" for m, a, ci in
+                      zip(claims_table_["than"], claims_table_["than_worst"], claims_table_["than_ci"])],
+        "shared images": claims_table_["n_paired"],
+        "finding": [with_n_to_decide(f, n, images="shared images")
+                    for f, n in zip(claims_table_["finding"], claims_table_["n_to_decide"])],
+    }).set_index("claim")
 
 
 def worst_case_table(evidence: list[FamilyEvidence], *, norm: str) -> pd.DataFrame:
@@ -477,7 +537,7 @@ def worst_case_table(evidence: list[FamilyEvidence], *, norm: str) -> pd.DataFra
     worst = pd.concat([e.worst_case for e in evidence], ignore_index=True)
     worst = worst[worst["norm"] == norm]
     def shares(column: str) -> list[str]:
-        return [share_text(round(a * n), int(n)) for a, n in zip(worst[column], worst["n"])]
+        return [fraction_text(a, n) for a, n in zip(worst[column], worst["n"])]
 
     worst = worst.assign(shown=shares("worst_case_accuracy"), clean=shares("clean_accuracy"))
     order = list(dict.fromkeys(worst["model"]))
@@ -491,20 +551,28 @@ def worst_case_table(evidence: list[FamilyEvidence], *, norm: str) -> pd.DataFra
 
 
 def sampling_worst_case_table(evidence: list[FamilyEvidence]) -> pd.DataFrame:
-    """The worst case of the attacks judged by the sampling model, per model, norm and eps, with its own
-    clean accuracy and interval (empty where no family has a model that samples)."""
+    """The worst case of the attacks judged by the sampling model, per model (by name) and budget, with
+    its own clean accuracy, both with 95% intervals, and the attack that did most (empty where no family
+    has a model that samples)."""
     parts = [e.sampling_worst_case for e in evidence if len(e.sampling_worst_case)]
+    columns = ["budget", "n", "clean", "worst case", "strongest attack"]
     if not parts:
-        return pd.DataFrame(columns=["model", "norm", "eps", "n", "clean_accuracy", "worst_case_accuracy"])
+        return pd.DataFrame(columns=columns)
     table = pd.concat(parts, ignore_index=True)
-    return table[["model", "norm", "eps", "n", "attacks", "clean_accuracy", "worst_case_accuracy", "ci_low",
-                  "ci_high", "strongest_attack"]].set_index(["model", "norm", "eps"])
+    return pd.DataFrame({
+        "budget": [budget(norm, eps) for norm, eps in zip(table["norm"], table["eps"])],
+        "n": table["n"].to_numpy(),
+        "clean": [fraction_text(a, n) for a, n in zip(table["clean_accuracy"], table["n"])],
+        "worst case": [fraction_text(a, n) for a, n in zip(table["worst_case_accuracy"], table["n"])],
+        "strongest attack": [attack_name(a) for a in table["strongest_attack"]],
+    }, index=pd.Index([model_name(m) for m in table["model"]], name="model"))[columns]
 
 
 def failed_checks(evidence: list[FamilyEvidence]) -> pd.DataFrame:
-    """The checks that failed, model by model, with their evidence (empty when all passed)."""
+    """The checks that failed, model by model (by name), with their evidence (empty when all passed)."""
     every = pd.concat([e.checks for e in evidence], ignore_index=True)
-    return every[~every["passed"]].drop(columns="passed").reset_index(drop=True)
+    failed = every[~every["passed"]].drop(columns="passed").reset_index(drop=True)
+    return failed.assign(model=failed["model"].map(model_name), check=failed["check"].map(readable))
 
 
 def families_to_evaluate(chosen: list[str] | str | None = None) -> list[str]:

@@ -17,10 +17,11 @@ from genrob.data import MNIST, Split, evaluation_subset
 from genrob.environment import code_version, seed_everything, use_precision
 from genrob.evaluate import adversarial_examples, per_image_outcome
 from genrob.models import get_spec, training_report
-from genrob.names import NORM_NAMES, attack_name, model_name
+from genrob.names import NORM_NAMES, attack_name, model_name, readable
 from genrob.paper import paper_clean_accuracy
 from genrob.params import SweepConfig, sampling_models, sweep_config
 from genrob.profiles import Profile, get_profile
+from genrob.results import fraction_text
 
 #: Decimal places of the floats a chapter prints, so nbval reruns compare equal.
 DECIMALS = 3
@@ -47,10 +48,19 @@ def start(profile: Profile | str, *, seed: int = 0) -> Profile:
 
 
 def table_html(table: pd.DataFrame) -> str:
-    """A table as the book shows it: pandas' notebook HTML, with a missing value as a blank cell, not ``NaN``."""
-    return table.to_html(na_rep="", notebook=True, max_rows=pd.get_option("display.max_rows"),
-                         max_cols=pd.get_option("display.max_columns"),
-                         show_dimensions=pd.get_option("display.show_dimensions"))
+    """A table as the book shows it: pandas' notebook HTML, with a missing value as a blank cell, not ``NaN``,
+    and every model or attack code name in its labels and text cells as a reader calls it (:func:`readable`)."""
+    def named(value):
+        return readable(value) if isinstance(value, str) else value
+
+    table = table.rename(index=named, columns=named)
+    for position, dtype in enumerate(table.dtypes):
+        if not pd.api.types.is_numeric_dtype(dtype):
+            table.iloc[:, position] = table.iloc[:, position].map(named)
+    with pd.option_context("display.max_colwidth", None):  # a claim or a check is read whole, never cut at "..."
+        return table.to_html(na_rep="", notebook=True, max_rows=pd.get_option("display.max_rows"),
+                             max_cols=pd.get_option("display.max_columns"),
+                             show_dimensions=pd.get_option("display.show_dimensions"))
 
 
 def _blank_missing_values() -> None:
@@ -89,10 +99,10 @@ def robustness_table(results: pd.DataFrame, *, norm: str) -> pd.DataFrame:
             cell = part[(part["model"] == model) & (part["attack"] == attack)].sort_values("eps")
             if len(cell):
                 n = int(cell["n"].iloc[0])
-                robust = {f"{eps:g}": prose.share(round(acc * n), n)
+                robust = {f"{eps:g}": fraction_text(acc, n)
                           for eps, acc in zip(cell["eps"], cell["robust_accuracy"])}
                 rows[(model_name(model), attack_name(attack))] = {
-                    "n": n, "clean": prose.share(round(cell["clean_accuracy"].iloc[0] * n), n), **robust}
+                    "n": n, "clean": fraction_text(cell["clean_accuracy"].iloc[0], n), **robust}
     if not rows:
         return pd.DataFrame()
     table = pd.DataFrame.from_dict(rows, orient="index")
@@ -149,26 +159,28 @@ def training_summary(models: tuple[str, ...], profile) -> pd.DataFrame:
 
 
 def clean_table(clean: pd.DataFrame, *, subset: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Clean accuracy (from :func:`genrob.evaluate.clean_accuracy`) beside what the paper's text states and,
-    given ``subset`` (the same on the images the attacks run on), the attacked images' accuracy with its n
-    and 95% interval."""
+    """Clean accuracy (from :func:`genrob.evaluate.clean_accuracy`) on the whole test set and, given
+    ``subset`` (the same on the images the attacks run on), on the attacked images, each with its n and
+    95% interval, beside what the paper's text states (where it says so, quoted)."""
     stated = paper_clean_accuracy().set_index("paper_model")
-    paper_names = clean["model"].map(lambda m: get_spec(m).paper_name)
-    out = clean.assign(
-        paper=paper_names.map(lambda p: stated["clean_accuracy"].get(p)),
-        paper_says=paper_names.map(lambda p: stated["source"].get(p, "not stated")),
-    )
+    table = pd.DataFrame(index=pd.Index([model_name(m) for m in clean["model"]], name="model"))
+    table["test set, n"] = clean["n"].to_numpy()
+    table["test set"] = [fraction_text(a, n) for a, n in zip(clean["accuracy"], clean["n"])]
     if subset is not None:
         attacked = subset.set_index("model")
-        out = out.assign(attacked_n=out["model"].map(attacked["n"]),
-                         attacked=[prose.share(round(attacked.loc[m, "accuracy"] * attacked.loc[m, "n"]),
-                                               int(attacked.loc[m, "n"])) for m in out["model"]])
-    return out.set_index("model").round(DECIMALS)
+        table["attacked images, n"] = [int(attacked.loc[m, "n"]) for m in clean["model"]]
+        table["attacked images"] = [fraction_text(attacked.loc[m, "accuracy"], attacked.loc[m, "n"])
+                                    for m in clean["model"]]
+    table["the paper states"] = [stated["source"].get(get_spec(m).paper_name, "not stated") for m in clean["model"]]
+    return table
 
 
 def compare_pair(config: SweepConfig, results: pd.DataFrame, first: str, second: str, *,
                  linf_eps: float = 0.3, l2_eps: float = 2.0) -> pd.DataFrame:
     """Per attack, at one eps per norm: which of two models keeps more accuracy, image by image.
+
+    Each model's robust accuracy is shown with its 95% interval; ``<model> only`` counts the
+    images that survive for that model and not the other.
 
     Both models were attacked on the chapter's images (``config``'s subset), so
     the comparison is paired: McNemar's exact test at 5% on the images that
@@ -193,12 +205,13 @@ def compare_pair(config: SweepConfig, results: pd.DataFrame, first: str, second:
         pair = adaptive.paired(survives[first], survives[second])
         finding, needed = adaptive.judge_claim("more robust", pair)
         one, other = model_name(first), model_name(second)
-        verdict = {"stands": f"{one} more robust", "overturned": f"{other} more robust"}.get(finding, finding)
-        rows.append({"attack": attack_name(attack), "eps": eps, one: a["robust_accuracy"].iloc[0],
-                     other: b["robust_accuracy"].iloc[0], "difference": pair.difference()[0],
-                     f"{one} only": pair.model_only, f"{other} only": pair.than_only, "p_value": pair.p_value,
+        verdict = prose.ordering(first, second, finding)
+        rows.append({"attack": attack_name(attack), "eps": eps,
+                     one: fraction_text(a["robust_accuracy"].iloc[0], a["n"].iloc[0]),
+                     other: fraction_text(b["robust_accuracy"].iloc[0], b["n"].iloc[0]),
+                     f"{one} only": pair.model_only, f"{other} only": pair.than_only,
                      "verdict": verdict, "n_to_decide": needed})
-    return pd.DataFrame(rows).set_index("attack").round(DECIMALS)
+    return pd.DataFrame(rows).set_index("attack")
 
 
 def counterpart_pairs(models: Sequence[str]) -> list[tuple[str, str]]:
@@ -207,12 +220,11 @@ def counterpart_pairs(models: Sequence[str]) -> list[tuple[str, str]]:
             for other in get_spec(model).counterparts if other in models]
 
 
-def conclusions(config: SweepConfig, results: pd.DataFrame, pairs: list[tuple[str, str]], *,
-                linf_eps: float = 0.3, l2_eps: float = 2.0) -> str:
-    """What this page's results say about each (generative, counterpart) pair, in generated sentences
-    (:func:`genrob.prose.compare_sentence`): at one eps per norm, each model's worst case over the page's
-    attacks, image by image on the page's images, and McNemar's test on the difference."""
-    sentences = []
+def _page_pairs(config: SweepConfig, results: pd.DataFrame, pairs: list[tuple[str, str]], *,
+                linf_eps: float, l2_eps: float) -> list[tuple[str, float, int, str, str, adaptive.Paired]]:
+    """(norm, eps, attacks, first, second, paired outcome) for each pair, at the page's eps nearest
+    ``linf_eps`` and ``l2_eps``: each model's worst case over the page's attacks there, image by image."""
+    compared = []
     for norm, target in (("linf", linf_eps), ("l2", l2_eps)):
         rows = results[results["norm"] == norm]
         if rows.empty:
@@ -221,19 +233,54 @@ def conclusions(config: SweepConfig, results: pd.DataFrame, pairs: list[tuple[st
         rows = rows[rows["eps"] == eps]
         survivors: dict[tuple[str, str, float], np.ndarray] = {}
         adaptive.worst_case(config, norm=norm, results=rows, survivors=survivors)
-        sentences += _pair_sentences({key: pd.Series(alive) for key, alive in survivors.items()}, pairs,
-                                     norm=norm, eps=eps,
-                                     under=prose.attacks_of_page(rows["attack"].nunique(), NORM_NAMES[norm]))
-    return "\n\n".join(sentences)
+        compared += [(norm, eps, rows["attack"].nunique(), first, second,
+                      adaptive.paired(pd.Series(survivors[(first, norm, eps)]), pd.Series(survivors[(second, norm, eps)])))
+                     for first, second in pairs if (first, norm, eps) in survivors and (second, norm, eps) in survivors]
+    return compared
 
 
-def _pair_sentences(survivors: dict[tuple[str, str, float], pd.Series], pairs: list[tuple[str, str]], *,
-                    norm: str, eps: float, under: str) -> list[str]:
-    """:func:`genrob.prose.compare_sentence` for each pair whose two worst cases at (norm, eps) exist."""
-    return [prose.compare_sentence(first, second,
-                                   adaptive.paired(survivors[(first, norm, eps)], survivors[(second, norm, eps)]),
-                                   norm=norm, eps=eps, under=under)
-            for first, second in pairs if (first, norm, eps) in survivors and (second, norm, eps) in survivors]
+def _study_pairs(evidence: list[adaptive.FamilyEvidence], *, linf_eps: float,
+                 l2_eps: float) -> list[tuple[str, float, str, str, adaptive.Paired]]:
+    """(norm, eps, first, second, paired outcome) for each generative model and counterpart of the adaptive
+    evaluation: worst case against worst case on the images both saw (nested subsets across families)."""
+    survivors = {key: alive for family in evidence for key, alive in family.survivors.items()}
+    return [(norm, eps, first, second, adaptive.paired(survivors[(first, norm, eps)], survivors[(second, norm, eps)]))
+            for norm, eps in (("linf", linf_eps), ("l2", l2_eps)) for first, second in study_pairs(evidence)
+            if (first, norm, eps) in survivors and (second, norm, eps) in survivors]
+
+
+def conclusions(config: SweepConfig, results: pd.DataFrame, pairs: list[tuple[str, str]], *,
+                linf_eps: float = 0.3, l2_eps: float = 2.0) -> str:
+    """What this page's results say about each (generative, counterpart) pair, in generated sentences
+    (:func:`genrob.prose.compare_sentence`): at one eps per norm, each model's worst case over the page's
+    attacks, image by image on the page's images, and McNemar's test on the difference (the numbers of
+    :func:`pair_table`)."""
+    return "\n\n".join(
+        prose.compare_sentence(first, second, pair, norm=norm, eps=eps,
+                               under=prose.attacks_of_page(attacks, NORM_NAMES[norm]))
+        for norm, eps, attacks, first, second, pair in _page_pairs(config, results, pairs, linf_eps=linf_eps,
+                                                                   l2_eps=l2_eps))
+
+
+def pair_table(config: SweepConfig, results: pd.DataFrame, pairs: list[tuple[str, str]] | None = None, *,
+               linf_eps: float = 0.3, l2_eps: float = 2.0) -> pd.DataFrame:
+    """The numbers :func:`conclusions` states, as a table: per pair and budget, each model's worst case
+    over the page's attacks on the same images with its 95% interval, the images only one keeps,
+    McNemar's p-value and the finding (:func:`genrob.prose.compare_row`)."""
+    pairs = pairs if pairs is not None else counterpart_pairs(config.models)
+    rows = [prose.compare_row(first, second, pair, norm=norm, eps=eps)
+            for norm, eps, _, first, second, pair in _page_pairs(config, results, pairs, linf_eps=linf_eps,
+                                                                 l2_eps=l2_eps)]
+    return pd.DataFrame(rows).set_index("budget") if rows else pd.DataFrame()
+
+
+def study_pair_table(evidence: list[adaptive.FamilyEvidence], *, linf_eps: float = adaptive.HEADLINE_EPS,
+                     l2_eps: float = 2.0) -> pd.DataFrame:
+    """:func:`pair_table` for the adaptive evaluation: every generative model against every counterpart,
+    worst case over every attack run on both, on the images both saw."""
+    rows = [prose.compare_row(first, second, pair, norm=norm, eps=eps)
+            for norm, eps, first, second, pair in _study_pairs(evidence, linf_eps=linf_eps, l2_eps=l2_eps)]
+    return pd.DataFrame(rows).set_index("budget") if rows else pd.DataFrame()
 
 
 def findings(config: SweepConfig, results: pd.DataFrame, *, checks: pd.DataFrame | None = None,
@@ -263,10 +310,8 @@ def adaptive_findings(evidence: list[adaptive.FamilyEvidence], verdicts: pd.Data
     """The adaptive chapter's findings, generated from its tables: each generative model against each
     counterpart, worst case against worst case on the images both saw (nested subsets across families),
     then the counts of rulings on the paper's numbers and of the findings on its claims."""
-    survivors = {key: alive for family in evidence for key, alive in family.survivors.items()}
-    pairs = study_pairs(evidence)
-    sentences = [sentence for norm, eps in (("linf", linf_eps), ("l2", l2_eps))
-                 for sentence in _pair_sentences(survivors, pairs, norm=norm, eps=eps, under="every attack run on both")]
+    sentences = [prose.compare_sentence(first, second, pair, norm=norm, eps=eps, under="every attack run on both")
+                 for norm, eps, first, second, pair in _study_pairs(evidence, linf_eps=linf_eps, l2_eps=l2_eps)]
     judged = verdicts[verdicts["verdict"] != "not in the paper"]
     sentences.append(f"Of the paper's {len(judged)} numbers at l∞ eps {linf_eps:g} ruled on this page: "
                      f"{prose.counts(judged['verdict'])}.")

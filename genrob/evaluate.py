@@ -100,6 +100,24 @@ def per_image_outcome(config: SweepConfig, model: str, attack: str, eps: float, 
     return arrays
 
 
+def minimal_perturbations(config: SweepConfig, results: pd.DataFrame) -> pd.DataFrame:
+    """The smallest adversarial perturbation each minimisation attack of ``results`` found, per model and
+    image the model got right: its size in the attack's norm, or NaN where none was found within the
+    largest eps of the grid (``limit``), read from the sweep's per-image files."""
+    rows = []
+    for (model, attack), cell in results.groupby(["model", "attack"], sort=False):
+        if not make_attack(attack, config.profile).minimisation:
+            continue
+        limit = float(cell["eps"].max())
+        arrays = per_image_outcome(config, model, attack, limit)
+        correct = np.flatnonzero(arrays["clean_correct"])
+        rows.append(pd.DataFrame({"model": model, "attack": attack, "norm": cell["norm"].iloc[0], "image": correct,
+                                  "size": np.where(arrays["fooled"][correct], arrays["perturbation"][correct],
+                                                   np.nan), "limit": limit}))
+    return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(
+        columns=["model", "attack", "norm", "image", "size", "limit"])
+
+
 def load_surrogate(attack: Attack, device: torch.device) -> Attack:
     """``attack``, given the trained surrogate model its settings name, if it is a transfer attack
     (attacks load no model themselves)."""
@@ -194,12 +212,13 @@ def adversarial_examples(models: dict[str, nn.Module], attacks: list[str], image
 
     Fixed-eps attacks are run at ``linf_eps`` or ``l2_eps``; minimisation attacks
     show the smallest adversarial they found. Returns a table (model, attack,
-    image, label, prediction, size) and the adversarial images per (model, attack).
+    image, label, clean_prediction, prediction, size) and the adversarial images per (model, attack).
     """
     device = torch.device(device) if device is not None else torch_device()
     rows, pictures = [], {}
     x, y = images.x.to(device), images.y.to(device)
     for model_name, model in models.items():
+        clean_prediction = predict(model, images.x)
         for attack_name in attacks:
             attack = load_surrogate(make_attack(attack_name, profile), device)
             eps = None if attack.minimisation else (linf_eps if attack.norm == "linf" else l2_eps)
@@ -215,7 +234,8 @@ def adversarial_examples(models: dict[str, nn.Module], attacks: list[str], image
             size = size.abs().amax(1) if attack.norm == "linf" else size.norm(dim=1)
             pictures[(model_name, attack_name)] = adversarial
             rows += [{"model": model_name, "attack": attack_name, "image": i, "label": int(images.y[i]),
-                      "prediction": int(prediction[i]), "size": float(size[i])} for i in range(len(images))]
+                      "clean_prediction": int(clean_prediction[i]), "prediction": int(prediction[i]),
+                      "size": float(size[i])} for i in range(len(images))]
     return pd.DataFrame(rows), pictures
 
 

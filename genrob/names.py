@@ -6,6 +6,8 @@ results table; only what is shown is translated.
 
 from __future__ import annotations
 
+import re
+
 MODEL_NAMES: dict[str, str] = {
     "gaussian_nb": "naive Bayes",
     "logistic_regression": "logistic regression",
@@ -51,10 +53,25 @@ ATTACK_NAMES: dict[str, str] = {
 
 NORM_NAMES: dict[str, str] = {"linf": "l∞", "l2": "l2"}
 
+#: The families by their chapters' titles.
+FAMILY_NAMES: dict[str, str] = {
+    "naive_bayes": "Naive Bayes against logistic regression",
+    "mixture": "Gaussian mixtures against logistic regression",
+    "markov_random_field": "A Markov random field against a CNN behind an MRF denoiser",
+    "vae": "A conditional VAE against VAE classifiers and an MLP",
+    "conv_vae": "Convolutional VAEs against CNNs",
+    "reference": "The adversarially trained reference",
+}
+
 
 def model_name(model: str) -> str:
     """What a reader calls ``model`` (its code name where the map has none)."""
     return MODEL_NAMES.get(model, model)
+
+
+def family_name(family: str) -> str:
+    """A family as its chapter's title names it (its code name where the map has none)."""
+    return FAMILY_NAMES.get(family, family)
 
 
 def attack_name(attack: str) -> str:
@@ -65,3 +82,14 @@ def attack_name(attack: str) -> str:
 def budget(norm: str, eps: float) -> str:
     """"l∞ eps 0.3": a norm and its budget, as the pages write them."""
     return f"{NORM_NAMES.get(norm, norm)} eps {eps:g}"
+
+
+def readable(text: str) -> str:
+    """``text`` with every model and attack code name in it replaced by what a reader calls it
+    (for generated strings such as a check's description: ``pgd_l2 at least as strong as cw_l2``)."""
+    return _CODE_NAME.sub(lambda match: _READER_NAME[match.group(0)], text)
+
+
+_READER_NAME = {**MODEL_NAMES, **ATTACK_NAMES}
+# Longest first, whole words only: ``pgd_margin_linf_long`` before ``pgd_margin_linf``, never inside another name.
+_CODE_NAME = re.compile(r"\b(" + "|".join(map(re.escape, sorted(_READER_NAME, key=len, reverse=True))) + r")\b")

@@ -7,6 +7,8 @@ from importlib import resources
 import pandas as pd
 
 from genrob.models import get_spec
+from genrob.names import attack_name, model_name
+from genrob.results import fraction_text
 
 CITATION = "chan_exploring"
 
@@ -66,3 +68,15 @@ def compare_with_paper(results: pd.DataFrame) -> pd.DataFrame:
     out = out.assign(difference=out["ours"] - out["paper"],
                      paper_inside_ci=(out["paper"] >= out["robust_ci_low"]) & (out["paper"] <= out["robust_ci_high"]))
     return out.reset_index(drop=True)
+
+
+def comparison_table(comparison: pd.DataFrame) -> pd.DataFrame:
+    """:func:`compare_with_paper` as a reader reads it: per model, attack and eps (by name), n, ours with
+    its 95% interval, the paper's, and whether the paper's lies inside our interval."""
+    return pd.DataFrame({
+        "n": comparison["n"].to_numpy(),
+        "ours [95%]": [fraction_text(a, n) for a, n in zip(comparison["ours"], comparison["n"])],
+        "paper": comparison["paper"].round(3).to_numpy(),
+        "paper inside ours": comparison["paper_inside_ci"].map({True: "yes", False: "no"}).to_numpy(),
+    }, index=pd.MultiIndex.from_arrays([comparison["model"].map(model_name), comparison["attack"].map(attack_name),
+                                        comparison["eps"]], names=["model", "attack", "eps"]))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import textwrap
 from typing import Mapping, Sequence
 
 import matplotlib.pyplot as plt
@@ -12,15 +13,30 @@ import torch
 from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch
 
 from genrob.attacks import ATTACKS, get_attack_class
+from genrob.names import NORM_NAMES, attack_name, model_name
 
 GENERATIVE_STYLE = {"linestyle": "-", "marker": "o"}
 DISCRIMINATIVE_STYLE = {"linestyle": "--", "marker": "s"}
+
+#: The book's content column at a 1280 px window is 688 px, 6.88 inches at the 100 dpi the notebooks save
+#: figures at; a figure this wide, with the 0.1 inch margins of a tight bounding box, still fits, so none is
+#: shrunk and a 9 pt font stays 9 pt on the page.
+COLUMN_WIDTH = 6.6
+BOOK_COLUMN_PIXELS = 688
+FONT_SIZE = 9
+plt.rcParams.update({key: FONT_SIZE for key in ("font.size", "axes.titlesize", "axes.labelsize", "xtick.labelsize",
+                                                 "ytick.labelsize", "legend.fontsize", "figure.titlesize")})
 
 
 def _finished(fig: plt.Figure) -> plt.Figure:
     """Close the figure in pyplot and return it: a notebook shows it once, as the cell's value."""
     plt.close(fig)
     return fig
+
+
+def _wrapped(text: str, width: int = 24) -> str:
+    """``text`` broken into lines of at most ``width`` characters (a label that must fit a narrow panel)."""
+    return textwrap.fill(text, width, break_long_words=False)
 
 
 def _style(kind: str) -> dict:
@@ -53,7 +69,7 @@ def graphical_model(
         width = max(xs) - min(xs) + 1.8
         ax.add_patch(FancyBboxPatch((x0, y0), width, max(ys) - min(ys) + 1.35,
                                     boxstyle="round,pad=0.02", fill=False, linewidth=1))
-        ax.text(x0 + width - 0.08, y0 + 0.06, caption, ha="right", va="bottom", fontsize=8)
+        ax.text(x0 + width - 0.08, y0 + 0.06, caption, ha="right", va="bottom", fontsize=FONT_SIZE)
     for name, (x, y, label, observed) in nodes.items():
         ax.add_patch(Circle((x, y), radius, facecolor="0.8" if observed else "white", edgecolor="black", zorder=2))
         ax.text(x, y, label, ha="center", va="center", fontsize=12, zorder=3)
@@ -78,7 +94,8 @@ def graphical_model(
 
 def graphical_models(graphs: Mapping[str, Mapping], *, width: float = 3.0, height: float = 2.8) -> plt.Figure:
     """Several graphical models side by side, each given as :func:`graphical_model` keywords."""
-    fig, axes = plt.subplots(1, len(graphs), figsize=(width * len(graphs), height))
+    scale = min(1.0, COLUMN_WIDTH / (width * len(graphs)))  # side by side within the column
+    fig, axes = plt.subplots(1, len(graphs), figsize=(width * len(graphs) * scale, height * scale))
     for ax, (title, graph) in zip(np.atleast_1d(axes), graphs.items()):
         graphical_model(**graph, title=title, ax=ax)
     fig.tight_layout()
@@ -91,11 +108,16 @@ def image_grid(images: torch.Tensor | np.ndarray, *, titles: Sequence[str] | Non
                rows: int = 1, row_labels: Sequence[str] | None = None, cmap: str = "gray",
                title_colors: Sequence[str] | None = None, vmin: float | None = 0.0,
                vmax: float | None = 1.0, size: float = 1.2) -> plt.Figure:
-    """A grid of 28 x 28 images, filled row by row."""
+    """A grid of 28 x 28 images, filled row by row; each image at most ``size`` inches, fewer where the
+    grid would be wider than the book's column."""
     images = np.asarray(images).reshape(-1, 28, 28)
     cols = math.ceil(len(images) / rows)
-    fig, axes = plt.subplots(rows, cols, figsize=(size * cols + (1 if row_labels else 0), size * rows + 0.3),
-                             squeeze=False)
+    labels = [_wrapped(label, 22) for label in row_labels] if row_labels else None
+    label_width = 1.6 if labels else 0.0
+    size = min(size, (COLUMN_WIDTH - label_width) / cols)
+    title_lines = max((t.count("\n") + 1 for t in titles), default=0) if titles is not None else 0
+    fig, axes = plt.subplots(rows, cols, figsize=(size * cols + label_width,
+                                                  (size + 0.18 * title_lines) * rows + 0.2), squeeze=False)
     for i, ax in enumerate(axes.flat):
         ax.set_xticks([])
         ax.set_yticks([])
@@ -104,22 +126,28 @@ def image_grid(images: torch.Tensor | np.ndarray, *, titles: Sequence[str] | Non
             continue
         ax.imshow(images[i], cmap=cmap, vmin=vmin, vmax=vmax)
         if titles is not None:
-            ax.set_title(titles[i], fontsize=8, color=title_colors[i] if title_colors else "black")
-    if row_labels:
-        for ax, label in zip(axes[:, 0], row_labels):
-            ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
-    fig.tight_layout()
+            ax.set_title(titles[i], color=title_colors[i] if title_colors else "black")
+    if labels:
+        for ax, label in zip(axes[:, 0], labels):
+            ax.set_ylabel(label, rotation=0, ha="right", va="center")
+    fig.tight_layout(pad=0.3)
     return _finished(fig)
+
+
+#: How the adversarial grids mark a prediction: an attack's success, and an image the model got wrong before
+#: any attack (which no attack can take credit for).
+FOOLED_COLOUR, WRONG_BEFORE_COLOUR = "C3", "0.5"
 
 
 def adversarial_examples(examples: pd.DataFrame, images: Mapping[tuple[str, str], torch.Tensor],
                          clean: torch.Tensor) -> plt.Figure:
     """Clean images (top row, with their labels) and adversarial versions, one row per (model, attack).
 
-    ``examples`` has one row per (model, attack, image) with the label, the
-    prediction and the perturbation size; ``images`` maps (model, attack) to the
-    adversarial images (see :func:`genrob.evaluate.adversarial_examples`).
-    Titles give the prediction, red with the perturbation size where it is wrong.
+    ``examples`` has one row per (model, attack, image) with the label, the model's prediction on the clean
+    image and on the adversarial, and the perturbation size; ``images`` maps (model, attack) to the
+    adversarial images (see :func:`genrob.evaluate.adversarial_examples`). A title gives the prediction:
+    red with the perturbation's size where the attack fooled the model, grey and marked "was wrong"
+    where the model misread the clean image already.
     """
     keys = list(images)
     first = examples.drop_duplicates("image").sort_values("image")
@@ -129,56 +157,94 @@ def adversarial_examples(examples: pd.DataFrame, images: Mapping[tuple[str, str]
         part = examples[(examples["model"] == model) & (examples["attack"] == attack)]
         for r in part.itertuples():
             pictures.append(images[(model, attack)][r.image])
-            fooled = r.prediction != r.label
-            colours.append("red" if fooled else "black")
-            labels.append(f"{r.prediction} ({r.size:.2f})" if fooled else f"{r.prediction}")
+            if r.clean_prediction != r.label:
+                colours.append(WRONG_BEFORE_COLOUR)
+                labels.append(f"{r.prediction}\nwas wrong")
+            elif r.prediction != r.label:
+                colours.append(FOOLED_COLOUR)
+                labels.append(f"{r.prediction}\n({r.size:.2f})")
+            else:
+                colours.append("black")
+                labels.append(f"{r.prediction}\n")
     return image_grid(torch.stack(pictures), titles=labels, title_colors=colours, rows=len(keys) + 1,
-                      row_labels=["clean"] + [f"{m}\n{a}" for m, a in keys], size=1.1)
+                      row_labels=["clean"] + [f"{model_name(m)}: {attack_name(a)}" for m, a in keys], size=1.1)
 
 
 # --- robustness curves ----------------------------------------------------------
 
-def robustness_curves(results: pd.DataFrame, *, paper: pd.DataFrame | None = None,
-                      attacks: Sequence[str] | None = None, cols: int = 5) -> plt.Figure:
-    """Robust accuracy against eps, one panel per attack, one line per model.
+def _merged_name(names: Sequence[str]) -> str:
+    """One title for attacks that share a panel: "contrast reduction, linear search = binary search (l∞)"
+    where the names share what comes before their first comma and their norm, else the names joined by =."""
+    if len(names) == 1:
+        return names[0]
+    heads = {n.split(", ", 1)[0] for n in names}
+    tails = {n.rsplit(" (", 1)[-1] for n in names}
+    if len(heads) == 1 and len(tails) == 1 and all(", " in n and " (" in n for n in names):
+        middles = [n.split(", ", 1)[1].rsplit(" (", 1)[0] for n in names]
+        return f"{heads.pop()}, {' = '.join(middles)} ({tails.pop()}"
+    return " = ".join(names)
 
-    Generative models are solid lines with circles, discriminative ones dashed
-    with squares; the band is the 95% interval. The paper's values, where given
-    (``paper``: a :func:`genrob.paper.compare_with_paper` table), are crosses.
+
+def _same_curves(results: pd.DataFrame, attacks: Sequence[str]) -> list[list[str]]:
+    """``attacks`` grouped where every model's robust accuracy is the same at every eps (one panel each)."""
+    groups: dict[tuple, list[str]] = {}
+    for attack in attacks:
+        part = results[results["attack"] == attack].sort_values(["model", "eps"])
+        curve = tuple(zip(part["model"], part["eps"], part["robust_accuracy"].round(6)))
+        groups.setdefault(curve, []).append(attack)
+    return list(groups.values())
+
+
+def robustness_curves(results: pd.DataFrame, *, paper: pd.DataFrame | None = None,
+                      attacks: Sequence[str] | None = None, cols: int = 3, title: str = "") -> plt.Figure:
+    """Robust accuracy against eps, one panel per attack, one line per model (``title`` above them all).
+
+    Each model has its own colour; generative models are solid lines with circles, discriminative ones
+    dashed with squares; the band is the 95% interval. The paper's values, where given (``paper``: a
+    :func:`genrob.paper.compare_with_paper` table), are crosses. Attacks whose curves are the same for
+    every model share one panel, titled with all their names.
     """
     attacks = [a for a in (attacks or ATTACKS) if a in set(results["attack"])]
-    rows = math.ceil(len(attacks) / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(3.0 * cols, 2.7 * rows), squeeze=False, sharey=True)
-    colours = {m: f"C{i}" for i, m in enumerate(dict.fromkeys(results["model"]))}
-    for ax, attack in zip(axes.flat, attacks):
-        part = results[results["attack"] == attack]
+    panels = _same_curves(results, attacks)
+    cols = min(cols, len(panels))
+    rows = math.ceil(len(panels) / cols)
+    width = COLUMN_WIDTH / cols
+    fig, axes = plt.subplots(rows, cols, figsize=(COLUMN_WIDTH, 2.3 * rows), squeeze=False, sharey=True)
+    models = list(dict.fromkeys(results["model"]))
+    colours = {m: f"C{i}" for i, m in enumerate(models)}
+    for ax, group in zip(axes.flat, panels):
+        part = results[results["attack"] == group[0]]
         for model, curve in part.groupby("model", sort=False):
             curve = curve.sort_values("eps")
             eps = np.concatenate([[0.0], curve["eps"].to_numpy()])
             acc = np.concatenate([[curve["clean_accuracy"].iloc[0]], curve["robust_accuracy"].to_numpy()])
-            ax.plot(eps, acc, color=colours[model], label=model, markersize=3.5, **_style(curve["kind"].iloc[0]))
+            ax.plot(eps, acc, color=colours[model], label=model_name(model), markersize=3.5,
+                    **_style(curve["kind"].iloc[0]))
             ax.fill_between(curve["eps"], curve["robust_ci_low"], curve["robust_ci_high"],
                             color=colours[model], alpha=0.15, linewidth=0)
             if paper is not None:
-                theirs = paper[(paper["attack"] == attack) & (paper["model"] == model)]
+                theirs = paper[paper["attack"].isin(group) & (paper["model"] == model)]
                 ax.plot(theirs["eps"], theirs["paper"], "x", color=colours[model], markersize=7, mew=2)
-        cls = get_attack_class(attack)
-        ax.set_title(f"{attack}", fontsize=9)
-        ax.set_xlabel(f"eps ({cls.norm})", fontsize=8)
+        ax.set_title(_wrapped(_merged_name([attack_name(a) for a in group]), int(width * 12)))
+        ax.set_xlabel(f"eps ({NORM_NAMES[get_attack_class(group[0]).norm]})")
         ax.set_ylim(-0.03, 1.03)
         ax.grid(alpha=0.3)
-    for ax in axes.flat[len(attacks):]:
+    for ax in axes.flat[len(panels):]:
         ax.axis("off")
     for ax in axes[:, 0]:
         ax.set_ylabel("accuracy")
-    handles, names = axes.flat[0].get_legend_handles_labels()
+    handles = [plt.Line2D([], [], color=colours[m], markersize=3.5,
+                          **_style(results.loc[results["model"] == m, "kind"].iloc[0])) for m in models]
+    names = [model_name(m) for m in models]
     if paper is not None:
         handles.append(plt.Line2D([], [], marker="x", linestyle="", color="0.3", mew=2))
         names.append("paper (Tables 1-2)")
-    per_row = 7  # the whole study has fourteen names: two rows
-    fig.legend(handles, names, loc="lower center", ncol=min(len(names), per_row), frameon=False, fontsize=9,
-               bbox_to_anchor=(0.5, -0.02))
-    fig.tight_layout(rect=(0, 0.05 * math.ceil(len(names) / per_row), 1, 1))
+    if title:
+        fig.suptitle(title, fontsize=FONT_SIZE + 1)
+    per_row = 2
+    legend_rows = math.ceil(len(names) / per_row)
+    fig.legend(handles, names, loc="lower center", ncol=per_row, frameon=False)
+    fig.tight_layout(rect=(0, 0.2 * legend_rows / fig.get_figheight(), 1, 1))
     return _finished(fig)
 
 
@@ -233,7 +299,7 @@ def verdict_bars(verdicts: pd.DataFrame, *, eps: float = 0.3) -> plt.Figure:
 
     Generative models' names are in bold; the worst case carries its 95% interval.
     """
-    fig, ax = plt.subplots(figsize=(max(6.0, 0.75 * len(verdicts)), 3.4))
+    fig, ax = plt.subplots(figsize=(COLUMN_WIDTH, 3.8))
     x = np.arange(len(verdicts))
     width = 0.27
     ax.bar(x - width, verdicts["paper"], width, color="0.75", label="paper (its strongest attack)")
@@ -241,54 +307,53 @@ def verdict_bars(verdicts: pd.DataFrame, *, eps: float = 0.3) -> plt.Figure:
     worst = verdicts["worst_case"]
     ax.bar(x + width, worst, width, color="C3", label="ours, worst case over every attack",
            yerr=[worst - verdicts["worst_ci_low"], verdicts["worst_ci_high"] - worst], capsize=2, ecolor="0.3")
-    ax.set_xticks(x, verdicts["model"], rotation=35, ha="right", fontsize=8)
+    ax.set_xticks(x, [model_name(m) for m in verdicts["model"]], rotation=40, ha="right", rotation_mode="anchor")
     for label, kind in zip(ax.get_xticklabels(), verdicts["kind"]):
         label.set_fontweight("bold" if kind == "generative" else "normal")
-    ax.set_ylabel(f"robust accuracy, l_inf eps {eps:g}")
+    ax.set_ylabel(f"robust accuracy, l∞ eps {eps:g}")
     ax.set_ylim(0, 1.05)
     ax.grid(axis="y", alpha=0.3)
-    ax.legend(fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, frameon=False)  # above the bars
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False)  # above the bars
     fig.tight_layout()
     return _finished(fig)
 
 
 def pairwise_worst_case(worst: pd.DataFrame, pairs: Sequence[tuple[str, str]], *, norm: str = "linf",
-                        cols: int = 4, names: Mapping[str, str] | None = None) -> plt.Figure:
+                        cols: int = 2) -> plt.Figure:
     """The question of the study, one panel per pair: worst-case robust accuracy against eps of a
     generative model (red, solid, circles) beside its discriminative counterpart (blue, dashed, squares),
     each with its 95% band, from clean accuracy at eps 0; the panel's title names the two and n.
     ``worst``: rows of :func:`genrob.adaptive.worst_case` (model, norm, eps, n, clean_accuracy,
-    worst_case_accuracy, ci_low, ci_high); pairs with no rows are left out; ``names`` maps code names
-    to what a reader calls them."""
-    names = names or {}
+    worst_case_accuracy, ci_low, ci_high); pairs with no rows are left out."""
     part = worst[worst["norm"] == norm]
     pairs = [(a, b) for a, b in pairs if {a, b} <= set(part["model"])]
     if not pairs:
         raise ValueError(f"no pair of models with {norm} worst-case rows")
     columns = min(cols, len(pairs))
     rows = math.ceil(len(pairs) / columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(3.3 * columns, 3.0 * rows + 0.5), squeeze=False, sharey=True)
+    width = COLUMN_WIDTH / columns
+    fig, axes = plt.subplots(rows, columns, figsize=(COLUMN_WIDTH, 2.9 * rows + 0.4), squeeze=False, sharey=True)
     for ax, pair in zip(axes.flat, pairs):
         for model, colour, kind in zip(pair, ("C3", "C0"), ("generative", "discriminative")):
             curve = part[part["model"] == model].sort_values("eps")
             eps = np.concatenate([[0.0], curve["eps"].to_numpy()])
             acc = np.concatenate([[curve["clean_accuracy"].iloc[0]], curve["worst_case_accuracy"].to_numpy()])
-            ax.plot(eps, acc, color=colour, label=names.get(model, model), markersize=4, **_style(kind))
+            ax.plot(eps, acc, color=colour, label=model_name(model), markersize=4, **_style(kind))
             ax.fill_between(curve["eps"], curve["ci_low"], curve["ci_high"], color=colour, alpha=0.18, linewidth=0)
         n = int(part[part["model"] == pair[0]]["n"].iloc[0])
-        ax.set_title(f"{names.get(pair[0], pair[0])}\nagainst {names.get(pair[1], pair[1])} (n = {n})", fontsize=9)
+        ax.set_title(_wrapped(f"{model_name(pair[0])} against {model_name(pair[1])} (n = {n})", int(width * 12)))
         ax.set_ylim(-0.03, 1.03)
-        ax.set_xlabel(f"eps ({'l∞' if norm == 'linf' else 'l2'})", fontsize=9)
+        ax.set_xlabel(f"eps ({NORM_NAMES[norm]})")
         ax.grid(alpha=0.3)
     for ax in axes.flat[len(pairs):]:
         ax.axis("off")
     for ax in axes[:, 0]:
-        ax.set_ylabel("worst-case accuracy", fontsize=9)
+        ax.set_ylabel("worst-case accuracy")
     handles = [plt.Line2D([], [], color="C3", **GENERATIVE_STYLE), plt.Line2D([], [], color="C0", **DISCRIMINATIVE_STYLE),
                plt.Rectangle((0, 0), 1, 1, color="0.5", alpha=0.3)]
     fig.legend(handles, ["generative model", "discriminative counterpart", "95% interval"], loc="lower center",
-               ncol=3, frameon=False, fontsize=9)
-    fig.tight_layout(rect=(0, 0.5 / (3.0 * rows + 0.5), 1, 1))
+               ncol=3, frameon=False)
+    fig.tight_layout(rect=(0, 0.4 / fig.get_figheight(), 1, 1))
     return _finished(fig)
 
 
@@ -299,8 +364,10 @@ FINDING_COLOURS = {"stands": "C2", "weakened": "C1", "overturned": "C3", "undeci
 def claims_dots(claims: pd.DataFrame) -> plt.Figure:
     """The paper's claims (:func:`genrob.adaptive.claims`) at a glance: per claim and norm, the worst
     case of the model it favours (filled) and of the other (open), with 95% intervals, coloured by finding."""
-    fig, axes = plt.subplots(1, 2, figsize=(11, 0.32 * claims["claim"].nunique() + 1.4), sharey=True)
     order = list(dict.fromkeys(claims["claim"]))
+    labels = [_wrapped(claim, 34) for claim in order]
+    lines = sum(label.count("\n") + 1 for label in labels)
+    fig, axes = plt.subplots(1, 2, figsize=(COLUMN_WIDTH, 0.17 * lines + 0.25 * len(order) + 1.3), sharey=True)
     for ax, norm in zip(axes, ("linf", "l2")):
         part = claims[claims["norm"] == norm]
         for row in part.itertuples():
@@ -313,18 +380,18 @@ def claims_dots(claims: pd.DataFrame) -> plt.Figure:
                 ax.errorbar(value, y + shift, xerr=error, fmt="o",
                             color=colour, mfc=colour if filled else "white", ms=5, capsize=2, lw=1)
         eps = part["eps"].iloc[0] if len(part) else float("nan")
-        ax.set_title(f"{'l_inf' if norm == 'linf' else 'l_2'} eps {eps:g}", fontsize=9)
+        ax.set_title(f"{NORM_NAMES[norm]} eps {eps:g}")
         ax.set_xlim(-0.03, 1.03)
-        ax.set_xlabel("worst-case robust accuracy")
+        ax.set_xlabel("worst-case accuracy")
         ax.grid(axis="x", alpha=0.3)
-    axes[0].set_yticks(range(len(order)), order, fontsize=7)
+    axes[0].set_yticks(range(len(order)), labels)
     axes[0].invert_yaxis()
     handles = [plt.Line2D([], [], color=c, marker="o", ls="", label=f) for f, c in FINDING_COLOURS.items()
                if f in set(claims["finding"])]
     handles += [plt.Line2D([], [], color="0.4", marker="o", ls="", label="model the paper favours"),
                 plt.Line2D([], [], color="0.4", marker="o", mfc="white", ls="", label="the other")]
-    fig.legend(handles=handles, loc="lower center", ncol=5, fontsize=8, frameon=False)
-    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    fig.legend(handles=handles, loc="lower center", ncol=3, frameon=False)
+    fig.tight_layout(rect=(0, 0.55 / fig.get_figheight(), 1, 1))
     return _finished(fig)
 
 
@@ -334,23 +401,109 @@ def cost_against_flops(bench: pd.DataFrame, *, reference: str = "cnn", tolerance
     above the dotted line it costs more than ``tolerance`` times that. Models the FLOP counter
     sees no work in (it counts matrix products and convolutions only) are left out."""
     bench = bench[bench["flop_ratio_to_cnn"] > 0]
-    fig, ax = plt.subplots(figsize=(6.0, 4.2))
+    fig, ax = plt.subplots(figsize=(COLUMN_WIDTH, 4.6))
     flops, time = bench["flop_ratio_to_cnn"], bench["pgd_ratio_to_cnn"]
     for model in bench.index:
         kind = bench.loc[model, "kind"]
         ax.plot(flops[model], time[model], marker=_style(kind)["marker"], ls="",
                 color="C0" if kind == "generative" else "C1")
-        ax.annotate(model, (flops[model], time[model]), fontsize=7, xytext=(4, 2), textcoords="offset points")
     low, high = min(flops.min(), time.min()) / 2, max(flops.max(), time.max()) * 2
+    # Models whose points lie close (a decade in FLOPs, half a decade in time) share one label, a name a line,
+    # to the right of the group, or to its left near the right edge.
+    clusters: list[list[str]] = []
+    for model in bench.sort_values("flop_ratio_to_cnn").index:
+        near = next((c for c in clusters if abs(np.log10(flops[model] / flops[c[0]])) < 1.0
+                     and abs(np.log10(time[model] / time[c[0]])) < 0.5), None)
+        (near.append(model) if near is not None else clusters.append([model]))
+    for cluster in clusters:
+        left = np.log10(flops[cluster].max()) > np.log10(high) - 1.5
+        ax.annotate("\n".join(model_name(m) for m in cluster),
+                    (flops[cluster].min() if left else flops[cluster].max(), np.exp(np.log(time[cluster]).mean())),
+                    xytext=(-8 if left else 8, 0), textcoords="offset points", va="center",
+                    ha="right" if left else "left")
     line = np.array([low, high])
     ax.plot(line, line, color="0.4", lw=1, label="costs what its FLOPs say")
     ax.plot(line, tolerance * line, color="0.4", lw=1, ls=":", label=f"{tolerance:g} times that")
     ax.set(xscale="log", yscale="log", xlim=(low, high), ylim=(low, high),
-           xlabel=f"forward FLOPs per image / {reference}'s", ylabel=f"PGD-40 seconds per image / {reference}'s")
+           xlabel=f"forward FLOPs per image / the {model_name(reference)}'s",
+           ylabel=f"PGD-40 seconds per image / the {model_name(reference)}'s")
     handles = ax.get_legend_handles_labels()[0]
     handles += [plt.Line2D([], [], color="C0", marker="o", ls="", label="generative"),
                 plt.Line2D([], [], color="C1", marker="s", ls="", label="discriminative")]
-    ax.legend(handles=handles, fontsize=8, frameon=False, loc="upper left")
+    ax.legend(handles=handles, frameon=False, loc="upper left")
     ax.grid(alpha=0.3, which="both")
+    fig.tight_layout()
+    return _finished(fig)
+
+
+#: The states of :func:`genrob.adaptive.attack_breaks`, in the colours the attack map draws them.
+BREAK_COLOURS = {"wrong before any attack": "0.55", "broken": "C3", "survives": "0.95"}
+
+
+def attack_map(breaks: pd.DataFrame) -> plt.Figure:
+    """Which attack broke which image (:func:`genrob.adaptive.attack_breaks`), one panel per model: a row per
+    attack, a column per test image, red where the attack fooled the model, grey where the model was wrong
+    before any attack, pale where the image survived. Columns are sorted so that the images the fewest
+    attacks broke come last: the pale columns at the right survive every attack (the worst case)."""
+    from matplotlib.colors import ListedColormap
+
+    models = list(dict.fromkeys(breaks["model"]))
+    attacks_of = {m: list(dict.fromkeys(breaks.loc[breaks["model"] == m, "attack"])) for m in models}
+    heights = [0.18 * len(attacks_of[m]) + 0.55 for m in models]  # a 9 pt line per attack
+    fig, axes = plt.subplots(len(models), 1, figsize=(COLUMN_WIDTH, sum(heights) + 0.5), squeeze=False,
+                             gridspec_kw={"height_ratios": heights})
+    states = list(BREAK_COLOURS)
+    for ax, model in zip(axes[:, 0], models):
+        part = breaks[breaks["model"] == model]
+        grid = part.pivot(index="attack", columns="image", values="state").reindex(attacks_of[model])
+        codes = grid.apply(lambda column: column.map(states.index)).to_numpy()
+        broken_by = (codes == states.index("broken")).sum(0)
+        wrong = (codes == states.index("wrong before any attack")).any(0)
+        order = np.lexsort((-broken_by, ~wrong))  # wrong first, then the most broken to the least
+        ax.imshow(codes[:, order], aspect="auto", interpolation="nearest", vmin=0, vmax=len(states) - 1,
+                  cmap=ListedColormap(list(BREAK_COLOURS.values())))
+        ax.set_yticks(range(len(grid)), [attack_name(a) for a in grid.index])
+        ax.set_xticks([])
+        survive = int(((codes == states.index("survives")).all(0)).sum())
+        ax.set_title(f"{model_name(model)}: {survive} of {codes.shape[1]} images survive every attack")
+    handles = [plt.Rectangle((0, 0), 1, 1, color=c, ec="0.6") for c in BREAK_COLOURS.values()]
+    fig.legend(handles, list(BREAK_COLOURS), loc="lower center", ncol=3, frameon=False)
+    fig.tight_layout(rect=(0, 0.35 / fig.get_figheight(), 1, 1))
+    return _finished(fig)
+
+
+def minimal_perturbations(sizes: pd.DataFrame, *, cols: int = 2) -> plt.Figure:
+    """How large the smallest adversarial perturbation is, per minimisation attack (a panel each) and model
+    (a row each), from :func:`genrob.evaluate.minimal_perturbations`: a dot per correctly classified image
+    at the size found, a bar at the median, and how many images no perturbation within the grid's largest
+    eps fooled."""
+    attacks = list(dict.fromkeys(sizes["attack"]))
+    models = list(dict.fromkeys(sizes["model"]))
+    cols = min(cols, len(attacks))
+    rows = math.ceil(len(attacks) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(COLUMN_WIDTH, (0.45 * len(models) + 1.3) * rows), squeeze=False,
+                             sharey=True)
+    generator = np.random.default_rng(0)  # the dots' vertical jitter only
+    for ax, attack in zip(axes.flat, attacks):
+        part = sizes[sizes["attack"] == attack]
+        limit = part["limit"].max()
+        for row, model in enumerate(models):
+            found = part.loc[part["model"] == model, "size"]
+            shown = found.dropna().to_numpy()
+            ax.plot(shown, row + generator.uniform(-0.18, 0.18, len(shown)), "o", ms=2.5, alpha=0.5,
+                    color=f"C{row}")
+            if len(shown):
+                ax.plot([np.median(shown)] * 2, [row - 0.3, row + 0.3], color="black", lw=2)
+            missing = int(found.isna().sum())
+            if missing:  # between this row and the one above, clear of the dots
+                ax.text(limit, row - 0.45, f"{missing} not fooled", ha="right", va="center", color="0.35")
+        ax.set_xlim(0, limit * 1.02)
+        ax.set_ylim(len(models) - 0.6, -0.75)
+        ax.set_title(_wrapped(attack_name(attack), int(COLUMN_WIDTH / cols * 12)))
+        ax.set_xlabel(f"smallest perturbation found ({NORM_NAMES[part['norm'].iloc[0]]})")
+        ax.grid(axis="x", alpha=0.3)
+    for ax in axes.flat[len(attacks):]:
+        ax.axis("off")
+    axes[0, 0].set_yticks(range(len(models)), [_wrapped(model_name(m), 16) for m in models])
     fig.tight_layout()
     return _finished(fig)

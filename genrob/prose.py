@@ -13,7 +13,7 @@ import pandas as pd
 
 from genrob import adaptive
 from genrob.adaptive import Paired
-from genrob.names import budget, model_name
+from genrob.names import budget, model_name, readable
 from genrob.results import share_text
 
 
@@ -68,6 +68,28 @@ def compare_sentence(first: str, second: str, pair: Paired | None, *, norm: str,
     return f"{where}, {numbers}: {verdict}."
 
 
+def ordering(first: str, second: str, finding: str) -> str:
+    """A finding on "``first`` is more robust than ``second``" as a table says it: which one is more robust,
+    or the finding itself where the test did not decide."""
+    return {"stands": f"{model_name(first)} more robust", "overturned": f"{model_name(second)} more robust"}.get(
+        finding, finding)
+
+
+def compare_row(first: str, second: str, pair: Paired | None, *, norm: str, eps: float) -> dict[str, object]:
+    """The table row behind :func:`compare_sentence`: the budget, each model with the share it keeps of
+    the same images, the images only one of them keeps, McNemar's p-value and the finding, in the same words."""
+    a, b = model_name(first), model_name(second)
+    if pair is None:
+        return {"budget": budget(norm, eps), "n": 0, "generative model": a, "counterpart": b,
+                "finding": "no shared images"}
+    finding, needed = adaptive.judge_claim("more robust", pair)
+    kept_a, kept_b = _kept(pair)
+    verdict = adaptive.with_n_to_decide(ordering(first, second, finding), needed)
+    return {"budget": budget(norm, eps), "n": pair.n, "generative model": f"{a}: {share(kept_a, pair.n)}",
+            "counterpart": f"{b}: {share(kept_b, pair.n)}", "kept by one only": f"{pair.model_only} / {pair.than_only}",
+            "McNemar": p_value(pair.p_value), "finding": verdict}
+
+
 def survival(outcome: dict) -> pd.Series:
     """Which images survive an attack run (per-image ``clean_correct`` and ``fooled``), in subset order."""
     return pd.Series(outcome["clean_correct"] & ~outcome["fooled"])
@@ -79,7 +101,7 @@ def checks_sentence(checks: pd.DataFrame) -> str:
     failed = checks[~checks["passed"].astype(bool)]
     if failed.empty:
         return f"All {len(checks)} sanity checks on this page pass."
-    listed = "; ".join(f"`{row.check}` for {model_name(row.model)} ({row.detail})" for row in failed.itertuples())
+    listed = "; ".join(f"{readable(row.check)} for {model_name(row.model)} ({row.detail})" for row in failed.itertuples())
     verb = "fails" if len(failed) == 1 else "fail"
     return (f"{len(failed)} of the {len(checks)} sanity checks on this page {verb}, so the attacks named there "
             f"did not do their job and the robust accuracy they leave is an upper bound: {listed}.")
@@ -92,8 +114,10 @@ def gradient_sentence(health: pd.DataFrame) -> str:
     for row in health.itertuples():
         if pd.isna(row.median_margin):
             continue
-        parts.append(f"{model_name(row.model)}: median margin {row.median_margin:.1f} nats, gradient exactly zero "
-                     f"on {row.zero_gradient_share:.2f} of its {row.correct} correctly classified images")
+        # Written as the gradient table shows them (three decimals), so a reader finds each number there.
+        parts.append(f"{model_name(row.model)}: median margin {round(row.median_margin, 3):g} nats, gradient "
+                     f"exactly zero on {round(row.zero_gradient_share, 3):g} of its {row.correct} correctly "
+                     "classified images")
     if not parts:
         return ""
     return ("On this page's images, " + "; ".join(parts) + ". Where the gradient is zero, an attack that climbs the "

@@ -46,8 +46,17 @@ def wilson_interval(successes: int, n: int, *, z: float = 1.959964) -> tuple[flo
 def share_text(kept: int, n: int) -> str:
     """``0.43 [0.36, 0.50]``: a share of ``n`` images, as every table and sentence of the book writes it,
     with its 95% Wilson interval."""
-    low, high = wilson_interval(kept, n)
-    return f"{kept / n:.2f} [{low:.2f}, {high:.2f}]"
+    return interval_text(kept / n, *wilson_interval(kept, n))
+
+
+def interval_text(value: float, low: float, high: float) -> str:
+    """``0.43 [0.36, 0.50]``: an estimate and its interval, as the book writes them."""
+    return f"{value:.2f} [{low:.2f}, {high:.2f}]"
+
+
+def fraction_text(accuracy: float, n: int) -> str:
+    """:func:`share_text` for a share given as a fraction of ``n`` images (a results row's accuracy)."""
+    return share_text(round(accuracy * n), int(n))
 
 
 def results_path(profile: Profile | str) -> Path:

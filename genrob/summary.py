@@ -25,7 +25,8 @@ from genrob.models.registry import families
 from genrob.paper import paper_robustness
 from genrob.params import sweep_config
 from genrob.profiles import PAPER_L2_EPS, PAPER_LINF_EPS, get_profile
-from genrob.results import read_results
+from genrob.names import attack_name, model_name
+from genrob.results import fraction_text, read_results
 
 #: The paper's model order (its Tables 1 and 2), by paper name.
 PAPER_ORDER = ("Logistic Regression", "Gaussian NB", "GMM", "Vanilla NN", "VAE Classifier",
@@ -91,9 +92,17 @@ def study_order(models) -> list[str]:
     return sorted(dict.fromkeys(models), key=lambda m: rank.get(get_spec(m).paper_name, len(rank)))
 
 
+def by_family(results: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """``results`` split by the family each model belongs to, in the book's order (families with no rows
+    left out): the paper's Figure 4, one figure per family."""
+    family = results["model"].map(lambda m: get_spec(m).family)
+    return {name: results[family == name] for name in families() if (family == name).any()}
+
+
 def paper_table(results: pd.DataFrame, *, norm: str, eps: float) -> pd.DataFrame:
-    """The paper's Table 1 (``linf``, 0.3) or 2 (0.5), or their ``l2`` analogue: per model and
-    attack, our robust accuracy, the paper's where it reports one, and ours minus the paper's."""
+    """The paper's Table 1 (``linf``, 0.3) or 2 (0.5), or their ``l2`` analogue: per model (by name, in
+    the paper's order) and attack, our robust accuracy with its 95% interval and, on a second line, the
+    paper's where it reports one (the book's stylesheet breaks a cell's line)."""
     attacks = [a for a in PAPER_ATTACKS if norm_of(a) == norm]
     ours = results[(results["norm"] == norm) & (results["eps"] == eps) & results["attack"].isin(attacks)]
     paper = paper_robustness().dropna(subset=["robust_accuracy"])
@@ -101,15 +110,14 @@ def paper_table(results: pd.DataFrame, *, norm: str, eps: float) -> pd.DataFrame
     columns = {}
     for attack in (a for a in attacks if a in set(ours["attack"])):
         cell = ours[ours["attack"] == attack].set_index("model")
-        mine = cell["robust_accuracy"]
-        theirs = pd.Series({m: paper.get((get_spec(m).paper_name, attack), float("nan")) for m in mine.index})
-        columns[(attack, "ours")] = mine
-        columns[(attack, "paper")] = theirs
-        columns[(attack, "difference")] = mine - theirs
+        theirs = {m: paper.get((get_spec(m).paper_name, attack)) for m in cell.index}
+        columns[attack_name(attack)] = {
+            m: fraction_text(cell.loc[m, "robust_accuracy"], cell.loc[m, "n"])
+            + (f"\npaper {theirs[m]:.2f}" if theirs[m] is not None else "") for m in cell.index}
     table = pd.DataFrame(columns)
-    table.columns = pd.MultiIndex.from_tuples(table.columns, names=["attack", ""])
     table = table.reindex(study_order(table.index))
-    table.insert(0, ("", "n"), results.groupby("model")["n"].first().reindex(table.index))
+    table.insert(0, "n", results.groupby("model")["n"].first().reindex(table.index))
+    table.index = pd.Index([model_name(m) for m in table.index], name="model")
     return table
 
 

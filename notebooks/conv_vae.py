@@ -154,13 +154,13 @@ display(Markdown(chapter.provenance(config)))
 # and codes. Training and classification both use it in place of
 # $\log p(x \mid z, y)$.
 
-# %% tags=["hide-input"]
+# %% mystnb={"figure": {"caption": "This chapter's models as graphical models: shaded nodes are observed, a box (plate) repeats what it holds once per pixel or per draw."}} tags=["hide-input"]
 plots.graphical_models(GRAPHS, width=3.0, height=2.8)
 
 # %% [markdown]
 # ## Training
 
-# %% tags=["hide-input"]
+# %% mystnb={"figure": {"caption": "The CNN-VAE with CRF: validation ELBO per training epoch."}} tags=["hide-input"]
 data = load_mnist()
 trained = {name: load_model(name, config.profile, data=data)
            for name in ("cnn_vae", "cnn_vae_binary", "cnn_vae_crf", "cnn", "cnn_binary")}
@@ -212,9 +212,20 @@ chapter.robustness_table(results, norm="linf")
 # %% tags=["hide-input"]
 chapter.robustness_table(results, norm="l2")
 
-# %% tags=["hide-input"]
+# %% mystnb={"figure": {"caption": "Robust accuracy against eps under each of the paper's attacks, a panel per attack and a colour per model (generative models solid with circles, discriminative ones dashed with squares); shaded bands are 95% intervals, crosses the paper's numbers; attacks with the same curves share a panel."}} tags=["hide-input"]
 comparison = paper.compare_with_paper(results)
 plots.robustness_curves(results, paper=comparison)
+
+# %% [markdown]
+# ### How small a perturbation suffices
+#
+# The minimisation attacks (Carlini-Wagner, the contrast reductions, the blur)
+# search, image by image, for the smallest perturbation that fools the model.
+# Their sizes show what a robustness curve averages away: whether a model falls
+# to uniformly small perturbations, or resists on some images and not on others.
+
+# %% mystnb={"figure": {"caption": "The smallest adversarial perturbation each minimisation attack found, a dot per correctly classified image and a bar at the median, per model; images that no perturbation within the grid's largest eps fooled are counted at the right."}} tags=["hide-input"]
+plots.minimal_perturbations(evaluate.minimal_perturbations(config, results))
 
 # %% [markdown]
 # ## The paper's Table 3: what an attack costs
@@ -278,25 +289,31 @@ for generative, discriminative in (("cnn_vae", "cnn"), ("cnn_vae_binary", "cnn_b
         display(Markdown(f"**{generative} against {discriminative}**"))
         display(Markdown(chapter.verdict_summary(chapter.compare_pair(config, results, generative, discriminative))))
 
-# %% tags=["hide-input"]
+# %% mystnb={"figure": {"caption": "A few test digits (top row) and what each attack makes of them, a row per model and attack, titled with the prediction: red, with the perturbation's size, where the attack changed it; grey and marked 'was wrong' where the model misread the digit before any attack."}} tags=["hide-input"]
 chapter.adversarial_examples_figure(attacked, data, config)
 
 # %% [markdown]
 # ## Our numbers beside the paper's
 
 # %% tags=["hide-input"]
-comparison.set_index(["model", "attack", "eps"]).round(3)
+paper.comparison_table(comparison)
 
 # %% [markdown]
 # ## What this family shows
 #
-# The next cell's sentences are written by the code from the tables above, so
-# they hold for the profile this page was run on (its first line): every share
-# of images comes with its 95% interval, and a model is called more robust
-# than another only where McNemar's exact test on the images both saw
+# First, each generative model beside its counterpart at $l_\infty$ eps 0.3 and
+# $l_2$ eps 2: the share of the same test images each keeps under every attack of
+# this page (its worst case here), the images only one of them keeps, and
+# McNemar's exact test on those. The sentences after the table are written by
+# the code from it and the tables above, so they hold for the profile this page
+# was run on (its first line): every share of images comes with its 95%
+# interval, and a model is called more robust than another only where the test
 # separates them.
 
 # %% tags=["hide-input"]
+chapter.pair_table(config, results)
+
+# %% tags=["hide-input", "findings"]
 display(Markdown(chapter.findings(config, results, checks=sanity, health=health, comparison=comparison)))
 
 # %% [markdown]

@@ -77,7 +77,7 @@ display(Markdown(chapter.provenance(config)))
 # {cite:t}`athalye_2018`): the attacks then see the gradient of the energy with
 # respect to the pixels.
 
-# %% tags=["hide-input"]
+# %% mystnb={"figure": {"caption": "This chapter's models as graphical models: shaded nodes are observed, a box (plate) repeats what it holds once per pixel or per draw."}} tags=["hide-input"]
 plots.graphical_models(GRAPHS, width=3.6, height=3.2)
 
 # %% [markdown]
@@ -98,7 +98,7 @@ plots.graphical_models(GRAPHS, width=3.6, height=3.2)
 # objective is concave; we maximise it with Adam on all 50 000 training images
 # (the paper's MRF was instead fitted for classification).
 
-# %% tags=["hide-input"]
+# %% mystnb={"figure": {"caption": "The MRF's negative log pseudo-likelihood per training epoch."}} tags=["hide-input"]
 data = load_mnist()
 trained = {name: load_model(name, config.profile, data=data) for name in ("mrf", "cnn_mrf", "cnn")}
 mrf_report = training_report("mrf", config.profile)["report"]
@@ -108,8 +108,14 @@ plots.training_curve(mrf_report["pseudo_likelihood_per_epoch"], xlabel="epoch",
 # %% [markdown]
 # What each class's model has learned is easiest to see in samples: Gibbs
 # sampling (below) from a blank image, one row per class.
+#
+# Where the samples look like scattered specks rather than strokes, that is the
+# model, not the sampler: an Ising field with one coupling between neighbouring
+# pixels learns how much ink a class puts where and that neighbours agree, not
+# the shape of a digit. It can still classify, since a digit's pixels are far
+# likelier under its own class's field than under the others'.
 
-# %% tags=["hide-input"]
+# %% mystnb={"figure": {"caption": "Gibbs samples from each class's MRF after 200 sweeps from a blank image, a row per digit."}} tags=["hide-input"]
 plots.image_grid(samples(trained["mrf"], per_class=6, sweeps=200, seed=config.seed).flatten(0, 1),
                  rows=10, size=0.8)
 
@@ -160,7 +166,7 @@ with_and_without.round(4)
 # included. Below: test digits with a tenth of their pixels flipped to black or
 # white, and what the denoiser makes of them.
 
-# %% tags=["hide-input"]
+# %% mystnb={"figure": {"caption": "Test digits (top), with a tenth of their pixels flipped (middle), and what the MRF denoiser makes of them (bottom)."}} tags=["hide-input"]
 shown = evaluation_subset(data.test, 8, seed=config.seed + 1)
 noisy = salt_and_pepper(shown.x, 0.1, seed=config.seed)
 with torch.no_grad():
@@ -191,9 +197,20 @@ chapter.robustness_table(results, norm="linf")
 # %% tags=["hide-input"]
 chapter.robustness_table(results, norm="l2")
 
-# %% tags=["hide-input"]
+# %% mystnb={"figure": {"caption": "Robust accuracy against eps under each of the paper's attacks, a panel per attack and a colour per model (generative models solid with circles, discriminative ones dashed with squares); shaded bands are 95% intervals, crosses the paper's numbers; attacks with the same curves share a panel."}} tags=["hide-input"]
 comparison = paper.compare_with_paper(results)
 plots.robustness_curves(results, paper=comparison)
+
+# %% [markdown]
+# ### How small a perturbation suffices
+#
+# The minimisation attacks (Carlini-Wagner, the contrast reductions, the blur)
+# search, image by image, for the smallest perturbation that fools the model.
+# Their sizes show what a robustness curve averages away: whether a model falls
+# to uniformly small perturbations, or resists on some images and not on others.
+
+# %% mystnb={"figure": {"caption": "The smallest adversarial perturbation each minimisation attack found, a dot per correctly classified image and a bar at the median, per model; images that no perturbation within the grid's largest eps fooled are counted at the right."}} tags=["hide-input"]
+plots.minimal_perturbations(evaluate.minimal_perturbations(config, results))
 
 # %% [markdown]
 # ## Are the attacks doing their job?
@@ -224,25 +241,31 @@ denoiser_verdicts = chapter.compare_pair(config, results, "cnn_mrf", "cnn")
 display(Markdown(chapter.verdict_summary(denoiser_verdicts)))
 denoiser_verdicts
 
-# %% tags=["hide-input"]
+# %% mystnb={"figure": {"caption": "A few test digits (top row) and what each attack makes of them, a row per model and attack, titled with the prediction: red, with the perturbation's size, where the attack changed it; grey and marked 'was wrong' where the model misread the digit before any attack."}} tags=["hide-input"]
 chapter.adversarial_examples_figure(trained, data, config)
 
 # %% [markdown]
 # ## Our numbers beside the paper's
 
 # %% tags=["hide-input"]
-comparison.set_index(["model", "attack", "eps"]).round(3)
+paper.comparison_table(comparison)
 
 # %% [markdown]
 # ## What this family shows
 #
-# The next cell's sentences are written by the code from the tables above, so
-# they hold for the profile this page was run on (its first line): every share
-# of images comes with its 95% interval, and a model is called more robust
-# than another only where McNemar's exact test on the images both saw
+# First, each generative model beside its counterpart at $l_\infty$ eps 0.3 and
+# $l_2$ eps 2: the share of the same test images each keeps under every attack of
+# this page (its worst case here), the images only one of them keeps, and
+# McNemar's exact test on those. The sentences after the table are written by
+# the code from it and the tables above, so they hold for the profile this page
+# was run on (its first line): every share of images comes with its 95%
+# interval, and a model is called more robust than another only where the test
 # separates them.
 
 # %% tags=["hide-input"]
+chapter.pair_table(config, results, pairs=[("mrf", "cnn_mrf"), ("cnn_mrf", "cnn")])
+
+# %% tags=["hide-input", "findings"]
 display(Markdown(chapter.findings(config, results, checks=sanity, health=health, comparison=comparison,
                                   pairs=[("mrf", "cnn_mrf"), ("cnn_mrf", "cnn")])))
 

@@ -73,7 +73,7 @@ display(Markdown(chapter.provenance(config)))
 # same logistic regression as in the naive Bayes chapter (trained once, cached,
 # and attacked once: its numbers here are the same rows of the results table).
 
-# %% tags=["hide-input"]
+# %% mystnb={"figure": {"caption": "This chapter's models as graphical models: shaded nodes are observed, a box (plate) repeats what it holds once per pixel or per draw."}} tags=["hide-input"]
 plots.graphical_models(GRAPHS)
 
 # %% [markdown]
@@ -96,7 +96,7 @@ pd.DataFrame(report["grid"]).pivot(index="components", columns="covariance_type"
 # The prototypes the chosen mixture has learned: the mean images of each
 # class's heaviest components, one row per class.
 
-# %% tags=["hide-input"]
+# %% mystnb={"figure": {"caption": "The heaviest mixture components of each class, a row per digit."}} tags=["hide-input"]
 plots.image_grid(heaviest_components(trained["gmm"]), rows=10, size=0.8)
 
 # %% [markdown]
@@ -128,9 +128,20 @@ chapter.robustness_table(results, norm="linf")
 # %% tags=["hide-input"]
 chapter.robustness_table(results, norm="l2")
 
-# %% tags=["hide-input"]
+# %% mystnb={"figure": {"caption": "Robust accuracy against eps under each of the paper's attacks, a panel per attack and a colour per model (generative models solid with circles, discriminative ones dashed with squares); shaded bands are 95% intervals, crosses the paper's numbers; attacks with the same curves share a panel."}} tags=["hide-input"]
 comparison = paper.compare_with_paper(results)
 plots.robustness_curves(results, paper=comparison)
+
+# %% [markdown]
+# ### How small a perturbation suffices
+#
+# The minimisation attacks (Carlini-Wagner, the contrast reductions, the blur)
+# search, image by image, for the smallest perturbation that fools the model.
+# Their sizes show what a robustness curve averages away: whether a model falls
+# to uniformly small perturbations, or resists on some images and not on others.
+
+# %% mystnb={"figure": {"caption": "The smallest adversarial perturbation each minimisation attack found, a dot per correctly classified image and a bar at the median, per model; images that no perturbation within the grid's largest eps fooled are counted at the right."}} tags=["hide-input"]
+plots.minimal_perturbations(evaluate.minimal_perturbations(config, results))
 
 # %% [markdown]
 # ## Are the attacks doing their job?
@@ -173,7 +184,7 @@ display(Markdown(f"**{len(flipped_back)}** of the {config.n} images are fooled b
 # exactly zero, an attack that never moved), not robustness. PGD, which takes
 # small steps and projects back into the ball, is the test of what the ball holds.
 
-# %% tags=["hide-input"]
+# %% mystnb={"figure": {"caption": "The logit margin along each image's FGSM ray (true class minus the best other; below the dotted line the image is misclassified); dashed lines mark the chapter's eps."}} tags=["hide-input"]
 ts, margins = evaluate.margins_along_fgsm_rays(trained["gmm"], evaluated.take(flipped_back[:8]),
                                                eps_max=max(config.linf_eps))
 plots.margins_along_rays(ts, margins, marks=config.linf_eps)
@@ -191,25 +202,31 @@ verdicts
 # %% tags=["hide-input"]
 display(Markdown(chapter.verdict_summary(verdicts)))
 
-# %% tags=["hide-input"]
+# %% mystnb={"figure": {"caption": "A few test digits (top row) and what each attack makes of them, a row per model and attack, titled with the prediction: red, with the perturbation's size, where the attack changed it; grey and marked 'was wrong' where the model misread the digit before any attack."}} tags=["hide-input"]
 chapter.adversarial_examples_figure(trained, data, config)
 
 # %% [markdown]
 # ## Our numbers beside the paper's
 
 # %% tags=["hide-input"]
-comparison.set_index(["model", "attack", "eps"]).round(3)
+paper.comparison_table(comparison)
 
 # %% [markdown]
 # ## What this family shows
 #
-# The next cell's sentences are written by the code from the tables above, so
-# they hold for the profile this page was run on (its first line): every share
-# of images comes with its 95% interval, and a model is called more robust
-# than another only where McNemar's exact test on the images both saw
+# First, each generative model beside its counterpart at $l_\infty$ eps 0.3 and
+# $l_2$ eps 2: the share of the same test images each keeps under every attack of
+# this page (its worst case here), the images only one of them keeps, and
+# McNemar's exact test on those. The sentences after the table are written by
+# the code from it and the tables above, so they hold for the profile this page
+# was run on (its first line): every share of images comes with its 95%
+# interval, and a model is called more robust than another only where the test
 # separates them.
 
 # %% tags=["hide-input"]
+chapter.pair_table(config, results)
+
+# %% tags=["hide-input", "findings"]
 display(Markdown(chapter.findings(config, results, checks=sanity, health=health, comparison=comparison)))
 
 # %% [markdown]

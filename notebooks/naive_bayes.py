@@ -83,7 +83,7 @@ display(Markdown(chapter.provenance(config)))
 # classes, its posterior would be exactly a logistic regression in $x$; with
 # class-specific variances, as here, it is quadratic in $x$.
 
-# %% tags=["hide-input"]
+# %% mystnb={"figure": {"caption": "This chapter's models as graphical models: shaded nodes are observed, a box (plate) repeats what it holds once per pixel or per draw."}} tags=["hide-input"]
 plots.graphical_models(GRAPHS)
 
 # %% [markdown]
@@ -103,7 +103,7 @@ plots.graphical_models(GRAPHS)
 # classifier and a steep, brittle one. We choose $\delta$ on the validation
 # split, not the test set.
 
-# %% tags=["hide-input"]
+# %% mystnb={"figure": {"caption": "Validation accuracy of naive Bayes against its variance floor \u03b4; the dotted line marks the floor chosen."}} tags=["hide-input"]
 data = load_mnist()
 trained = {name: load_model(name, config.profile, data=data) for name in ("gaussian_nb", "logistic_regression")}
 floor = training_report("gaussian_nb", config.profile)["report"]
@@ -115,7 +115,7 @@ plots.selection_curve(floor["variance_floors"], floor["val_accuracy"], chosen=fl
 # images, and the per-pixel standard deviations (floor included), where bright
 # means "this class varies here".
 
-# %% tags=["hide-input"]
+# %% mystnb={"figure": {"caption": "Naive Bayes's pixel means (top row) and standard deviations (bottom row), one column per class."}} tags=["hide-input"]
 nb = trained["gaussian_nb"]
 plots.image_grid(torch.cat([nb.mean, (nb.variance + nb.variance_floor).sqrt()]), rows=2,
                  row_labels=["mean", "std"], vmax=None)
@@ -160,9 +160,20 @@ chapter.robustness_table(results, norm="l2")
 # generative model, dashed for the discriminative one, bands for 95% intervals,
 # and crosses for the paper's values where its Tables 1 and 2 report them.
 
-# %% tags=["hide-input"]
+# %% mystnb={"figure": {"caption": "Robust accuracy against eps under each of the paper's attacks, a panel per attack and a colour per model (generative models solid with circles, discriminative ones dashed with squares); shaded bands are 95% intervals, crosses the paper's numbers; attacks with the same curves share a panel."}} tags=["hide-input"]
 comparison = paper.compare_with_paper(results)
 plots.robustness_curves(results, paper=comparison)
+
+# %% [markdown]
+# ### How small a perturbation suffices
+#
+# The minimisation attacks (Carlini-Wagner, the contrast reductions, the blur)
+# search, image by image, for the smallest perturbation that fools the model.
+# Their sizes show what a robustness curve averages away: whether a model falls
+# to uniformly small perturbations, or resists on some images and not on others.
+
+# %% mystnb={"figure": {"caption": "The smallest adversarial perturbation each minimisation attack found, a dot per correctly classified image and a bar at the median, per model; images that no perturbation within the grid's largest eps fooled are counted at the right."}} tags=["hide-input"]
+plots.minimal_perturbations(evaluate.minimal_perturbations(config, results))
 
 # %% [markdown]
 # ## Are the attacks doing their job?
@@ -217,10 +228,11 @@ display(Markdown(chapter.verdict_summary(verdicts)))
 #
 # A few test digits (top row) and what some attacks make of them, per model:
 # fixed-eps attacks at $l_\infty$ eps 0.3 or $l_2$ eps 2, minimisation attacks
-# at the smallest perturbation they found. A red title is a wrong prediction,
-# with the perturbation's size.
+# at the smallest perturbation they found. A red title is a prediction the
+# attack made wrong, with the perturbation's size; a grey "was wrong" marks a
+# digit the model misread before any attack, which no attack can take credit for.
 
-# %% tags=["hide-input"]
+# %% mystnb={"figure": {"caption": "A few test digits (top row) and what each attack makes of them, a row per model and attack, titled with the prediction: red, with the perturbation's size, where the attack changed it; grey and marked 'was wrong' where the model misread the digit before any attack."}} tags=["hide-input"]
 chapter.adversarial_examples_figure(trained, data, config)
 
 # %% [markdown]
@@ -231,18 +243,24 @@ chapter.adversarial_examples_figure(trained, data, config)
 # paper's value lies inside it.
 
 # %% tags=["hide-input"]
-comparison.set_index(["model", "attack", "eps"]).round(3)
+paper.comparison_table(comparison)
 
 # %% [markdown]
 # ## What this family shows
 #
-# The next cell's sentences are written by the code from the tables above, so
-# they hold for the profile this page was run on (its first line): every share
-# of images comes with its 95% interval, and a model is called more robust
-# than another only where McNemar's exact test on the images both saw
+# First, each generative model beside its counterpart at $l_\infty$ eps 0.3 and
+# $l_2$ eps 2: the share of the same test images each keeps under every attack of
+# this page (its worst case here), the images only one of them keeps, and
+# McNemar's exact test on those. The sentences after the table are written by
+# the code from it and the tables above, so they hold for the profile this page
+# was run on (its first line): every share of images comes with its 95%
+# interval, and a model is called more robust than another only where the test
 # separates them.
 
 # %% tags=["hide-input"]
+chapter.pair_table(config, results)
+
+# %% tags=["hide-input", "findings"]
 display(Markdown(chapter.findings(config, results, checks=sanity, health=health, comparison=comparison)))
 
 # %% [markdown]

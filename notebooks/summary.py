@@ -40,7 +40,7 @@ from IPython.display import Markdown, display
 from genrob import adaptive, chapter, cost, paper, plots, summary
 from genrob.data import load_mnist
 from genrob.models import load_model
-from genrob.names import MODEL_NAMES
+from genrob.names import family_name, model_name
 
 chapter.start(profile, seed=seed)
 data = load_mnist()
@@ -52,18 +52,19 @@ display(Markdown(chapter.results_provenance(results)))
 # %% [markdown]
 # ## The paper's Table 1: $l_\infty$ attacks at eps 0.3
 #
-# Per model and attack: ours, the paper's (blank where it has none) and ours
-# minus the paper's. Models in the paper's order; `cvae_prototypes` is the
-# paper's own rule for its CVAE, `cvae` the principled one (see the VAE chapter).
+# Per model and attack: our robust accuracy with its 95% interval and, below it,
+# the paper's number where it reports one. Models in the paper's order; the
+# conditional VAE's "prototype rule" is the paper's own way of classifying with
+# it, the plain conditional VAE the principled one (see the VAE chapter).
 
 # %% tags=["hide-input"]
-summary.paper_table(results, norm="linf", eps=0.3).round(2)
+summary.paper_table(results, norm="linf", eps=0.3)
 
 # %% [markdown]
 # ## The paper's Table 2: $l_\infty$ attacks at eps 0.5
 
 # %% tags=["hide-input"]
-summary.paper_table(results, norm="linf", eps=0.5).round(2)
+summary.paper_table(results, norm="linf", eps=0.5)
 
 # %% [markdown]
 # ## $l_2$ attacks at eps 2 and 5
@@ -71,20 +72,23 @@ summary.paper_table(results, norm="linf", eps=0.5).round(2)
 # The paper reports no $l_2$ numbers in its tables, so its columns are blank.
 
 # %% tags=["hide-input"]
-summary.paper_table(results, norm="l2", eps=2.0).round(2)
+summary.paper_table(results, norm="l2", eps=2.0)
 
 # %% tags=["hide-input"]
-summary.paper_table(results, norm="l2", eps=5.0).round(2)
+summary.paper_table(results, norm="l2", eps=5.0)
 
 # %% [markdown]
 # ## The paper's Figure 4: every model under every attack
 #
-# Robust accuracy against eps; generative models solid with circles,
-# discriminative ones dashed with squares, bands the 95% intervals, crosses the
-# paper's numbers from its tables.
+# Robust accuracy against eps, one figure per family so that each model keeps a
+# colour of its own; generative models solid with circles, discriminative ones
+# dashed with squares, bands the 95% intervals, crosses the paper's numbers from
+# its tables.
 
-# %% tags=["hide-input"]
-plots.robustness_curves(results, paper=paper.compare_with_paper(results))
+# %% mystnb={"figure": {"caption": "The paper's Figure 4, one figure per family: robust accuracy against eps under each of the paper's attacks, a panel per attack and a colour per model (generative models solid with circles, discriminative ones dashed with squares); shaded bands are 95% intervals, crosses the paper's numbers; attacks with the same curves share a panel."}} tags=["hide-input"]
+comparison = paper.compare_with_paper(results)
+for family, rows in summary.by_family(results).items():
+    display(plots.robustness_curves(rows, paper=comparison, title=family_name(family)))
 
 # %% [markdown]
 # ## The paper's Table 3: what the attacks cost, for every model
@@ -112,6 +116,8 @@ cost.runtimes_per_image(results, mflops=benchmark["mflops_per_image"]).round(3)
 
 # %% tags=["nbval-ignore-output", "hide-input"]
 display(benchmark.round(3))
+
+# %% mystnb={"figure": {"caption": "Each model's PGD-40 time per image against its forward FLOPs, both relative to the CNN's, on log scales: on the diagonal a model costs what its arithmetic says, above the dotted line more."}} tags=["nbval-ignore-output", "hide-input"]
 plots.cost_against_flops(benchmark)
 
 # %% [markdown]
@@ -122,7 +128,7 @@ plots.cost_against_flops(benchmark)
 # generative model whose image does not change has no gradient at that digit:
 # its softmax is saturated.
 
-# %% tags=["hide-input"]
+# %% mystnb={"figure": {"caption": "The paper's Figure 5: one test digit under an l2 FGM step of growing size on each model's own gradient, a row per model, titled with eps and the prediction (red where wrong)."}} tags=["hide-input"]
 models = {name: load_model(name, profile, data=data) for name in dict.fromkeys(results["model"])}
 digit = data.test.x[:1], data.test.y[:1]
 eps_grid = [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
@@ -130,7 +136,7 @@ walked, predictions = summary.fgm_walk(models, *digit, eps_grid=eps_grid, profil
 wrong = (predictions["prediction"] != int(digit[1][0])).tolist()
 plots.image_grid(walked, titles=[f"eps {e:g}: {p}" for e, p in zip(predictions["eps"], predictions["prediction"])],
                  title_colors=["red" if w else "black" for w in wrong], rows=len(models),
-                 row_labels=list(models), size=1.0)
+                 row_labels=[model_name(m) for m in models], size=1.0)
 
 # %% [markdown]
 # The same digit blurred with a growing standard deviation (in pixels), as the
@@ -138,7 +144,7 @@ plots.image_grid(walked, titles=[f"eps {e:g}: {p}" for e, p in zip(predictions["
 # model's prediction; a column's heading is the blur's width and, in brackets,
 # its $l_\infty$ size.
 
-# %% tags=["hide-input"]
+# %% mystnb={"figure": {"caption": "The same digit under Gaussian blur of growing width (in pixels), the same images for every model."}} tags=["hide-input"]
 blurred, blur_predictions = summary.blur_walk(models, digit[0], widths=[0.0, 0.5, 1.0, 1.5, 2.0, 3.0])
 plots.image_grid(blurred, titles=[f"width {w:g}" for w in blur_predictions["width"].unique()], size=1.2)
 
@@ -156,19 +162,16 @@ summary.walk_table(blur_predictions)
 # otherwise *undecided at this n*, with the number of shared images that would
 # decide it at the observed rates (a claim of no difference stands only where the
 # difference's 95% interval lies within 0.1 of zero).
-# The `paper_attacks` column says what the paper's own attacks, run correctly,
-# would have concluded.
 
-# %% tags=["hide-input"]
+# %% mystnb={"figure": {"caption": "The paper's claims at l\u221e eps 0.3 and l2 eps 2: the worst case of the model each claim favours (filled) and of the other (open), with 95% intervals, coloured by the finding."}} tags=["hide-input"]
 evidence = [adaptive.evaluate_family(family, profile=profile, seed=seed, data=data)
             for family in adaptive.families_to_evaluate()]
 findings = adaptive.claims(evidence)
-display(Markdown(adaptive.claims_summary(findings)))
 plots.claims_dots(findings)
 
 # %% tags=["hide-input"]
-findings[["claim", "norm", "n_paired", "model_worst", "than_worst", "model_only", "than_only", "p_value", "finding",
-          "n_to_decide"]].round(3)
+display(Markdown(adaptive.claims_summary(findings)))
+adaptive.claims_table(findings)
 
 # %% [markdown]
 # ## What the study cost, and what the full profile would
@@ -196,13 +199,16 @@ costs.round(1)
 # answers the question. The sentences under it are written by the code from the
 # same evidence, so they hold for the profile named at the top of this page.
 
-# %% tags=["hide-input"]
+# %% mystnb={"figure": {"caption": "Worst-case accuracy against l\u221e eps of each generative model (red, solid) beside its discriminative counterpart (blue, dashed), from clean accuracy at eps 0, with 95% bands, on the images both saw."}} tags=["hide-input"]
 pairs = chapter.study_pairs(evidence)
 worst = pd.concat([family.worst_case for family in evidence])
-plots.pairwise_worst_case(worst, pairs, norm="linf", names=MODEL_NAMES)
+plots.pairwise_worst_case(worst, pairs, norm="linf")
+
+# %% mystnb={"figure": {"caption": "Worst-case accuracy against l2 eps of each generative model (red, solid) beside its discriminative counterpart (blue, dashed), from clean accuracy at eps 0, with 95% bands, on the images both saw."}} tags=["hide-input"]
+plots.pairwise_worst_case(worst, pairs, norm="l2")
 
 # %% tags=["hide-input"]
-plots.pairwise_worst_case(worst, pairs, norm="l2", names=MODEL_NAMES)
+chapter.study_pair_table(evidence)
 
-# %% tags=["hide-input"]
+# %% tags=["hide-input", "findings"]
 display(Markdown(chapter.adaptive_findings(evidence, adaptive.verdicts(evidence), findings)))

@@ -88,7 +88,7 @@ display(Markdown(chapter.provenance(config)))
 # frozen, so that only the head learns the labels; the **MLP** is the paper's
 # plain network, two ReLU layers of 500 units.
 
-# %% tags=["hide-input"]
+# %% mystnb={"figure": {"caption": "This chapter's models as graphical models: shaded nodes are observed, a box (plate) repeats what it holds once per pixel or per draw."}} tags=["hide-input"]
 plots.graphical_models(GRAPHS, width=3.0, height=2.8)
 
 # %% [markdown]
@@ -123,7 +123,7 @@ plots.graphical_models(GRAPHS, width=3.0, height=2.8)
 # through the decoder in one batched pass, and the image's share of the
 # encoder's first layer is computed once for all ten classes.
 
-# %% tags=["hide-input"]
+# %% mystnb={"figure": {"caption": "The conditional VAE's validation ELBO per training epoch."}} tags=["hide-input"]
 data = load_mnist()
 trained = {name: load_model(name, config.profile, data=data)
            for name in ("cvae", "cvae_prototypes", "vae_classifier", "vae_classifier_pretrained", "mlp")}
@@ -135,7 +135,7 @@ plots.training_curve(cvae_report["val_elbo_per_epoch"], xlabel="epoch", ylabel="
 # The decoded means of the paper's rule, eight of the hundred per class: what
 # the CVAE thinks each digit looks like for codes drawn from the prior.
 
-# %% tags=["hide-input"]
+# %% mystnb={"figure": {"caption": "Prototypes of the paper's rule: decoded draws of the conditional VAE, a row per class."}} tags=["hide-input"]
 plots.image_grid(trained["cvae_prototypes"].prototypes[:, :8].flatten(0, 1), rows=10, size=0.8)
 
 # %% [markdown]
@@ -175,9 +175,20 @@ chapter.robustness_table(results, norm="linf")
 # %% tags=["hide-input"]
 chapter.robustness_table(results, norm="l2")
 
-# %% tags=["hide-input"]
+# %% mystnb={"figure": {"caption": "Robust accuracy against eps under each of the paper's attacks, a panel per attack and a colour per model (generative models solid with circles, discriminative ones dashed with squares); shaded bands are 95% intervals, crosses the paper's numbers; attacks with the same curves share a panel."}} tags=["hide-input"]
 comparison = paper.compare_with_paper(results)
 plots.robustness_curves(results, paper=comparison)
+
+# %% [markdown]
+# ### How small a perturbation suffices
+#
+# The minimisation attacks (Carlini-Wagner, the contrast reductions, the blur)
+# search, image by image, for the smallest perturbation that fools the model.
+# Their sizes show what a robustness curve averages away: whether a model falls
+# to uniformly small perturbations, or resists on some images and not on others.
+
+# %% mystnb={"figure": {"caption": "The smallest adversarial perturbation each minimisation attack found, a dot per correctly classified image and a bar at the median, per model; images that no perturbation within the grid's largest eps fooled are counted at the right."}} tags=["hide-input"]
+plots.minimal_perturbations(evaluate.minimal_perturbations(config, results))
 
 # %% [markdown]
 # ## Are the attacks doing their job?
@@ -221,25 +232,31 @@ for counterpart in ("vae_classifier", "vae_classifier_pretrained", "mlp"):
         display(Markdown(f"**cvae against {counterpart}**"))
         display(Markdown(chapter.verdict_summary(chapter.compare_pair(config, results, "cvae", counterpart))))
 
-# %% tags=["hide-input"]
+# %% mystnb={"figure": {"caption": "A few test digits (top row) and what each attack makes of them, a row per model and attack, titled with the prediction: red, with the perturbation's size, where the attack changed it; grey and marked 'was wrong' where the model misread the digit before any attack."}} tags=["hide-input"]
 chapter.adversarial_examples_figure(attacked, data, config)
 
 # %% [markdown]
 # ## Our numbers beside the paper's
 
 # %% tags=["hide-input"]
-comparison.set_index(["model", "attack", "eps"]).round(3)
+paper.comparison_table(comparison)
 
 # %% [markdown]
 # ## What this family shows
 #
-# The next cell's sentences are written by the code from the tables above, so
-# they hold for the profile this page was run on (its first line): every share
-# of images comes with its 95% interval, and a model is called more robust
-# than another only where McNemar's exact test on the images both saw
+# First, each generative model beside its counterpart at $l_\infty$ eps 0.3 and
+# $l_2$ eps 2: the share of the same test images each keeps under every attack of
+# this page (its worst case here), the images only one of them keeps, and
+# McNemar's exact test on those. The sentences after the table are written by
+# the code from it and the tables above, so they hold for the profile this page
+# was run on (its first line): every share of images comes with its 95%
+# interval, and a model is called more robust than another only where the test
 # separates them.
 
 # %% tags=["hide-input"]
+chapter.pair_table(config, results)
+
+# %% tags=["hide-input", "findings"]
 display(Markdown(chapter.findings(config, results, checks=sanity, health=health, comparison=comparison)))
 
 # %% [markdown]

@@ -30,8 +30,10 @@ def test_the_reference_comparison_sets_our_adversarial_cnn_beside_the_challenge(
                            "worst_case_accuracy": 0.8, "ci_low": 0.67, "ci_high": 0.89}])
     results = pd.DataFrame([{"model": "cnn_adversarial", "attack": "pgd_linf", "eps": 0.3, "robust_accuracy": 0.9}])
     table = reference_comparison([FamilyEvidence(config=config, results=results, worst_case=worst, checks=None)])
-    assert table["robust_accuracy"].tolist() == [0.8, 0.9, 0.88, 0.9252]
+    assert table["robust accuracy [95%]"].tolist() == ["0.80 [0.67, 0.89]", "0.90 [0.79, 0.96]",
+                                                        "0.88 [0.87, 0.89]", "0.93 [0.92, 0.93]"]
     assert table["n"].tolist() == [50, 50, 10000, 10000]
+    assert table["model"].tolist()[:2] == ["adversarially trained CNN"] * 2
 
 
 def test_the_rulings_regions_partition_the_scale_around_the_papers_number():

@@ -78,6 +78,8 @@ def test_a_pair_is_ordered_only_where_a_paired_test_on_the_same_images_separates
     fgsm, cw = "FGSM (l∞)", "Carlini-Wagner (l2)"
     assert verdicts.loc[fgsm, ["Gaussian mixture only", "logistic regression only", "verdict"]].tolist() == [
         20, 0, "Gaussian mixture more robust"]
+    assert verdicts.loc[fgsm, ["Gaussian mixture", "logistic regression"]].tolist() == [
+        "0.50 [0.35, 0.65]", "0.00 [0.00, 0.09]"]  # each share with its 95% interval
     assert verdicts.loc[cw, "verdict"] == "undecided at this n"  # not "no difference": 40 images cannot tell
     assert verdicts.loc[cw, "n_to_decide"] > 40
     summary = chapter.verdict_summary(verdicts)
@@ -125,3 +127,40 @@ def test_the_adaptive_findings_pair_worst_cases_on_shared_images_and_count_the_r
 def test_a_missing_value_is_a_blank_cell_in_the_books_tables():
     html = chapter.table_html(pd.DataFrame({"paper": [0.87, float("nan")]}, index=["a", "b"]))
     assert "NaN" not in html and "<td>0.87</td>" in html and "<td></td>" in html
+
+
+def test_the_books_tables_name_models_and_attacks_as_a_reader_does():
+    table = pd.DataFrame({"model": ["cnn_vae_binary", "mlp"], "check": ["pgd_l2 at least as strong as cw_l2", "ok"],
+                          "value": [1, 2]}, index=pd.Index(["gaussian_nb", "pgd_linf"], name="row"))
+    html = chapter.table_html(table)
+    for code, reader in (("cnn_vae_binary", "CNN-VAE (binary)"), ("gaussian_nb", "naive Bayes"), ("pgd_linf", "PGD (l∞)"),
+                         ("cw_l2", "Carlini-Wagner (l2)")):
+        assert code not in html and reader in html
+    assert "<td>MLP</td>" in html and "<td>1</td>" in html  # whole names only; numbers untouched
+
+
+def test_the_clean_table_sets_the_attacked_images_beside_the_test_set_with_intervals():
+    whole = pd.DataFrame({"model": ["gaussian_nb", "logistic_regression"], "n": [10000, 10000],
+                          "accuracy": [0.8135, 0.863]})
+    attacked = pd.DataFrame({"model": ["gaussian_nb", "logistic_regression"], "n": [200, 200],
+                             "accuracy": [0.875, 0.86]})
+    table = chapter.clean_table(whole, subset=attacked)
+    assert table.loc["naive Bayes"].tolist() == [10000, "0.81 [0.81, 0.82]", 200, "0.88 [0.82, 0.91]", "not stated"]
+    assert table.loc["logistic regression", "the paper states"] == "Section 2.3: above 87% test accuracy"
+
+
+def test_the_pair_table_holds_every_number_the_conclusions_state(monkeypatch):
+    """The same constructed page as above: its table and its sentences come from one computation."""
+    import re
+
+    monkeypatch.setattr("genrob.adaptive.per_image_outcome",
+                        lambda config, model, attack, eps, data=None: OUTCOMES[(model, attack, eps)])
+    config = chapter.setup(family="mixture", profile="smoke", n=40)
+    table = chapter.pair_table(config, RESULTS, [("gmm", "logistic_regression")])
+    assert table.loc["l∞ eps 0.3"].tolist() == [40, "Gaussian mixture: 0.50 [0.35, 0.65]",
+                                                "logistic regression: 0.00 [0.00, 0.09]", "20 / 0", "p < 0.001",
+                                                "Gaussian mixture more robust"]
+    assert table.loc["l2 eps 2", "finding"].startswith("undecided at this n (about ")
+    text = chapter.conclusions(config, RESULTS, [("gmm", "logistic_regression")])
+    shown = table.to_string()
+    assert all(number in shown for number in re.findall(r"\d+\.\d+", text))

@@ -56,13 +56,13 @@ def test_failed_checks_and_a_dead_gradient_are_said_with_the_tables_numbers():
                             "detail": "0 cells above clean accuracy"}])
     assert checks_sentence(checks) == (
         "1 of the 2 sanity checks on this page fails, so the attacks named there did not do their job and the "
-        "robust accuracy they leave is an upper bound: `pgd_l2 at least as strong as cw_l2` for naive Bayes "
+        "robust accuracy they leave is an upper bound: PGD (l2) at least as strong as Carlini-Wagner (l2) for naive Bayes "
         "(weaker by 0.250 at eps 2).")
     assert checks_sentence(checks.assign(passed=True)) == "All 2 sanity checks on this page pass."
     health = pd.DataFrame([{"model": "gaussian_nb", "kind": "generative", "correct": 52, "median_margin": 45.25,
                             "zero_gradient_share": 0.615}])
     assert gradient_sentence(health).startswith(
-        "On this page's images, naive Bayes: median margin 45.2 nats, gradient exactly zero on 0.61 of its 52 "
+        "On this page's images, naive Bayes: median margin 45.25 nats, gradient exactly zero on 0.615 of its 52 "
         "correctly classified images.")
 
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pandas as pd
-import pytest
 import torch
 from synthetic import sweep_rows
 
 from genrob.attacks import PAPER_ATTACKS, norm_of
 from genrob.contract import predict
+from genrob.names import attack_name
 from genrob.summary import paper_table, study_results
 
 
@@ -26,12 +26,12 @@ def test_the_papers_table_one_sets_ours_beside_its_numbers_in_its_order():
     results = study_results("default", results=pd.DataFrame(sweep_rows("gmm", 1000, 0.5) + sweep_rows("cnn", 1000, 0.2)
                                                              + sweep_rows("mlp", 300, 0.0)))
     table = paper_table(results, norm="linf", eps=0.3)
-    assert list(table.index) == ["gmm", "mlp", "cnn"]  # the paper's order
-    assert table.loc["gmm", ("pgd_linf", "paper")] == pytest.approx(0.667)  # its Table 1
-    assert table.loc["gmm", ("pgd_linf", "difference")] == pytest.approx(0.5 - 0.667)
-    assert pd.isna(table.loc["mlp", ("pgd_linf", "paper")])  # the paper has no row for it
-    assert table.loc["cnn", ("", "n")] == 1000
-    assert {a for a, _ in table.columns if a} == {a for a in PAPER_ATTACKS if norm_of(a) == "linf"}
+    assert list(table.index) == ["Gaussian mixture", "MLP", "CNN"]  # the paper's order, by name
+    # ours with its 95% interval (500 of 1000), the paper's Table 1 below it; none where the paper has none
+    assert table.loc["Gaussian mixture", "PGD (l∞)"] == "0.50 [0.47, 0.53]\npaper 0.67"
+    assert table.loc["MLP", "PGD (l∞)"] == "0.00 [0.00, 0.01]"  # n = 300
+    assert table.loc["CNN", "n"] == 1000
+    assert list(table.columns) == ["n"] + [attack_name(a) for a in PAPER_ATTACKS if norm_of(a) == "linf"]
 
 
 def test_the_fgm_walk_grows_the_perturbation_and_records_each_prediction(models, few_images):
@@ -76,3 +76,14 @@ def test_the_study_does_not_depend_on_the_order_rows_were_written_and_leaves_out
     backward = study_results("default", results=pd.DataFrame(rows[::-1]))
     assert forward.equals(backward)
     assert list(dict.fromkeys(forward["model"])) == ["gmm", "mlp", "cnn"]  # the paper's order, no reference
+
+
+def test_figure_four_is_split_by_family_in_the_books_order():
+    from genrob.summary import by_family
+
+    results = pd.DataFrame(sweep_rows("cnn", 30, 0.1) + sweep_rows("gaussian_nb", 30, 0.5)
+                           + sweep_rows("logistic_regression", 30, 0.2))
+    split = by_family(results)
+    assert list(split) == ["naive_bayes", "conv_vae"]
+    assert set(split["naive_bayes"]["model"]) == {"gaussian_nb", "logistic_regression"}
+    assert sum(len(rows) for rows in split.values()) == len(results)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import http.server
 import os
+import re
 import threading
 import urllib.parse
 from pathlib import Path
@@ -81,6 +82,15 @@ TABLES_SCRIPT = """() => {
 }"""
 
 
+#: Per image of a cell's output: its width as drawn and as shown, and the caption of the figure around it.
+FIGURES_SCRIPT = """() => Array.from(document.querySelectorAll('main div.cell_output img')).map(img => {
+  const figure = img.closest('figure');
+  const caption = figure ? figure.querySelector('figcaption') : null;
+  return {src: img.src.split('/').pop(), natural: img.naturalWidth, shown: img.getBoundingClientRect().width,
+          caption: caption ? caption.innerText.trim() : ''};
+})"""
+
+
 @pytest.fixture(scope="session")
 def rendered(site, browser) -> dict[str, dict]:
     """Each page of the table of contents, loaded once: its errors, failed requests, figures, formulas, links."""
@@ -107,6 +117,13 @@ def rendered(site, browser) -> dict[str, dict]:
             "ids": page.evaluate("() => Array.from(document.querySelectorAll('[id]')).map(e => e.id)"),
             "text": page.evaluate("() => (document.querySelector('main') || document.body).innerText"),
             "tables": page.evaluate(TABLES_SCRIPT),
+            "figures": page.evaluate(FIGURES_SCRIPT),
+            "findings": page.evaluate(
+                "() => Array.from(document.querySelectorAll('main div.cell.tag_findings div.cell_output'))"
+                ".map(o => o.innerText).join('\\n')"),
+            "outputs": page.evaluate(
+                "() => Array.from(document.querySelectorAll('main div.cell:not(.tag_findings) div.cell_output'))"
+                ".map(o => o.innerText).join('\\n')"),
         }
         page.close()
     return pages
@@ -194,3 +211,25 @@ def test_the_table_checks_are_not_vacuous(rendered):
     """Some chapter tables are wider than the column at 1280 px: the scroll cue above is exercised."""
     tables = [t for page in rendered.values() for t in page["tables"]]
     assert len(tables) > 10 and any(t["width"] > t["column"] + 1 for t in tables)
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_every_figure_has_a_caption_and_is_shown_at_the_size_it_was_drawn(rendered, path):
+    """A figure shrunk to fit the column shrinks its text below the 9 pt it was drawn with."""
+    figures = rendered[path]["figures"]
+    assert [f["src"] for f in figures if not f["caption"]] == []
+    assert [f["src"] for f in figures if f["shown"] < 0.97 * f["natural"]] == []
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_every_number_a_conclusion_cites_is_in_the_pages_results(rendered, path):
+    """The generated findings (cells tagged ``findings``) cite shares, intervals, p-values and margins: each
+    such number must appear in the page's other outputs, the tables the sentences are written from."""
+    cited = set(re.findall(r"\d+\.\d+", rendered[path]["findings"]))
+    assert sorted(n for n in cited if n not in rendered[path]["outputs"]) == []
+
+
+def test_the_figure_and_findings_checks_are_not_vacuous(rendered):
+    assert sum(len(page["figures"]) for page in rendered.values()) > 30
+    pages_with_findings = [p for p, page in rendered.items() if re.search(r"\d\.\d", page["findings"])]
+    assert len(pages_with_findings) >= 6  # five family chapters, the adaptive chapter and the summary
