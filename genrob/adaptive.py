@@ -25,14 +25,14 @@ import pandas as pd
 from scipy.stats import binomtest
 
 from genrob import checks, evaluate
-from genrob.attacks import ADAPTIVE_ATTACKS, ATTACKS, PAPER_ATTACKS, norm_of
+from genrob.attacks import ADAPTIVE_ATTACKS, ATTACKS, PAPER_ATTACKS, THRESHOLD_ATTACKS, norm_of
 from genrob.attacks.base import SamplingModelAttack
 from genrob.data import MNIST, load_mnist, stratified_indices
 from genrob.evaluate import per_image_outcome
 from genrob.models import get_spec, model_names
 from genrob.models.registry import families
 from genrob.paper import mnist_challenge, paper_claims, paper_robustness
-from genrob.params import ParameterError, SweepConfig, sampling_models, sweep_config
+from genrob.params import ParameterError, SweepConfig, sampling_models, sweep_config, thresholding_models
 from genrob.profiles import get_profile
 from genrob.names import attack_name, budget, model_name, readable
 from genrob.results import fraction_text, interval_text, wilson_interval
@@ -99,6 +99,13 @@ def check_configs(config: SweepConfig, *, family: str) -> list[SweepConfig]:
     return runs
 
 
+def threshold_runs(config: SweepConfig) -> list[SweepConfig]:
+    """The attacks in the threat model of a thresholded input (flips across the threshold, scored by exact
+    forward passes), on the models of ``config`` that threshold: part of their worst case."""
+    thresholding = thresholding_models(config)
+    return [dataclasses.replace(config, models=thresholding, attacks=THRESHOLD_ATTACKS)] if thresholding else []
+
+
 def spared_runs(config: SweepConfig, *, family: str) -> list[SweepConfig]:
     """The adaptive attacks the profile spares a family, run on its discriminative models all the
     same: the cost that spares them is the generative models' (a CNN's is a thousandth of it)."""
@@ -121,7 +128,7 @@ def evaluate_family(family: str, *, profile: str, n: int | None = None, seed: in
                     models: list[str] | None = None, data: MNIST | None = None) -> FamilyEvidence:
     """Run (or read) every attack on a family's models and judge the numbers."""
     config = family_config(family, profile=profile, n=n, seed=seed, models=models)
-    runs = [config, *spared_runs(config, family=family), *check_configs(config, family=family)]
+    runs = [config, *spared_runs(config, family=family), *threshold_runs(config), *check_configs(config, family=family)]
     results = pd.concat([evaluate.sweep(c, data=data) for c in runs], ignore_index=True)
     images = stratified_indices((data if data is not None else load_mnist()).test.y, config.n, seed=config.seed)
     return judge_family(config, results, images=images.numpy(),

@@ -161,6 +161,15 @@ def binarize(x: torch.Tensor, threshold: float = THRESHOLD) -> torch.Tensor:
     return soft + (hard - soft).detach()
 
 
+def input_threshold(model: nn.Module) -> float | None:
+    """The threshold at which ``model`` binarises its input (its ``input_threshold``), or None.
+
+    A model that sees its input only through :func:`binarize` says so, so that an attack can search the
+    thresholded image directly: only pixels it moves across the threshold change what the model sees.
+    """
+    return getattr(model, "input_threshold", None)
+
+
 @contextlib.contextmanager
 def smooth_threshold_gradient(temperature: float) -> Iterator[None]:
     """Inside, :func:`binarize` passes back the gradient of sigmoid((x - threshold) / temperature).

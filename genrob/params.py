@@ -13,7 +13,7 @@ from numbers import Real
 from typing import Sequence
 
 from genrob.attacks import ATTACKS, PAPER_ATTACKS, get_attack_class
-from genrob.contract import samples_noise
+from genrob.contract import input_threshold, samples_noise
 from genrob.models import chapter_models, get_spec, model_names
 from genrob.profiles import PAPER_L2_EPS, PAPER_LINF_EPS, Profile, get_profile
 
@@ -120,6 +120,11 @@ def sweep_config(
         l2_eps=_eps_grid(l2_eps, "l2", PAPER_L2_EPS),
         n=n, seed=seed,
     )
+
+
+def thresholding_models(config: SweepConfig) -> tuple[str, ...]:
+    """The models of ``config`` that see their input only thresholded (:func:`genrob.contract.input_threshold`)."""
+    return tuple(m for m in config.models if input_threshold(get_spec(m).build_for(config.profile)) is not None)
 
 
 def sampling_models(config: SweepConfig) -> tuple[str, ...]:

@@ -42,7 +42,15 @@
 #   model, which never uses the model's own gradient (`transfer_pgd_linf`,
 #   `transfer_pgd_l2`);
 # - thresholds are attacked through their straight-through gradient (BPDA
-#   {cite}`athalye_2018`), as in every chapter.
+#   {cite}`athalye_2018`), as in every chapter, and, since that gradient is a
+#   guess, also in their own terms: for every model that sees its input only
+#   thresholded at 0.5 (the Ising MRF, the binarised CNN, the binary and CRF
+#   CNN-VAEs), **flips across the threshold**. Within $l_\infty$ eps only the
+#   pixels within eps of 0.5 can change what the model sees, and each costs its
+#   distance to 0.5 in $l_2$; the attack flips them one at a time, each step
+#   trying the few flips the gradient ranks best and keeping the one that an
+#   exact forward pass of the model shows lowers its margin most
+#   (`threshold_flips_linf`, `threshold_flips_l2`).
 #
 # Three more runs exist only to test the others: the margin PGD with twice
 # the steps and restarts at eps 0.3 (did it converge?), the margin PGD at

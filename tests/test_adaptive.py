@@ -242,3 +242,15 @@ def test_the_worst_case_table_shows_n_and_each_share_with_its_interval_under_rea
     assert list(table.columns) == ["n", "clean", "eps 0.1", "eps 0.3"]
     assert table.loc["Gaussian mixture"].tolist() == [40, "0.95 [0.83, 0.99]", "0.50 [0.35, 0.65]",
                                                       "0.00 [0.00, 0.09]"]
+
+
+def test_the_thresholding_models_and_only_they_meet_the_attacks_on_their_threshold():
+    from genrob.adaptive import family_config, threshold_runs
+    from genrob.attacks import THRESHOLD_ATTACKS
+
+    runs = {family: threshold_runs(family_config(family, profile="smoke"))
+            for family in ("naive_bayes", "markov_random_field", "vae", "conv_vae")}
+    assert runs["naive_bayes"] == [] and runs["vae"] == []
+    (mrf,), (conv,) = runs["markov_random_field"], runs["conv_vae"]
+    assert mrf.models == ("mrf",) and mrf.attacks == THRESHOLD_ATTACKS
+    assert set(conv.models) == {"cnn_vae_binary", "cnn_vae_crf", "cnn_binary"}  # not the Gaussian VAE, not the CNN

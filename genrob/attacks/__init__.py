@@ -23,6 +23,7 @@ from genrob.attacks.fgsm import FGSM
 from genrob.attacks.gaussian_blur import GaussianBlur
 from genrob.attacks.pgd import PGDL2, PGDLinf
 from genrob.attacks.pgd_margin import PGDMarginL2, PGDMarginLinf, PGDMarginLinfLong
+from genrob.attacks.threshold import ThresholdFlipsL2, ThresholdFlipsLinf
 from genrob.attacks.transfer import TransferPGDL2, TransferPGDLinf
 from genrob.profiles import Profile, get_profile
 
@@ -41,6 +42,10 @@ ADAPTIVE_ATTACKS: tuple[str, ...] = tuple(
                          TransferPGDLinf, TransferPGDL2)
 )
 
+#: The attacks in the threat model of a model that thresholds its input (genrob.contract.input_threshold):
+#: run on those models only, and counted in their worst case like the others.
+THRESHOLD_ATTACKS: tuple[str, ...] = (ThresholdFlipsLinf.name, ThresholdFlipsL2.name)
+
 #: Registry: name -> attack class; the paper's ten first, then the ones it did not run.
 ATTACKS: dict[str, type[Attack]] = {
     cls.name: cls
@@ -50,7 +55,7 @@ ATTACKS: dict[str, type[Attack]] = {
         LinearSearchContrastReduction, BinarySearchContrastReduction, GaussianBlur,
         EOTPGDLinf,
         PGDMarginLinf, PGDMarginL2, AutoAttackLinf, AutoAttackL2, SquareLinf,
-        TransferPGDLinf, TransferPGDL2,
+        TransferPGDLinf, TransferPGDL2, ThresholdFlipsLinf, ThresholdFlipsL2,
         PGDMarginLinfLong, RandomisedAutoAttackLinf, RandomisedAutoAttackL2,
     )
 }
@@ -84,6 +89,6 @@ def norm_of(name: str) -> Norm:
 
 
 __all__ = [
-    "ADAPTIVE_ATTACKS", "ATTACKS", "PAPER_ATTACKS", "Attack", "AttackConstraintError", "AttackOutcome", "Norm",
+    "ADAPTIVE_ATTACKS", "ATTACKS", "PAPER_ATTACKS", "THRESHOLD_ATTACKS", "Attack", "AttackConstraintError", "AttackOutcome", "Norm",
     "attack_config_hash", "get_attack_class", "make_attack", "norm_of", "perturbation_norm",
 ]

@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from genrob.data import Split
-from genrob.contract import N_CLASSES, binarize, in_chunks
+from genrob.contract import N_CLASSES, THRESHOLD, binarize, in_chunks
 from genrob.models.cnn import CNN, cnn_architecture, cnn_training, train_cnn
 from genrob.models.layers import ChannelsLastUnflatten, ConvEncoder, SubPixelConvTranspose2d
 from genrob.models.registry import ModelSpec, register
@@ -171,6 +171,8 @@ class ConvVAEClassifier(nn.Module):
         if likelihood not in LIKELIHOODS:
             raise ValueError(f"unknown likelihood {likelihood!r}; choose one of {sorted(LIKELIHOODS)}")
         self.binary = likelihood != "gaussian"
+        # Binary likelihoods see the image only thresholded (genrob.contract.input_threshold).
+        self.input_threshold = THRESHOLD if self.binary else None
         self.encoder = ConvEncoderQ(channels)
         self.decoder = ConvDecoder(channels)
         self.label_model = nn.Sequential(nn.Linear(LATENT, HIDDEN), nn.ReLU(), nn.Linear(HIDDEN, N_CLASSES))
@@ -207,6 +209,8 @@ class ConvVAEClassifier(nn.Module):
 
 class BinaryCNN(CNN):
     """The CNN on the image thresholded at 0.5 (straight-through gradient)."""
+
+    input_threshold = THRESHOLD
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return super().forward(binarize(x))

@@ -50,6 +50,8 @@ class IsingClassifier(nn.Module):
     The threshold passes gradients straight through, so white-box attacks apply.
     """
 
+    input_threshold = THRESHOLD  # it sees the image only thresholded (genrob.contract.input_threshold)
+
     def __init__(self, height: int = 28, width: int = 28, n_classes: int = N_CLASSES) -> None:
         super().__init__()
         self.unary = nn.Parameter(torch.zeros(n_classes, height, width))
