@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import Sequence
 
 import matplotlib.pyplot as plt
@@ -58,9 +59,15 @@ def table_html(table: pd.DataFrame) -> str:
         if not pd.api.types.is_numeric_dtype(dtype):
             table.iloc[:, position] = table.iloc[:, position].map(named)
     with pd.option_context("display.max_colwidth", None):  # a claim or a check is read whole, never cut at "..."
-        return table.to_html(na_rep="", notebook=True, max_rows=pd.get_option("display.max_rows"),
+        html = table.to_html(na_rep="", notebook=True, max_rows=pd.get_option("display.max_rows"),
                              max_cols=pd.get_option("display.max_columns"),
                              show_dimensions=pd.get_option("display.show_dimensions"))
+    # A narrow column may break "0.43 [0.37, 0.50]" between the share and its interval, never inside the interval.
+    return INTERVAL.sub(r"[\1,&nbsp;\2]", html)
+
+
+#: An interval as :func:`genrob.results.interval_text` writes it.
+INTERVAL = re.compile(r"\[(\d+\.\d+), (\d+\.\d+)\]")
 
 
 def _blank_missing_values() -> None:

@@ -129,6 +129,11 @@ def test_a_missing_value_is_a_blank_cell_in_the_books_tables():
     assert "NaN" not in html and "<td>0.87</td>" in html and "<td></td>" in html
 
 
+def test_an_interval_in_a_table_breaks_before_its_bracket_never_inside_it():
+    html = chapter.table_html(pd.DataFrame({"worst case": ["0.43 [0.37, 0.50]"]}))
+    assert "<td>0.43 [0.37,&nbsp;0.50]</td>" in html
+
+
 def test_the_books_tables_name_models_and_attacks_as_a_reader_does():
     table = pd.DataFrame({"model": ["cnn_vae_binary", "mlp"], "check": ["pgd_l2 at least as strong as cw_l2", "ok"],
                           "value": [1, 2]}, index=pd.Index(["gaussian_nb", "pgd_linf"], name="row"))

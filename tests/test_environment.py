@@ -1,4 +1,4 @@
-"""genrob.environment: runs repeat (seeded training bit for bit, however busy the machine), subnormals flushed."""
+"""genrob.environment: runs repeat (seeded training bit for bit, however busy the machine), in IEEE arithmetic."""
 
 from __future__ import annotations
 
@@ -11,19 +11,34 @@ import pytest
 import torch
 
 
-def test_subnormal_floats_are_flushed_on_every_thread_once_genrob_is_imported():
-    """Subnormal softmax weights made the binary VAEs' input gradients ten times slower."""
-    import subprocess
-    import sys
-
+def test_subnormal_floats_are_kept_on_every_thread_once_genrob_is_imported():
+    """IEEE arithmetic: even where a caller turned flushing on before importing genrob."""
     def total(first: str) -> float:
         script = f"{first}; torch.set_num_threads(2); print((torch.full((4_000_000,), 1e-39) * 1.0).sum().item())"
         return float(subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                                     check=True).stdout)
 
-    if total("import torch") == 0.0:
-        pytest.skip("this CPU flushes subnormal floats anyway")
-    assert total("import genrob, torch") == 0.0  # every chunk, on whichever thread, saw zeros
+    assert total("import torch; torch.set_flush_denormal(True); import genrob") > 0.0
+
+
+def test_fgsm_steps_on_a_saturated_cross_entropy_whose_gradient_is_subnormal():
+    """A linear model whose runner-up class lies 95 nats behind: softmax gives it e^-95, about 5e-42, a
+    subnormal float32. The cross-entropy gradient is that small but not zero, and FGSM steps by its sign."""
+    import genrob  # noqa: F401  (sets the arithmetic)
+    from genrob.attacks import make_attack
+
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 10))
+    with torch.no_grad():
+        model[1].weight.zero_()
+        model[1].weight[1, :] = 1.0 / 784  # class 1 rises with the ink
+        model[1].bias.copy_(torch.tensor([95.0] + [0.0] * 9))
+    x, y = torch.full((1, 1, 28, 28), 0.5), torch.tensor([0])
+    probe = x.clone().requires_grad_(True)
+    (gradient,) = torch.autograd.grad(torch.nn.functional.cross_entropy(model(probe), y), probe)
+    assert 0 < gradient.abs().max() < torch.finfo(torch.float32).tiny  # subnormal, and kept
+    adversarial = make_attack("fgsm_linf", "smoke").generate(model, x, y, eps=0.1,
+                                                             device=torch.device("cpu"))
+    assert (adversarial - x).abs().max() == pytest.approx(0.1)  # a full step, not a stall
 
 
 #: Trains the smoke profile's CNN in float32 (the precision of every evidence profile) into the cache

@@ -60,8 +60,9 @@ ATTACKS: dict[str, type[Attack]] = {
     )
 }
 
-#: Bump when a change to attack code should invalidate every cached result.
-RESULTS_FORMAT = 2
+#: Bump when a change to attack code should invalidate every cached result. 3: IEEE arithmetic in every
+#: attack (format 2 flushed subnormal floats to zero, which zeroes saturated cross-entropy gradients).
+RESULTS_FORMAT = 3
 
 
 def get_attack_class(name: str) -> type[Attack]:
