@@ -46,6 +46,8 @@ ATTACK_NAMES: dict[str, str] = {
     "square_linf": "Square (l∞)",
     "transfer_pgd_linf": "transfer PGD from a CNN (l∞)",
     "transfer_pgd_l2": "transfer PGD from a CNN (l2)",
+    "threshold_flips_linf": "flips across the threshold (l∞)",
+    "threshold_flips_l2": "flips across the threshold (l2)",
     "pgd_margin_linf_long": "margin PGD, twice the budget (l∞)",
     "autoattack_rand_linf": "randomised AutoAttack (l∞)",
     "autoattack_rand_l2": "randomised AutoAttack (l2)",
