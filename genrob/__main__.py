@@ -1,7 +1,7 @@
 """Command line: run a family's sweep outside its notebook, e.g. in the background.
 
     python -m genrob sweep conv_vae --profile default [--models cnn_vae cnn] [--n 30]
-    python -m genrob adaptive markov_random_field --profile default
+    python -m genrob adaptive markov_random_field --profile default [--n 50] [--without-cascade]
     python -m genrob headline --profile default
     python -m genrob answer --profile default
     python -m genrob bench --profile default [--models cnn cnn_vae] [--batch 500]
@@ -9,7 +9,8 @@
 ``sweep`` trains what is not cached, then runs the chapter's attacks and, for
 models that sample, its EOT comparison; ``adaptive`` runs what the adaptive
 chapter needs for a family (the paper's attacks, the adaptive ones and the
-check runs). Both write the same results table the chapters read. ``headline``
+check runs; ``--without-cascade`` also runs the cascade's attacks on every image
+and prints what the cascade saved). Both write the same results table the chapters read. ``headline``
 runs (or reads) every family's adaptive evidence, writes it to the evidence store
 ``evidence/<profile>/`` (:mod:`genrob.evidence`) and then the README's headline
 table and figure from that store alone. ``answer`` writes the study's answer, as
@@ -54,7 +55,10 @@ def _parser() -> argparse.ArgumentParser:
     robust.add_argument("family", help="a model family, e.g. naive_bayes, reference")
     robust.add_argument("--profile", default="default", help=PROFILE_HELP)
     robust.add_argument("--models", nargs="+", help="only these of the family's models (default: all)")
+    robust.add_argument("--n", type=int, help="test images (default: the profile's for the family)")
     robust.add_argument("--seed", type=int, default=0)
+    robust.add_argument("--without-cascade", action="store_true",
+                        help="also run the cascade's attacks on every image, and print what the cascade saved")
     headline = commands.add_parser("headline", help="write the README's headline table and figure")
     headline.add_argument("--profile", default="default", help=PROFILE_HELP)
     answer = commands.add_parser("answer", help="write the book's answer (book/chapters/answer.md) from the adaptive "
@@ -117,14 +121,21 @@ def _answer(args: argparse.Namespace) -> int:
 
 
 def _adaptive(args: argparse.Namespace) -> int:
-    config = adaptive.family_config(args.family, profile=args.profile, seed=args.seed, models=args.models)
+    chosen = {"profile": args.profile, "n": args.n, "seed": args.seed, "models": args.models}
+    config = adaptive.family_config(args.family, **chosen)
     print(chapter.provenance(config), flush=True)
-    evidence = adaptive.evaluate_family(args.family, profile=args.profile, seed=args.seed, models=args.models)
-    print(adaptive.worst_case_table([evidence], norm="linf").to_string(), flush=True)
+    evidence = adaptive.evaluate_family(args.family, **chosen)
+    for norm in ("linf", "l2"):
+        print(adaptive.worst_case_table([evidence], norm=norm).to_string(), flush=True)
+    print(adaptive.worst_case_credits([evidence]).to_string(), flush=True)
     failed = adaptive.failed_checks([evidence])
     print(f"{len(evidence.checks)} checks, {len(failed)} failed", flush=True)
     if len(failed):
         print(failed.to_string(), flush=True)
+    if args.without_cascade:
+        saving = cost.cascade_saving(evidence.results, adaptive.every_image_runs(args.family, **chosen))
+        print("what the cascade saved (evaluations of the model, per image; seconds on this machine):", flush=True)
+        print(saving.round(3).to_string(), flush=True)
     return 0
 
 
@@ -139,7 +150,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "adaptive":
         try:
             adaptive.families_to_evaluate(args.family)
-            adaptive.family_config(args.family, profile=args.profile, models=args.models)
+            adaptive.family_config(args.family, profile=args.profile, n=args.n, models=args.models)
         except ParameterError as err:
             print(f"error: {err}", file=sys.stderr)
             return 2

@@ -1,16 +1,19 @@
 """Are they really robust? The adaptive evaluation of every model, family by family.
 
-For each family the paper's ten attacks (read from its chapter's sweep) are
-joined by the adaptive ones (:data:`genrob.attacks.ADAPTIVE_ATTACKS`) on the same
-images, at l_inf eps 0.1, 0.2, 0.3 and l_2 eps 1, 2, 3, plus three runs that
+For each family the paper's ten attacks (read from its chapter's sweep) and
+margin PGD run on every image, at l_inf eps 0.1, 0.2, 0.3 and l_2 eps 1, 2, 3;
+then the rest of the adaptive attacks run as a cascade (:data:`CASCADE`),
+cheapest first, each on the images nothing before it broke (an image broken
+within a smaller eps is broken at every larger one of the norm): transfer from
+a CNN, the flips across the threshold on a model that thresholds its input, and
+AutoAttack's standard ensemble part by part. Every model faces every attack; a
+profile scales n and the attacks' budgets, never which attacks run. Three runs
 exist only to check the others: the margin PGD with twice the budget at l_inf
 0.3 (did it converge?), the margin PGD at l_inf eps 1 (an unbounded attack must
-fool everything) and, for models that sample, randomised AutoAttack (expectation
-over the noise) at l_inf 0.3. The number that counts is the worst case, image
-by image, over every attack. A profile may spare a family's generative models
-the attacks it cannot afford (:meth:`genrob.profiles.Profile.adaptive_skipped`;
-its discriminative models still get them); a family spared randomised
-AutoAttack gets its chapter's EOT-PGD in its place.
+fool everything) and, for models that sample, randomised AutoAttack
+(expectation over the noise) at l_inf 0.3. The number that counts is the worst
+case, image by image, over every attack, with each broken image credited to
+the attack that broke it.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ import pandas as pd
 from scipy.stats import binomtest
 
 from genrob import checks, evaluate
-from genrob.attacks import ADAPTIVE_ATTACKS, ATTACKS, PAPER_ATTACKS, THRESHOLD_ATTACKS, norm_of
+from genrob.attacks import ATTACKS, PAPER_ATTACKS, THRESHOLD_ATTACKS, norm_of
 from genrob.attacks.base import SamplingModelAttack
 from genrob.data import MNIST, load_mnist, stratified_indices
 from genrob.evaluate import per_image_outcome
@@ -35,7 +38,7 @@ from genrob.paper import mnist_challenge, paper_claims, paper_robustness
 from genrob.params import ParameterError, SweepConfig, sampling_models, sweep_config, thresholding_models
 from genrob.profiles import get_profile
 from genrob.names import attack_name, budget, model_name, readable
-from genrob.results import fraction_text, interval_text, wilson_interval
+from genrob.results import EVERY_IMAGE, fraction_text, interval_text, wilson_interval
 
 LINF_EPS = (0.1, 0.2, 0.3)
 L2_EPS = (1.0, 2.0, 3.0)
@@ -66,6 +69,20 @@ class FamilyEvidence:
     outcome: Outcome | None = dataclasses.field(default=None, repr=False, compare=False)
 
 
+#: The attacks run on every image: the checks compare the others with margin PGD (:mod:`genrob.checks`).
+COMPLETE_ADAPTIVE: tuple[str, ...] = ("pgd_margin_linf", "pgd_margin_l2")
+#: The cascade's order, cheapest first per image (measured in evaluations of the model): transfer costs
+#: one evaluation (its gradients are the surrogate CNN's), the flips across the threshold some hundreds of
+#: forward passes, AutoAttack's parts in its own order (APGD-CE 100 gradients, APGD-T and FAB-T 100 for each
+#: of 9 target classes, Square 5 000 forward passes). Transfer and Square run after margin PGD, so what
+#: they break is what the target's gradient missed (the gradient-masking checks).
+CASCADE: tuple[str, ...] = (
+    "transfer_pgd_linf", "transfer_pgd_l2", *THRESHOLD_ATTACKS,
+    "apgd_ce_linf", "apgd_t_linf", "fab_t_linf", "square_linf",
+    "apgd_ce_l2", "apgd_t_l2", "fab_t_l2", "square_l2",
+)
+
+
 def family_config(family: str, *, profile: str, n: int | None = None, seed: int = 0,
                   models: list[str] | None = None) -> SweepConfig:
     """The paper's and the adaptive attacks on a family's own models, on the adaptive grid.
@@ -79,60 +96,66 @@ def family_config(family: str, *, profile: str, n: int | None = None, seed: int 
     except ValueError as err:
         raise ParameterError(str(err)) from None
     n = n if n is not None else chosen.adaptive_n_for(family)
-    skipped = chosen.adaptive_skipped(family)
-    attacks = PAPER_ATTACKS + tuple(a for a in ADAPTIVE_ATTACKS if a not in skipped)
-    return sweep_config(profile=profile, family=family, models=models, attacks=attacks,
+    return sweep_config(profile=profile, family=family, models=models,
+                        attacks=PAPER_ATTACKS + COMPLETE_ADAPTIVE + CASCADE,
                         linf_eps=LINF_EPS, l2_eps=L2_EPS, n=n, seed=seed)
 
 
-def check_configs(config: SweepConfig, *, family: str) -> list[SweepConfig]:
+def check_configs(config: SweepConfig) -> list[SweepConfig]:
     """The runs that test the others: doubled budget, unbounded eps, expectation over the noise
-    (randomised AutoAttack, or EOT-PGD where the profile spares the family AutoAttack)."""
+    (randomised AutoAttack, on the models that sample)."""
     sampling = sampling_models(config)
     runs = [dataclasses.replace(config, attacks=("pgd_margin_linf_long",), linf_eps=(HEADLINE_EPS,)),
             dataclasses.replace(config, attacks=("pgd_margin_linf",), linf_eps=(UNBOUNDED_EPS,))]
-    if sampling and "autoattack_rand_linf" in config.profile.adaptive_skipped(family):
-        runs.append(dataclasses.replace(config, models=sampling, attacks=("eot_pgd_linf",), linf_eps=LINF_EPS))
-    elif sampling:
+    if sampling:
         runs.append(dataclasses.replace(config, models=sampling, attacks=("autoattack_rand_linf",),
                                         linf_eps=(HEADLINE_EPS,)))
     return runs
 
 
-def threshold_runs(config: SweepConfig) -> list[SweepConfig]:
-    """The attacks in the threat model of a thresholded input (flips across the threshold, scored by exact
-    forward passes), on the models of ``config`` that threshold: part of their worst case."""
+def cascade_configs(config: SweepConfig) -> list[SweepConfig]:
+    """The cascade of ``config``'s models, grouped by the attacks they face: the flips across the threshold
+    only on the models that threshold their input (:func:`genrob.params.thresholding_models`)."""
     thresholding = thresholding_models(config)
-    return [dataclasses.replace(config, models=thresholding, attacks=THRESHOLD_ATTACKS)] if thresholding else []
-
-
-def spared_runs(config: SweepConfig, *, family: str) -> list[SweepConfig]:
-    """The adaptive attacks the profile spares a family, run on its discriminative models all the
-    same: the cost that spares them is the generative models' (a CNN's is a thousandth of it)."""
-    spared = [a for a in config.profile.adaptive_skipped(family) if a in ADAPTIVE_ATTACKS]
-    cheap = tuple(m for m in config.models if get_spec(m).kind != "generative")
-    return [dataclasses.replace(config, models=cheap, attacks=tuple(spared))] if spared and cheap else []
-
-
-def not_run_note(family: str, *, profile: str) -> str:
-    """A sentence naming the adaptive attacks the profile spares ``family`` ("" when it runs them all)."""
-    skipped = get_profile(profile).adaptive_skipped(family)
-    if not skipped:
-        return ""
-    return (f" Not run on this family's generative models at the `{profile}` profile, for their cost: "
-            + ", ".join(f"`{a}`" for a in skipped) + " (its discriminative models get them; the `full` "
-            "profile runs them on every model).")
+    groups = [(tuple(m for m in config.models if m not in thresholding),
+               tuple(a for a in CASCADE if a not in THRESHOLD_ATTACKS)),
+              (thresholding, CASCADE)]
+    return [dataclasses.replace(config, models=models, attacks=attacks) for models, attacks in groups if models]
 
 
 def evaluate_family(family: str, *, profile: str, n: int | None = None, seed: int = 0,
                     models: list[str] | None = None, data: MNIST | None = None) -> FamilyEvidence:
     """Run (or read) every attack on a family's models and judge the numbers."""
     config = family_config(family, profile=profile, n=n, seed=seed, models=models)
-    runs = [config, *spared_runs(config, family=family), *threshold_runs(config), *check_configs(config, family=family)]
-    results = pd.concat([evaluate.sweep(c, data=data) for c in runs], ignore_index=True)
+    complete = evaluate.sweep(dataclasses.replace(config, attacks=PAPER_ATTACKS + COMPLETE_ADAPTIVE), data=data)
+
+    images_of: dict[tuple[str, str, float], str] = {}  # a cascade row's images; absent: every image
+
+    def outcome(model: str, attack: str, eps: float) -> dict[str, np.ndarray]:
+        return per_image_outcome(config, model, attack, eps, data=data,
+                                 images=images_of.get((model, attack, round(float(eps), 10)), EVERY_IMAGE))
+
+    def before(model: str, norm: str, eps: float) -> tuple[np.ndarray, np.ndarray]:
+        attacks = complete.loc[(complete["model"] == model) & (complete["norm"] == norm)
+                               & (complete["eps"] == eps), "attack"]
+        arrays = [outcome(model, a, eps) for a in attacks]
+        return arrays[0]["clean_correct"], np.logical_or.reduce([a["fooled"] for a in arrays])
+
+    cascaded = [evaluate.cascade(c, before=before, data=data) for c in cascade_configs(config)]
+    checking = [evaluate.sweep(c, data=data) for c in check_configs(config)]
+    results = pd.concat([complete, *cascaded, *checking], ignore_index=True)
+    images_of.update({(r.model, r.attack, round(float(r.eps), 10)): r.images for r in pd.concat(cascaded).itertuples()}
+                     if cascaded else {})
     images = stratified_indices((data if data is not None else load_mnist()).test.y, config.n, seed=config.seed)
-    return judge_family(config, results, images=images.numpy(),
-                        outcome=lambda model, attack, eps: per_image_outcome(config, model, attack, eps, data=data))
+    return judge_family(config, results, images=images.numpy(), outcome=outcome)
+
+
+def every_image_runs(family: str, *, profile: str, n: int | None = None, seed: int = 0,
+                     models: list[str] | None = None, data: MNIST | None = None) -> pd.DataFrame:
+    """The cascade's attacks run the way the cascade avoids: each on every correctly classified image at
+    every eps (sweeps; what the cascade saves is measured against them, :func:`genrob.cost.cascade_saving`)."""
+    config = family_config(family, profile=profile, n=n, seed=seed, models=models)
+    return pd.concat([evaluate.sweep(c, data=data) for c in cascade_configs(config)], ignore_index=True)
 
 
 def judge_family(config: SweepConfig, results: pd.DataFrame, *, images: np.ndarray,
@@ -254,7 +277,7 @@ def verdicts(evidence: list[FamilyEvidence]) -> pd.DataFrame:
                 "clean": worst["clean_accuracy"], "paper": claimed,
                 "ours_paper_attacks": papers_attacks["robust_accuracy"].min(),
                 "worst_case": worst["worst_case_accuracy"], "worst_ci_low": worst["ci_low"],
-                "worst_ci_high": worst["ci_high"], "strongest_attack": worst["strongest_attack"],
+                "worst_ci_high": worst["ci_high"], "broke_most": worst["broke_most"],
                 "failed_checks": "; ".join(failed) if len(failed) else "none",
                 "verdict": verdict, "n_to_decide": needed,
             })
@@ -271,65 +294,124 @@ def compare_intervals(first: tuple[float, float], second: tuple[float, float]) -
     return "no clear difference"
 
 
+@dataclass
+class Breaks:
+    """Who broke which image, for one model at one (norm, eps) (:func:`breaks`)."""
+
+    eps: float
+    clean: np.ndarray  # (n,) bool: classified correctly before any attack
+    order: list[str]  # the attacks in the order their breaks are credited
+    fooled: dict[str, np.ndarray]  # per attack, (n,) bool: the images it broke (a cascade run: that it reached)
+    credit: np.ndarray  # (n,) str: the attack credited with breaking each image, "" where none did
+    #: Per attack of the cascade, (n,) bool: the images it met (correct, and not broken before it).
+    reached: dict[str, np.ndarray]
+
+    @property
+    def survives(self) -> np.ndarray:
+        return self.clean & (self.credit == "")
+
+
+def breaks(model: str, per_eps: dict[float, list[str]], outcome: Outcome,
+           cascaded: Callable[[str, float], bool] = lambda attack, eps: False) -> list[Breaks]:
+    """Eps by eps from the smallest, which attack of ``per_eps[eps]`` broke each image of ``model``.
+
+    An image broken within a smaller eps is broken at every larger one (its adversarial lies in the larger
+    ball) and keeps its credit. At one eps, an image goes to the first attack that broke it: the attacks run
+    on every image first, the one that broke the most alone first, then the cascade's (``cascaded``) in the
+    order they ran, each of which broke only what the attacks before it had left.
+    """
+    found, credit = [], None
+    for eps in sorted(per_eps):
+        names = per_eps[eps]
+        if not names:
+            continue
+        outcomes = {a: outcome(model, a, eps) for a in names}
+        clean = next(iter(outcomes.values()))["clean_correct"]
+        fooled = {a: clean & o["fooled"] for a, o in outcomes.items()}
+        in_cascade = {a for a in names if cascaded(a, eps)}
+        complete = sorted((a for a in names if a not in in_cascade), key=lambda a: -int(fooled[a].sum()))
+        order = complete + [a for a in names if a in in_cascade]
+        credit = np.full(len(clean), "", dtype=object) if credit is None else credit.copy()
+        reached = {}
+        for attack in order:
+            if attack in in_cascade:
+                reached[attack] = clean & (credit == "")
+            credit[fooled[attack] & (credit == "")] = attack
+        found.append(Breaks(eps, clean, order, fooled, credit, reached))
+    return found
+
+
 def worst_case(config: SweepConfig, *, norm: str, results: pd.DataFrame | None = None,
                data: MNIST | None = None, outcome: Outcome | None = None,
                survivors: dict[tuple[str, str, float], np.ndarray] | None = None) -> pd.DataFrame:
-    """Per model and eps: the share of images that survive every ``norm`` attack run at that eps.
+    """Per model and eps: the share of images that survive every ``norm`` attack run at that eps or a
+    smaller one, image by image, and the attack credited with breaking the most of them (:func:`breaks`).
 
-    An image counts as robust only if no attack fooled it, image by image; the
-    strongest single attack is shown beside it. The attacks are those of
-    ``config`` at each eps of its grid or, given ``results`` (rows of sweeps with
-    ``config``'s profile, n and seed), whatever those rows ran at each eps.
-    Reads the sweeps' per-image files, or ``outcome`` where given. ``survivors``, where given,
-    receives each (model, norm, eps)'s per-image outcome: True where the image survived every attack.
+    The attacks are those of ``config`` at each eps of its grid or, given ``results``
+    (rows of sweeps and cascades with ``config``'s profile, n and seed), whatever
+    those rows ran at each eps. Reads the sweeps' per-image files, or ``outcome``
+    where given. ``survivors``, where given, receives each (model, norm, eps)'s
+    per-image outcome: True where the image survived every attack.
     """
     if outcome is None:
         def outcome(model: str, attack: str, eps: float) -> dict[str, np.ndarray]:
             return per_image_outcome(config, model, attack, eps, data=data)
     rows = []
     for model in config.models:
-        if results is None:
-            grid = config.linf_eps if norm == "linf" else config.l2_eps
-            per_eps = {eps: [a for a in config.attacks if norm_of(a) == norm and eps in config.eps_for(a)]
-                       for eps in grid}
-        else:
-            part = results[(results["model"] == model) & (results["norm"] == norm)]
-            per_eps = {eps: list(dict.fromkeys(part.loc[part["eps"] == eps, "attack"]))
-                       for eps in sorted(part["eps"].unique())}
-        for eps, names in per_eps.items():
-            if not names:
-                continue
-            outcomes = {a: outcome(model, a, eps) for a in names}
-            clean = next(iter(outcomes.values()))["clean_correct"]
-            survives = {a: clean & ~o["fooled"] for a, o in outcomes.items()}
-            every = np.logical_and.reduce(list(survives.values()))
+        per_eps, cascaded = _attacks_per_eps(config, model, norm, results)
+        for found in breaks(model, per_eps, outcome, cascaded):
+            every = found.survives
             if survivors is not None:
-                survivors[(model, norm, eps)] = every
-            strongest = min(survives, key=lambda a: survives[a].sum())
+                survivors[(model, norm, found.eps)] = every
+            counts = pd.Series(found.credit[found.credit != ""], dtype=object).value_counts(sort=False)
+            most = str(counts.idxmax()) if len(counts) else ""
             low, high = wilson_interval(int(every.sum()), len(every))
-            rows.append({"model": model, "norm": norm, "eps": eps, "n": len(every), "attacks": len(names),
-                         "clean_accuracy": clean.mean(), "worst_case_accuracy": every.mean(),
-                         "ci_low": low, "ci_high": high, "strongest_attack": strongest,
-                         "strongest_attack_accuracy": survives[strongest].mean()})
+            rows.append({"model": model, "norm": norm, "eps": found.eps, "n": len(every),
+                         "attacks": len(found.order), "clean_accuracy": found.clean.mean(),
+                         "worst_case_accuracy": every.mean(), "ci_low": low, "ci_high": high,
+                         "broke_most": most, "broke_most_images": int(counts.max()) if len(counts) else 0})
     return pd.DataFrame(rows)
 
 
+def _attacks_per_eps(config: SweepConfig, model: str, norm: str, results: pd.DataFrame | None
+                     ) -> tuple[dict[float, list[str]], Callable[[str, float], bool]]:
+    """The ``norm`` attacks run on ``model`` at each eps (from ``results`` where given, in their order, else
+    ``config``'s), and which of them ran in the cascade."""
+    if results is None:
+        grid = config.linf_eps if norm == "linf" else config.l2_eps
+        return ({eps: [a for a in config.attacks if norm_of(a) == norm and eps in config.eps_for(a)]
+                 for eps in grid}, lambda attack, eps: False)
+    part = results[(results["model"] == model) & (results["norm"] == norm)]
+    per_eps = {eps: list(dict.fromkeys(part.loc[part["eps"] == eps, "attack"])) for eps in sorted(part["eps"].unique())}
+    ran_on = part["images"] if "images" in part else [EVERY_IMAGE] * len(part)  # rows from before the cascade
+    in_cascade = {(a, round(float(e), 10)) for a, e, images in zip(part["attack"], part["eps"], ran_on)
+                  if images != EVERY_IMAGE}
+    return per_eps, lambda attack, eps: (attack, round(float(eps), 10)) in in_cascade
+
+
 #: What became of each attacked image (:func:`attack_breaks`).
-WRONG_BEFORE, BROKEN, SURVIVES = "wrong before any attack", "broken", "survives"
+WRONG_BEFORE, BROKEN, BROKEN_EARLIER, SURVIVES = (
+    "wrong before any attack", "broken", "broken by an attack before it", "survives")
 
 
 def attack_breaks(family: FamilyEvidence, *, norm: str = "linf", eps: float = HEADLINE_EPS) -> pd.DataFrame:
     """Which attack broke which image: per model of ``family``, attack of its worst case at (``norm``,
-    ``eps``) and test image, whether the model got the image wrong before any attack, the attack fooled
-    it, or it survived. Read from the per-image outcomes behind the worst case (cache or store)."""
-    on_budget = family.results[(family.results["norm"] == norm) & (family.results["eps"] == eps)]
-    on_budget = on_budget[~judged_by_sampling(on_budget)]
+    ``eps``) and test image, whether the model got the image wrong before any attack, the attack fooled it,
+    a cascade's attack never met it (an attack before it, or at a smaller eps, had broken it), or it
+    survived. Read from the per-image outcomes behind the worst case (cache or store)."""
+    on_grid = family.results[~judged_by_sampling(family.results)]
     images = next(iter(family.survivors.values())).index if family.survivors else None
     rows = []
     for model in family.config.models:
-        for attack in dict.fromkeys(on_budget.loc[on_budget["model"] == model, "attack"]):
-            arrays = family.outcome(model, attack, eps)
-            state = np.where(~arrays["clean_correct"], WRONG_BEFORE, np.where(arrays["fooled"], BROKEN, SURVIVES))
+        per_eps, cascaded = _attacks_per_eps(family.config, model, norm, on_grid[on_grid["eps"] <= eps])
+        found = [b for b in breaks(model, per_eps, family.outcome, cascaded) if b.eps == eps]
+        if not found:
+            continue
+        b = found[0]
+        for attack in per_eps[eps]:
+            earlier = b.clean & ~b.reached[attack] if attack in b.reached else np.zeros(len(b.clean), bool)
+            state = np.where(~b.clean, WRONG_BEFORE, np.where(b.fooled[attack], BROKEN,
+                                                              np.where(earlier, BROKEN_EARLIER, SURVIVES)))
             rows.append(pd.DataFrame({"model": model, "attack": attack, "norm": norm, "eps": eps,
                                       "image": images if images is not None else np.arange(len(state)),
                                       "state": state}))
@@ -508,7 +590,8 @@ def with_n_to_decide(finding: str, needed: float | None, *, images: str = "image
 
 def verdict_table(verdicts_table: pd.DataFrame) -> pd.DataFrame:
     """:func:`verdicts` as a reader reads it: per model (by name), n, the paper's number, ours under the
-    paper's attacks and our worst case with their 95% intervals, the attack that did most, the ruling
+    paper's attacks and our worst case with their 95% intervals, the attack credited with breaking the most
+    images, the ruling
     (with the n that would decide it where this n cannot)."""
     table = pd.DataFrame({
         "n": verdicts_table["n"].to_numpy(),
@@ -516,7 +599,7 @@ def verdict_table(verdicts_table: pd.DataFrame) -> pd.DataFrame:
         "ours, the paper's attacks": [fraction_text(a, n) for a, n in zip(verdicts_table["ours_paper_attacks"],
                                                                     verdicts_table["n"])],
         "ours, worst case": [fraction_text(a, n) for a, n in zip(verdicts_table["worst_case"], verdicts_table["n"])],
-        "strongest attack": [attack_name(a) for a in verdicts_table["strongest_attack"]],
+        "broke most": [attack_name(a) if a else "" for a in verdicts_table["broke_most"]],
         "ruling": [with_n_to_decide(v, n) for v, n in zip(verdicts_table["verdict"], verdicts_table["n_to_decide"])],
     }, index=pd.Index([model_name(m) for m in verdicts_table["model"]], name="model"))
     return table
@@ -557,12 +640,25 @@ def worst_case_table(evidence: list[FamilyEvidence], *, norm: str) -> pd.DataFra
     return table
 
 
+def worst_case_credits(evidence: list[FamilyEvidence]) -> pd.DataFrame:
+    """Per model (by name) and budget: n, the worst case with its 95% interval, and the attack credited
+    with breaking the most images (:func:`breaks`) with how many."""
+    worst = pd.concat([e.worst_case for e in evidence], ignore_index=True)
+    return pd.DataFrame({
+        "budget": [budget(norm, eps) for norm, eps in zip(worst["norm"], worst["eps"])],
+        "n": worst["n"].to_numpy(),
+        "worst case": [fraction_text(a, n) for a, n in zip(worst["worst_case_accuracy"], worst["n"])],
+        "broke most": [f"{attack_name(a)}: {k}" if a else "" for a, k in
+                       zip(worst["broke_most"], worst["broke_most_images"])],
+    }, index=pd.Index([model_name(m) for m in worst["model"]], name="model"))
+
+
 def sampling_worst_case_table(evidence: list[FamilyEvidence]) -> pd.DataFrame:
     """The worst case of the attacks judged by the sampling model, per model (by name) and budget, with
     its own clean accuracy, both with 95% intervals, and the attack that did most (empty where no family
     has a model that samples)."""
     parts = [e.sampling_worst_case for e in evidence if len(e.sampling_worst_case)]
-    columns = ["budget", "n", "clean", "worst case", "strongest attack"]
+    columns = ["budget", "n", "clean", "worst case", "broke most"]
     if not parts:
         return pd.DataFrame(columns=columns)
     table = pd.concat(parts, ignore_index=True)
@@ -571,7 +667,7 @@ def sampling_worst_case_table(evidence: list[FamilyEvidence]) -> pd.DataFrame:
         "n": table["n"].to_numpy(),
         "clean": [fraction_text(a, n) for a, n in zip(table["clean_accuracy"], table["n"])],
         "worst case": [fraction_text(a, n) for a, n in zip(table["worst_case_accuracy"], table["n"])],
-        "strongest attack": [attack_name(a) for a in table["strongest_attack"]],
+        "broke most": [attack_name(a) if a else "" for a in table["broke_most"]],
     }, index=pd.Index([model_name(m) for m in table["model"]], name="model"))[columns]
 
 

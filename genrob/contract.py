@@ -11,6 +11,7 @@ which is how attack libraries find its device.
 from __future__ import annotations
 
 import contextlib
+from dataclasses import dataclass
 from typing import Callable, Iterator, Literal, Sequence, TypeVar
 
 import torch
@@ -185,3 +186,33 @@ def smooth_threshold_gradient(temperature: float) -> Iterator[None]:
         yield
     finally:
         _gradient_temperature = previous
+
+
+@dataclass
+class Evaluations:
+    """How many images a model was evaluated on (forward passes) and differentiated through (backward
+    passes), counted per image: what an attack cost, whatever the machine."""
+
+    forward: int = 0
+    gradient: int = 0
+
+
+@contextlib.contextmanager
+def counting_evaluations(model: nn.Module) -> Iterator[Evaluations]:
+    """Count ``model``'s evaluations while the block runs: each call adds its batch's images to
+    ``forward`` and, where a gradient flows back through its output, to ``gradient``."""
+    count = Evaluations()
+
+    def counted(module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
+        images = len(inputs[0])
+        count.forward += images
+        if isinstance(output, torch.Tensor) and output.requires_grad:
+            def backward(grad: torch.Tensor) -> None:
+                count.gradient += images
+            output.register_hook(backward)
+
+    handle = model.register_forward_hook(counted)
+    try:
+        yield count
+    finally:
+        handle.remove()

@@ -8,23 +8,25 @@ table are never recomputed.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pandas as pd
 import torch
 from torch import nn
 
-from genrob.attacks import Attack, attack_config_hash, make_attack
-from genrob.contract import logit_margin, model_device, predict
+from genrob.attacks import Attack, attack_config_hash, make_attack, norm_of
+from genrob.contract import Evaluations, counting_evaluations, logit_margin, model_device, predict
 from genrob.data import MNIST, Split, evaluation_subset, load_mnist
 from genrob.environment import code_version, progress, report, seed_everything, torch_device, use_precision
 from genrob.models import get_spec, load_model
 from genrob.params import SweepConfig
 from genrob.results import (
-    append_rows, existing_keys, fingerprint, load_per_image, memoised, per_image_dir, read_results, row_key,
+    EVERY_IMAGE, append_rows, existing_keys, fingerprint, load_per_image, memoised, per_image_dir, read_results, row_key,
     save_per_image, wilson_interval,
 )
 
@@ -45,15 +47,21 @@ def clean_accuracy(models: dict[str, nn.Module], split: Split) -> pd.DataFrame:
 
 
 def _row(base: dict, eps: float, clean_correct: np.ndarray, fooled: np.ndarray,
-         perturbation: np.ndarray, seconds: float) -> dict:
+         perturbation: np.ndarray, seconds: float, evaluations: Evaluations, *,
+         attacked: np.ndarray | None = None, broken_before: np.ndarray | None = None) -> dict:
+    """A results row; a cascade's (``attacked`` given) counts as robust only what survived ``broken_before``
+    and this attack."""
     n = len(clean_correct)
     clean = int(clean_correct.sum())
-    robust = int((clean_correct & ~fooled).sum())
+    broken = fooled if broken_before is None else fooled | broken_before
+    robust = int((clean_correct & ~broken).sum())
     low, high = wilson_interval(robust, n)
     sizes = perturbation[fooled]
-    return {**base, "eps": float(eps), "clean_correct": clean, "clean_accuracy": clean / n,
+    return {**base, "eps": float(eps), "attacked": int((clean_correct if attacked is None else attacked).sum()),
+            "clean_correct": clean, "clean_accuracy": clean / n,
             "robust_correct": robust, "robust_accuracy": robust / n, "robust_ci_low": low,
             "robust_ci_high": high, "median_perturbation": float(np.median(sizes)) if len(sizes) else math.nan,
+            "forward_evals": evaluations.forward, "gradient_evals": evaluations.gradient,
             "wall_time_s": round(seconds, 3), "code_version": code_version()}
 
 
@@ -66,25 +74,28 @@ def _cell_base(config: SweepConfig, model_name: str, attack) -> dict:
     spec = get_spec(model_name)
     return {"profile": config.profile.name, "model": model_name, "model_config": spec.config_hash(config.profile),
             "kind": spec.kind, "attack": attack.name, "attack_config": attack_config_hash(attack),
-            "norm": attack.norm, "n": config.n, "seed": config.seed}
+            "norm": attack.norm, "n": config.n, "seed": config.seed, "images": EVERY_IMAGE}
 
 
 def _per_image_path(config: SweepConfig, base: dict, eps: float | None) -> Path:
     """Where a cell's per-image arrays live: one file per eps, one per minimisation search."""
     folder = per_image_dir(config.profile) / f"{base['model']}-{base['model_config']}"
     stem = f"{base['attack']}-{base['attack_config']}-n{config.n}-s{config.seed}"
+    if base["images"] != EVERY_IMAGE:
+        stem += f"-{base['images']}"
     return folder / (f"{stem}-minimal.npz" if eps is None else f"{stem}-eps{eps:g}.npz")
 
 
 def per_image_outcome(config: SweepConfig, model: str, attack: str, eps: float, *,
-                      data: MNIST | None = None) -> dict[str, np.ndarray]:
-    """The per-image arrays of a sweep cell at ``eps`` (``clean_correct``, ``fooled``, ``perturbation``).
+                      data: MNIST | None = None, images: str = EVERY_IMAGE) -> dict[str, np.ndarray]:
+    """The per-image arrays of a sweep cell at ``eps`` (``clean_correct``, ``fooled``, ``perturbation``),
+    or of a cascade's run on ``images`` (its row's ``images``; ``fooled`` marks what it broke).
 
     A minimisation attack's search is stored once; what it means at ``eps`` is
     worked out from its adversarials (one forward pass of the model) and kept.
     """
     spec = make_attack(attack, config.profile)
-    base = _cell_base(config, model, spec)
+    base = {**_cell_base(config, model, spec), "images": images}
     path = _per_image_path(config, base, eps)
     arrays = load_per_image(path)
     search = load_per_image(_per_image_path(config, base, None)) if spec.minimisation and arrays is None else None
@@ -140,28 +151,33 @@ def _run_cell(model: nn.Module, attack, subset: Split, base: dict, todo: list[fl
         cached = load_per_image(path)
         if cached is None:
             t0 = time.perf_counter()
-            clean_correct, adversarial = attack.search(model, subset.x, subset.y, device=device,
-                                                       seed=config.seed, batch_size=batch_size, bar=bar)
+            with counting_evaluations(model) as evaluations:
+                clean_correct, adversarial = attack.search(model, subset.x, subset.y, device=device,
+                                                           seed=config.seed, batch_size=batch_size, bar=bar)
             cached = {"clean_correct": clean_correct, "adversarial": adversarial.numpy(),
-                      "seconds": np.array(time.perf_counter() - t0)}
+                      "seconds": np.array(time.perf_counter() - t0),
+                      "evaluations": np.array([evaluations.forward, evaluations.gradient])}
             save_per_image(path, **cached)
+        # A search stored before evaluations were counted reads as none counted.
+        searched = Evaluations(*(int(v) for v in cached.get("evaluations", (0, 0))))
         out = attack.outcome(model, subset.x, subset.y, cached["clean_correct"],
                              torch.from_numpy(cached["adversarial"]), todo)
         for k, eps in enumerate(todo):  # what the search means at each eps, for the worst case
             save_per_image(_per_image_path(config, base, eps), clean_correct=out.clean_correct,
                            fooled=out.fooled[k], perturbation=out.perturbation[k])
-        rows = [_row(base, eps, out.clean_correct, out.fooled[k], out.perturbation[k], float(cached["seconds"]))
-                for k, eps in enumerate(todo)]
+        rows = [_row(base, eps, out.clean_correct, out.fooled[k], out.perturbation[k], float(cached["seconds"]),
+                     searched) for k, eps in enumerate(todo)]
         append_rows(config.profile, rows)
     else:
         for eps in todo:
             t0 = time.perf_counter()
-            out = attack.run(model, subset.x, subset.y, [eps], device=device, seed=config.seed,
-                             batch_size=batch_size, bar=bar)
+            with counting_evaluations(model) as evaluations:
+                out = attack.run(model, subset.x, subset.y, [eps], device=device, seed=config.seed,
+                                 batch_size=batch_size, bar=bar)
             seconds = time.perf_counter() - t0
             save_per_image(_per_image_path(config, base, eps), clean_correct=out.clean_correct,
                            fooled=out.fooled[0], perturbation=out.perturbation[0])
-            row = _row(base, eps, out.clean_correct, out.fooled[0], out.perturbation[0], seconds)
+            row = _row(base, eps, out.clean_correct, out.fooled[0], out.perturbation[0], seconds, evaluations)
             append_rows(config.profile, [row])  # written at once: an interruption loses at most this eps
             rows.append(row)
     bar.close()
@@ -196,6 +212,93 @@ def sweep(config: SweepConfig, *, data: MNIST | None = None, device: torch.devic
             load_surrogate(attack, device)
             seed_everything(config.seed)
             _run_cell(model, attack, subset, base, todo, config, device, batch_size)
+    return _rows_of(config, wanted)
+
+
+#: Per (model, norm, eps), what a cascade starts from: which images the model classifies correctly and
+#: which of them the attacks run before it (on every image) already broke.
+BrokenBefore = Callable[[str, str, float], tuple[np.ndarray, np.ndarray]]
+
+
+def images_id(attacked: np.ndarray) -> str:
+    """The ``images`` of a cascade row: a short hash of which images its attack ran on."""
+    return "cascade-" + hashlib.sha256(np.packbits(np.asarray(attacked, bool)).tobytes()).hexdigest()[:10]
+
+
+def cascade(config: SweepConfig, *, before: BrokenBefore, data: MNIST | None = None,
+            device: torch.device | str | None = None, batch_size: int = DEFAULT_BATCH_SIZE) -> pd.DataFrame:
+    """Run the attacks of ``config`` as a cascade: in their order, each on the images nothing has broken yet.
+
+    Per model and norm, eps by eps from the smallest: an image starts broken if ``before`` says so or if it
+    was broken at a smaller eps of the norm (an adversarial within a smaller ball lies in every larger
+    one); each attack then runs only on the correctly classified images still standing, and what it breaks
+    is taken from the attacks after it. Each run is a results row (its ``images`` name the images it ran
+    on, so a change earlier in the cascade reruns what follows) with per-image arrays whose ``fooled`` marks
+    the images this attack broke: every broken image is credited to the first attack that broke it.
+    Fixed-eps attacks only. Returns the rows in cascade order.
+    """
+    device = torch.device(device) if device is not None else torch_device()
+    use_precision(config.profile.torch_dtype)
+    data = (data if data is not None else load_mnist()).to(config.profile.torch_dtype)
+    subset = evaluation_subset(data.test, config.n, seed=config.seed)
+    done = existing_keys(read_results(config.profile))
+    wanted: list[tuple] = []
+    for model_name in config.models:
+        model = None
+        for norm in ("linf", "l2"):
+            attacks = [make_attack(a, config.profile) for a in config.attacks if norm_of(a) == norm]
+            carried = np.zeros(config.n, dtype=bool)
+            for eps in (config.linf_eps if norm == "linf" else config.l2_eps) if attacks else ():
+                clean_correct, broken = before(model_name, norm, eps)
+                broken = broken | carried
+                for attack in attacks:
+                    todo = clean_correct & ~broken
+                    base = {**_cell_base(config, model_name, attack), "images": images_id(todo)}
+                    key = row_key({**base, "eps": eps})
+                    path = _per_image_path(config, base, eps)
+                    arrays = load_per_image(path) if key in done else None
+                    if arrays is None:
+                        if model is None and todo.any():
+                            model = load_model(model_name, config.profile, data=data, device=device)
+                        arrays, row = _cascade_cell(model, attack, subset, base, eps, todo, clean_correct, broken,
+                                                    config=config, device=device, batch_size=batch_size)
+                        save_per_image(path, **arrays)
+                        append_rows(config.profile, [row])  # written at once: an interruption loses one run
+                        done.add(key)
+                    wanted.append(key)
+                    broken = broken | arrays["fooled"]
+                carried = broken
+    return _rows_of(config, wanted)
+
+
+def _cascade_cell(model: nn.Module | None, attack: Attack, subset: Split, base: dict, eps: float,
+                  todo: np.ndarray, clean_correct: np.ndarray, broken: np.ndarray, *, config: SweepConfig,
+                  device: torch.device, batch_size: int) -> tuple[dict[str, np.ndarray], dict]:
+    """One cascade run: ``attack`` at ``eps`` on the images of ``todo`` (none: nothing to run)."""
+    evaluations, seconds = Evaluations(), 0.0
+    fooled, perturbation = np.zeros(len(todo), dtype=bool), np.full(len(todo), np.nan)
+    if todo.any():
+        load_surrogate(attack, device)
+        seed_everything(config.seed)
+        bar = progress(total=len(subset), desc=f"{base['model']} x {attack.name} (cascade)", unit="img",
+                       leave=False)
+        t0 = time.perf_counter()
+        with counting_evaluations(model) as evaluations:
+            out = attack.run(model, subset.x, subset.y, [eps], device=device, seed=config.seed,
+                             batch_size=batch_size, bar=bar, only=todo)
+        seconds = time.perf_counter() - t0
+        bar.close()
+        fooled, perturbation = out.fooled[0], out.perturbation[0]
+    row = _row(base, eps, clean_correct, fooled, perturbation, seconds, evaluations, attacked=todo,
+               broken_before=broken)
+    report(f"{base['model']} x {attack.name} at {eps:g}: broke {int(fooled.sum())} of the {int(todo.sum())} "
+           f"images left ({seconds:.1f}s)")
+    return {"clean_correct": clean_correct, "fooled": fooled, "perturbation": perturbation,
+            "attacked": todo}, row
+
+
+def _rows_of(config: SweepConfig, wanted: list[tuple]) -> pd.DataFrame:
+    """The rows of the results table with the keys ``wanted``, in that order."""
     table = read_results(config.profile)
     keys = [row_key(r) for r in table.to_dict("records")]
     position = {key: i for i, key in enumerate(keys)}

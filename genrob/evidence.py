@@ -25,7 +25,7 @@ from genrob.adaptive import FamilyEvidence
 from genrob.environment import REPO_ROOT, atomic_write, thread_count
 from genrob.models import get_spec
 from genrob.profiles import get_profile
-from genrob.results import COLUMNS
+from genrob.results import COLUMNS, EVERY_IMAGE
 
 EVIDENCE_DIR = REPO_ROOT / "evidence"
 #: What identifies one attack run's per-image outcome within a profile's store.
@@ -103,7 +103,9 @@ def load(profile: str) -> list[FamilyEvidence]:
     provenance(profile)  # a clear error where there is no store
     folder = store_dir(profile)
     results = pd.read_csv(folder / "results.csv",
-                          dtype={"model_config": str, "attack_config": str, "code_version": str})
+                          dtype={"model_config": str, "attack_config": str, "code_version": str, "images": str})
+    # a store written before the cascade holds rows that all ran on every image
+    results = results.fillna({"images": EVERY_IMAGE}) if "images" in results else results.assign(images=EVERY_IMAGE)
     images = pd.read_csv(folder / "images.csv")
     outcomes = pd.read_csv(folder / "outcomes.csv", dtype={"clean_correct": str, "fooled": str})
     by_key = {(r.model, r.attack, round(float(r.eps), 10), int(r.n), int(r.seed)): r

@@ -437,27 +437,29 @@ def cost_against_flops(bench: pd.DataFrame, *, reference: str = "cnn", tolerance
 
 
 #: The states of :func:`genrob.adaptive.attack_breaks`, in the colours the attack map draws them.
-BREAK_COLOURS = {"wrong before any attack": "0.55", "broken": "C3", "survives": "0.95"}
+BREAK_COLOURS = {"wrong before any attack": "0.55", "broken": "C3", "broken by an attack before it": "#f4c2c2",
+                 "survives": "0.95"}
 
 
 def attack_map(breaks: pd.DataFrame) -> plt.Figure:
     """Which attack broke which image (:func:`genrob.adaptive.attack_breaks`), one panel per model: a row per
-    attack, a column per test image, red where the attack fooled the model, grey where the model was wrong
-    before any attack, pale where the image survived. Columns are sorted so that the images the fewest
+    attack, a column per test image, red where the attack fooled the model, pink where a cascade's attack never
+    met the image (an attack before it had broken it), grey where the model was wrong before any attack, pale
+    where the image survived. Columns are sorted so that the images the fewest
     attacks broke come last: the pale columns at the right survive every attack (the worst case)."""
     from matplotlib.colors import ListedColormap
 
     models = list(dict.fromkeys(breaks["model"]))
     attacks_of = {m: list(dict.fromkeys(breaks.loc[breaks["model"] == m, "attack"])) for m in models}
     heights = [0.18 * len(attacks_of[m]) + 0.55 for m in models]  # a 9 pt line per attack
-    fig, axes = plt.subplots(len(models), 1, figsize=(COLUMN_WIDTH, sum(heights) + 0.5), squeeze=False,
+    fig, axes = plt.subplots(len(models), 1, figsize=(COLUMN_WIDTH, sum(heights) + 0.7), squeeze=False,
                              gridspec_kw={"height_ratios": heights})
     states = list(BREAK_COLOURS)
     for ax, model in zip(axes[:, 0], models):
         part = breaks[breaks["model"] == model]
         grid = part.pivot(index="attack", columns="image", values="state").reindex(attacks_of[model])
         codes = grid.apply(lambda column: column.map(states.index)).to_numpy()
-        broken_by = (codes == states.index("broken")).sum(0)
+        broken_by = np.isin(codes, [states.index("broken"), states.index("broken by an attack before it")]).sum(0)
         wrong = (codes == states.index("wrong before any attack")).any(0)
         order = np.lexsort((-broken_by, ~wrong))  # wrong first, then the most broken to the least
         ax.imshow(codes[:, order], aspect="auto", interpolation="nearest", vmin=0, vmax=len(states) - 1,
@@ -467,8 +469,8 @@ def attack_map(breaks: pd.DataFrame) -> plt.Figure:
         survive = int(((codes == states.index("survives")).all(0)).sum())
         ax.set_title(f"{model_name(model)}: {survive} of {codes.shape[1]} images survive every attack")
     handles = [plt.Rectangle((0, 0), 1, 1, color=c, ec="0.6") for c in BREAK_COLOURS.values()]
-    fig.legend(handles, list(BREAK_COLOURS), loc="lower center", ncol=3, frameon=False)
-    fig.tight_layout(rect=(0, 0.35 / fig.get_figheight(), 1, 1))
+    fig.legend(handles, list(BREAK_COLOURS), loc="lower center", ncol=2, frameon=False)
+    fig.tight_layout(rect=(0, 0.55 / fig.get_figheight(), 1, 1))
     return _finished(fig)
 
 

@@ -1,7 +1,7 @@
 """Run profiles: how much data, training and attack effort a run spends.
 
 ``smoke`` runs each notebook in seconds (nbval and CI), ``default`` is what
-``make book`` runs on a 2-core CPU in under an hour, ``extended`` is
+``make book`` runs on a 2-core CPU in an hour or more, ``extended`` is
 the same study with full training and three to six times the images (about a
 day on the same CPU), ``full`` is the paper's scale (all 10 000 test images) for
 a machine with a GPU.
@@ -34,9 +34,6 @@ class Profile:
     family_n_eval: tuple[tuple[str, int], ...] = ()
     #: Multiplies the budgets of the adaptive attacks (AutoAttack's 100 iterations and 5000 queries).
     adaptive_effort: float = 1.0
-    #: Adaptive attacks a family's generative models are spared where their cost is beyond the
-    #: profile's budget (the adaptive chapter names them; the full profile runs every attack on every model).
-    family_adaptive_skip: tuple[tuple[str, tuple[str, ...]], ...] = ()
     #: Test images of the adaptive evaluation, where fewer than the chapter's (its paper attacks rerun on them).
     family_adaptive_n: tuple[tuple[str, int], ...] = ()
     #: Importance samples per class of the convolutional VAEs' logits where fewer than Li's
@@ -59,10 +56,6 @@ class Profile:
         """Test images per attack in the adaptive evaluation of ``family``."""
         return dict(self.family_adaptive_n).get(family, self.n_eval_for(family))
 
-    def adaptive_skipped(self, family: str | None) -> tuple[str, ...]:
-        """The adaptive attacks this profile does not run on ``family``."""
-        return dict(self.family_adaptive_skip).get(family, ())
-
     def epochs(self, full_epochs: int) -> int:
         return max(1, round(full_epochs * self.epoch_scale))
 
@@ -79,7 +72,7 @@ PROFILES: dict[str, Profile] = {
     ),
     "default": Profile(
         name="default", n_eval=200, max_train=None, epoch_scale=0.2, attack_effort=0.5,
-        description="what `make book` runs on a 2-core CPU in under an hour: every model "
+        description="what `make book` runs on a 2-core CPU in an hour or more: every model "
                     "trained on all 50 000 images for a fifth of its epochs, 200 test images (50 for the "
                     "fully connected VAE family, 10 for the convolutional one, whose logits use 2 "
                     "importance samples instead of 10), attack budgets halved",
@@ -89,8 +82,6 @@ PROFILES: dict[str, Profile] = {
         # family's adaptive evaluation reuses the chapter's images (no rerun on a subset).
         family_n_eval=(("vae", 50), ("conv_vae", 10)),
         adaptive_effort=0.5,
-        family_adaptive_skip=(("conv_vae", ("autoattack_linf", "autoattack_l2", "square_linf",
-                                            "autoattack_rand_linf")),),
         importance_samples=2,
     ),
     "extended": Profile(
@@ -108,12 +99,6 @@ PROFILES: dict[str, Profile] = {
         # adversarially trained CNN (0.3 to 4 ms per gradient, one thread). 100 to 200 images
         # still tell a robust model (intervals of +-7 to 10 points) from a broken one.
         family_adaptive_n=(("mixture", 200), ("markov_random_field", 200), ("vae", 100), ("reference", 200)),
-        # On the convolutional VAEs (60 ms per forward pass, 125 ms per gradient, one thread) that
-        # budget costs 10 to 15 minutes per resisting image and eps: days for the family. Their
-        # margin PGD, transfer attacks and their chapter's EOT-PGD (in place of randomised
-        # AutoAttack) still run; the family's two CNNs get every attack (adaptive.spared_runs).
-        family_adaptive_skip=(("conv_vae", ("autoattack_linf", "autoattack_l2", "square_linf",
-                                            "autoattack_rand_linf")),),
     ),
     "full": Profile(
         name="full", n_eval=10_000, max_train=None, epoch_scale=1.0, attack_effort=1.0,

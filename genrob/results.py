@@ -25,12 +25,18 @@ from genrob.profiles import Profile, get_profile
 
 COLUMNS: tuple[str, ...] = (
     "profile", "model", "model_config", "kind", "attack", "attack_config", "norm", "eps",
-    "n", "seed", "clean_correct", "clean_accuracy", "robust_correct", "robust_accuracy",
-    "robust_ci_low", "robust_ci_high", "median_perturbation", "wall_time_s", "code_version",
+    "n", "seed", "images", "attacked", "clean_correct", "clean_accuracy", "robust_correct", "robust_accuracy",
+    "robust_ci_low", "robust_ci_high", "median_perturbation", "forward_evals", "gradient_evals",
+    "wall_time_s", "code_version",
 )
+#: ``images`` of a row whose attack ran on every correctly classified image of its n. A row of the adaptive
+#: evaluation's cascade ran on the images no earlier attack broke: its ``images`` names them
+#: (``cascade-<hash>``), ``attacked`` counts them, and its robust accuracy is what survived this attack
+#: and every one before it.
+EVERY_IMAGE = "all"
 
 #: What identifies a row: the same key means the same computation.
-KEY: tuple[str, ...] = ("profile", "model", "model_config", "attack", "attack_config", "n", "seed", "eps")
+KEY: tuple[str, ...] = ("profile", "model", "model_config", "attack", "attack_config", "n", "seed", "images", "eps")
 
 
 def wilson_interval(successes: int, n: int, *, z: float = 1.959964) -> tuple[float, float]:
@@ -72,7 +78,8 @@ def read_results(profile: Profile | str) -> pd.DataFrame:
     path = results_path(profile)
     if not path.exists():
         return pd.DataFrame(columns=list(COLUMNS))
-    return pd.read_csv(path, dtype={"model_config": str, "attack_config": str, "code_version": str})
+    table = pd.read_csv(path, dtype={"model_config": str, "attack_config": str, "code_version": str, "images": str})
+    return table.fillna({"images": EVERY_IMAGE}) if "images" in table else table.assign(images=EVERY_IMAGE)
 
 
 def row_key(row: dict) -> tuple:

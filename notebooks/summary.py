@@ -183,8 +183,7 @@ adaptive.claims_table(findings)
 # machine's one thread, the measure for planning a `full` run. The times are
 # wall times as recorded: runs that shared the cores with others, or ran before
 # a speed-up, took longer than a run alone would, so the sums are upper bounds.
-# A GPU divides the attack part by its speed-up over one CPU thread; the attacks
-# a profile spared a model are named, not estimated.
+# A GPU divides the attack part by its speed-up over one CPU thread.
 
 # %% tags=["nbval-ignore-output", "hide-input"]
 costs = cost.study_cost(profile, seed=seed)

@@ -136,23 +136,34 @@ def test_every_model_is_evaluated_once_in_its_own_family():
     assert sorted(evaluated) == sorted(model_names())
 
 
-def test_a_family_spared_costly_attacks_keeps_the_others_and_gets_eot_in_place_of_randomised_autoattack():
-    from genrob.adaptive import check_configs, family_config, not_run_note, spared_runs
+@pytest.mark.parametrize("profile", ["smoke", "default", "extended", "full"])
+def test_every_model_faces_every_attack_at_every_profile(profile):
+    """A profile scales n and budgets, never which attacks a model meets: no model is spared."""
+    from genrob.adaptive import CASCADE, COMPLETE_ADAPTIVE, cascade_configs, check_configs, family_config
+    from genrob.attacks import ADAPTIVE_ATTACKS, PAPER_ATTACKS, THRESHOLD_ATTACKS
 
-    spared = family_config("conv_vae", profile="default")
-    assert not {"autoattack_linf", "autoattack_l2", "square_linf"} & set(spared.attacks)
-    assert {"pgd_margin_linf", "pgd_margin_l2", "transfer_pgd_linf", "cw_l2"} <= set(spared.attacks)
-    noise_runs = [c for c in check_configs(spared, family="conv_vae") if len(c.models) < len(spared.models)]
-    assert [c.attacks for c in noise_runs] == [("eot_pgd_linf",)] and "cnn" not in noise_runs[0].models
-    assert "autoattack_linf" in family_config("conv_vae", profile="full").attacks  # the full profile runs all
-    assert "autoattack_linf" in family_config("vae", profile="default").attacks
-    assert "`square_linf`" in not_run_note("conv_vae", profile="default")
-    # ... on its generative models: the CNNs, cheap, get them all the same
-    cheap, = spared_runs(spared, family="conv_vae")
-    assert set(cheap.models) == {"cnn", "cnn_binary"}
-    assert {"autoattack_linf", "autoattack_l2", "square_linf"} <= set(cheap.attacks)
-    assert spared_runs(family_config("vae", profile="default"), family="vae") == []
-    assert not_run_note("vae", profile="default") == not_run_note("conv_vae", profile="full") == ""
+    config = family_config("conv_vae", profile=profile)
+    assert set(PAPER_ATTACKS) | set(ADAPTIVE_ATTACKS) | set(THRESHOLD_ATTACKS) <= set(config.attacks)
+    assert set(COMPLETE_ADAPTIVE) | set(CASCADE) == set(ADAPTIVE_ATTACKS) | set(THRESHOLD_ATTACKS)
+    # every model meets the whole cascade, the flips across the threshold only where the input is thresholded
+    groups = {models: attacks for c in cascade_configs(config) for models, attacks in [(c.models, c.attacks)]}
+    assert sorted(m for models in groups for m in models) == sorted(config.models)
+    for models, attacks in groups.items():
+        flips = {"cnn_binary", "cnn_vae_binary", "cnn_vae_crf"} >= set(models)
+        assert set(attacks) == set(CASCADE) - (set() if flips else set(THRESHOLD_ATTACKS))
+    # the models that sample meet randomised AutoAttack, the convolutional VAEs too
+    noise_runs = [c for c in check_configs(config) if c.attacks == ("autoattack_rand_linf",)]
+    assert len(noise_runs) == 1 and {"cnn_vae", "cnn_vae_binary", "cnn_vae_crf"} <= set(noise_runs[0].models)
+    assert "cnn" not in noise_runs[0].models
+
+
+def test_the_cascade_runs_cheapest_first_and_autoattack_in_its_own_order():
+    from genrob.adaptive import CASCADE
+
+    for norm in ("linf", "l2"):
+        parts = [CASCADE.index(f"{part}_{norm}") for part in ("transfer_pgd", "apgd_ce", "apgd_t", "fab_t", "square")]
+        assert parts == sorted(parts)
+    assert CASCADE.index("threshold_flips_linf") < CASCADE.index("apgd_ce_linf")
 
 
 def test_the_adaptive_evaluation_takes_the_profiles_n_for_the_family():
@@ -218,10 +229,15 @@ def test_the_worst_case_is_image_by_image(models, fresh_cache, mnist):
     for row in worst.itertuples():
         single = table[(table["model"] == row.model) & (table["eps"] == row.eps)]["robust_accuracy"]
         assert row.worst_case_accuracy <= single.min() + 1e-12
-        assert row.strongest_attack_accuracy == pytest.approx(single.min())
-        fooled = [per_image_outcome(config, row.model, a, row.eps)["fooled"] for a in attacks]
+        # an adversarial found within a smaller eps lies in the larger ball: broken there too
+        fooled = [per_image_outcome(config, row.model, a, eps)["fooled"] for a in attacks
+                  for eps in config.linf_eps if eps <= row.eps]
         clean = per_image_outcome(config, row.model, attacks[0], row.eps)["clean_correct"]
         assert row.worst_case_accuracy == pytest.approx((clean & ~np.logical_or.reduce(fooled)).mean())
+        # each broken image is credited once; the attack credited most broke at most what it broke alone
+        # (plus what it broke at smaller eps), and at least as many as any other's credit
+        assert row.broke_most in attacks and 0 < row.broke_most_images <= round((clean.mean() - row.worst_case_accuracy)
+                                                                                 * config.n)
     # Read from the rows a sweep wrote, the attacks at each eps are the same ones.
     pd.testing.assert_frame_equal(worst_case(config, norm="linf", results=table, data=mnist), worst)
     # A search stored before per-eps files existed is read through the model, with the same answer.
@@ -245,12 +261,41 @@ def test_the_worst_case_table_shows_n_and_each_share_with_its_interval_under_rea
 
 
 def test_the_thresholding_models_and_only_they_meet_the_attacks_on_their_threshold():
-    from genrob.adaptive import family_config, threshold_runs
+    from genrob.adaptive import cascade_configs, family_config
     from genrob.attacks import THRESHOLD_ATTACKS
 
-    runs = {family: threshold_runs(family_config(family, profile="smoke"))
-            for family in ("naive_bayes", "markov_random_field", "vae", "conv_vae")}
-    assert runs["naive_bayes"] == [] and runs["vae"] == []
-    (mrf,), (conv,) = runs["markov_random_field"], runs["conv_vae"]
-    assert mrf.models == ("mrf",) and mrf.attacks == THRESHOLD_ATTACKS
-    assert set(conv.models) == {"cnn_vae_binary", "cnn_vae_crf", "cnn_binary"}  # not the Gaussian VAE, not the CNN
+    def flipped(family):
+        return {m for c in cascade_configs(family_config(family, profile="smoke"))
+                if set(THRESHOLD_ATTACKS) <= set(c.attacks) for m in c.models}
+
+    assert flipped("naive_bayes") == flipped("vae") == set()
+    assert flipped("markov_random_field") == {"mrf"}
+    assert flipped("conv_vae") == {"cnn_vae_binary", "cnn_vae_crf", "cnn_binary"}  # not the Gaussian VAE, not the CNN
+
+
+def test_the_worst_case_credits_each_image_to_the_attack_that_broke_it_and_marks_what_a_cascade_never_met():
+    from genrob.adaptive import BROKEN, BROKEN_EARLIER, SURVIVES, WRONG_BEFORE, attack_breaks, judge_family
+    from genrob.params import sweep_config
+
+    config = sweep_config(profile="smoke", models=["gmm"], attacks=["fgsm_linf", "square_linf"], linf_eps=[0.1, 0.3],
+                          n=6)
+    clean = np.array([False, True, True, True, True, True])
+    arrays = {  # FGSM on every image; Square in the cascade, on what FGSM (and eps 0.1) left
+        ("fgsm_linf", 0.1): [0, 1, 0, 0, 0, 0], ("square_linf", 0.1): [0, 0, 1, 0, 0, 0],
+        ("fgsm_linf", 0.3): [0, 1, 0, 1, 0, 0], ("square_linf", 0.3): [0, 0, 0, 0, 1, 0],
+    }
+    rows = pd.DataFrame([{"model": "gmm", "attack": a, "norm": "linf", "eps": e, "n": 6,
+                          "images": "all" if a == "fgsm_linf" else f"cascade-{e}", "attacked": 3,
+                          "clean_accuracy": 5 / 6, "robust_correct": 2, "robust_accuracy": 2 / 6,
+                          "robust_ci_low": 0.1, "robust_ci_high": 0.7} for a, e in arrays])
+    found = judge_family(config, rows, images=np.arange(100, 106), outcome=lambda m, a, e: {
+        "clean_correct": clean, "fooled": np.array(arrays[(a, e)], bool)})
+    worst = found.worst_case.set_index("eps")
+    # at 0.3: image 2 broken within 0.1 stays broken; 1, 3 by FGSM, 4 by Square: only image 5 survives
+    assert worst.loc[0.3, "worst_case_accuracy"] == pytest.approx(1 / 6)
+    assert (worst.loc[0.3, "broke_most"], worst.loc[0.3, "broke_most_images"]) == ("fgsm_linf", 2)
+    assert found.survivors[("gmm", "linf", 0.3)].tolist() == [False] * 5 + [True]
+    states = attack_breaks(found, eps=0.3).pivot(index="attack", columns="image", values="state")
+    assert states.loc["fgsm_linf"].tolist() == [WRONG_BEFORE, BROKEN, SURVIVES, BROKEN, SURVIVES, SURVIVES]
+    assert states.loc["square_linf"].tolist() == [WRONG_BEFORE, BROKEN_EARLIER, BROKEN_EARLIER, BROKEN_EARLIER,
+                                                  BROKEN, SURVIVES]

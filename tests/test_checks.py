@@ -106,3 +106,30 @@ def test_a_number_that_moves_with_twice_the_budget_fails():
 
 def test_an_unbounded_attack_leaving_images_standing_fails():
     assert not _verdicts(_adaptive(unbounded=0.3))["pgd_margin_linf at eps 1 reaches ~0"]
+
+
+def _cascade_row(model: str, attack: str, eps: float, *, reached: int, broke: int) -> dict:
+    """A cascade's row: ``attack`` met ``reached`` images that the attacks before it left, broke ``broke``."""
+    robust = reached - broke
+    low, high = wilson_interval(robust, N)
+    return {"model": model, "attack": attack, "norm": "linf", "eps": eps, "n": N, "images": "cascade-0123456789",
+            "attacked": reached, "robust_correct": robust, "clean_accuracy": 0.9, "robust_accuracy": robust / N,
+            "robust_ci_low": low, "robust_ci_high": high}
+
+
+def test_an_attack_after_margin_pgd_in_the_cascade_is_checked_by_what_it_broke_of_what_pgd_left():
+    """In the cascade Square meets only the images margin PGD (and every attack before it) left: its
+    cumulative robust accuracy is never above PGD's, and the check is that it broke few of them."""
+    margin = [dict(r, images="all", robust_correct=round(r["robust_accuracy"] * N))
+              for r in _rows("m", "pgd_margin_linf", "linf", {0.1: 0.38, 0.3: 0.30})]
+
+    def checked(broke: int) -> pd.Series:
+        rows = margin + [_cascade_row("m", "square_linf", 0.1, reached=380, broke=0),
+                         _cascade_row("m", "square_linf", 0.3, reached=300, broke=broke)]
+        return sanity_checks(pd.DataFrame(rows)).set_index("check").loc[
+            "pgd_margin_linf at least as strong as square_linf"]
+
+    assert checked(broke=5)["passed"]  # 0.005 of the images: within the intervals' noise
+    masked = checked(broke=200)  # Square found adversarials for 200 images every gradient attack missed
+    assert not masked["passed"] and "square_linf broke 200 of the images pgd_margin_linf left, at eps 0.3" in \
+        masked["detail"]

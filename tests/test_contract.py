@@ -51,3 +51,18 @@ def test_the_contract_check_catches_probabilities_and_stateless_models(few_image
         check_contract(_Probabilities(), few_images.x)
     with pytest.raises(ContractError, match="neither parameters nor buffers"):
         check_contract(_NoState(), few_images.x)
+
+
+def test_evaluations_are_counted_per_image_forward_and_backward():
+    from genrob.contract import counting_evaluations
+
+    model = torch.nn.Linear(4, 3)
+    x = torch.rand(5, 4, requires_grad=True)
+    with counting_evaluations(model) as count:
+        with torch.no_grad():
+            model(torch.rand(7, 4))
+        model(x).sum().backward()
+        model(x[:2])  # a forward pass whose gradient is never taken
+    assert (count.forward, count.gradient) == (14, 5)
+    model(x).sum().backward()  # outside the block: not counted
+    assert (count.forward, count.gradient) == (14, 5)

@@ -176,3 +176,76 @@ def test_clean_predictions_and_example_adversarials_are_computed_once(models, fe
     monkeypatch.setattr("genrob.attacks.fgsm.FGSM.generate", refuse)
     again, pictures_again = evaluate.adversarial_examples(models, ["fgsm_linf"], shown, profile="smoke")
     assert again.equals(table) and all(torch.equal(pictures[k], pictures_again[k]) for k in pictures)
+
+
+def _cascade_setup(models, mnist):
+    """The naive Bayes family: FGSM on every image, then uniform noise and PGD as a cascade (l_inf)."""
+    from genrob.evaluate import per_image_outcome
+
+    complete = naive_bayes_config(attacks=["fgsm_linf"], linf_eps=[0.1, 0.2])
+    sweep(complete)
+
+    def before(model, norm, eps):
+        arrays = per_image_outcome(complete, model, "fgsm_linf", eps)
+        return arrays["clean_correct"], arrays["fooled"]
+
+    return naive_bayes_config(attacks=["additive_uniform_noise_linf", "pgd_linf"], linf_eps=[0.1, 0.2]), before
+
+
+def test_a_cascade_attacks_only_what_nothing_before_it_broke(models, mnist, fresh_cache, monkeypatch):
+    from genrob.evaluate import cascade, per_image_outcome
+
+    config, before = _cascade_setup(models, mnist)
+    attacked: list[np.ndarray] = []
+    run = Attack.run
+
+    def recording(self, *args, only=None, **kwargs):
+        attacked.append(only.copy())
+        return run(self, *args, only=only, **kwargs)
+
+    monkeypatch.setattr(Attack, "run", recording)
+    table = cascade(config, before=before, data=mnist)
+    assert table["attack"].tolist() == ["additive_uniform_noise_linf", "pgd_linf"] * 4
+    assert (table["images"].str.startswith("cascade-")).all()
+    for model in config.models:
+        rows = table[table["model"] == model]
+        broken_smaller = np.zeros(config.n, bool)
+        for eps in (0.1, 0.2):
+            clean, broken = before(model, "linf", eps)
+            broken = broken | broken_smaller  # broken within 0.1: broken within 0.2, never attacked again
+            for row in rows[rows["eps"] == eps].itertuples():
+                arrays = per_image_outcome(config, model, row.attack, eps, images=row.images)
+                todo = clean & ~broken
+                assert row.attacked == todo.sum() and not (arrays["fooled"] & ~todo).any()
+                broken = broken | arrays["fooled"]
+                # its robust accuracy is what survived it and every attack before it
+                assert row.robust_correct == (clean & ~broken).sum()
+            broken_smaller = broken
+    # the attacks ran on exactly those images; the noise at 0.1 of each model first
+    assert len(attacked) == sum(table["attacked"] > 0)
+    assert (table["gradient_evals"][table["attack"] == "additive_uniform_noise_linf"] == 0).all()
+    ran_pgd = table[(table["attack"] == "pgd_linf") & (table["attacked"] > 0)]
+    assert (ran_pgd["gradient_evals"] >= ran_pgd["attacked"]).all() and (table["forward_evals"] >= 0).all()
+
+
+def test_a_cascade_recomputes_nothing_unless_what_came_before_changed(models, mnist, fresh_cache, monkeypatch):
+    from genrob.evaluate import cascade
+
+    config, before = _cascade_setup(models, mnist)
+    first = cascade(config, before=before, data=mnist)
+    with monkeypatch.context() as patched:
+        patched.setattr(Attack, "run", lambda *a, **k: pytest.fail("recomputed a cached cascade run"))
+        pd.testing.assert_frame_equal(cascade(config, before=before, data=mnist), first)
+
+    # one more image broken before the cascade: its runs are other computations, and run
+
+    def one_more(model, norm, eps):
+        clean, broken = before(model, norm, eps)
+        extra = np.flatnonzero(clean & ~broken)[:1]
+        broken = broken.copy()
+        broken[extra] = True
+        return clean, broken
+
+    second = cascade(config, before=one_more, data=mnist)
+    assert (second["images"] != first["images"]).any()
+    assert (second["attacked"] <= first["attacked"]).all()

@@ -36,8 +36,8 @@ def _synthetic_family(n: int = 40, seed: int = 3) -> adaptive.FamilyEvidence:
                 rows.append({"profile": "smoke", "model": model, "model_config": get_spec(model).config_hash("smoke"),
                              "kind": get_spec(model).kind, "attack": attack,
                              "attack_config": attack_config_hash(make_attack(attack, "smoke")),
-                             "norm": norm_of(attack), "eps": eps, "n": n, "seed": 0,
-                             "clean_correct": int(clean.sum()), "clean_accuracy": clean.mean(),
+                             "norm": norm_of(attack), "eps": eps, "n": n, "seed": 0, "images": "all",
+                             "attacked": int(clean.sum()), "clean_correct": int(clean.sum()), "clean_accuracy": clean.mean(),
                              "robust_correct": robust, "robust_accuracy": robust / n, "robust_ci_low": low,
                              "robust_ci_high": high, "median_perturbation": float("nan"), "wall_time_s": 1.5,
                              "code_version": "abc1234567"})

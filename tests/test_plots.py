@@ -126,16 +126,17 @@ def test_the_pairwise_worst_case_draws_each_generative_model_beside_its_counterp
 
 def test_the_attack_map_draws_each_images_fate_per_attack_and_counts_the_survivors():
     states = {("pgd_linf", 0): "broken", ("pgd_linf", 1): "survives", ("pgd_linf", 2): "wrong before any attack",
-              ("square_linf", 0): "survives", ("square_linf", 1): "survives",
+              ("square_linf", 0): "broken by an attack before it", ("square_linf", 1): "survives",
               ("square_linf", 2): "wrong before any attack"}
     breaks = pd.DataFrame([{"model": "cnn", "attack": attack, "norm": "linf", "eps": 0.3, "image": image,
                             "state": state} for (attack, image), state in states.items()])
     figure = plots.attack_map(breaks)
     ax = figure.axes[0]
     assert ax.get_title() == "CNN: 1 of 3 images survive every attack"
-    assert [t.get_text() for t in ax.get_yticklabels()] == ["PGD (l∞)", "Square (l∞)"]
-    # columns: the image wrong before any attack first, then the broken one, the survivor last
-    assert ax.images[0].get_array().tolist() == [[0, 1, 2], [0, 2, 2]]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["PGD (l∞)", "AutoAttack's Square (l∞)"]
+    # columns: the image wrong before any attack first, then the broken one, the survivor last; the cascade's
+    # Square never met the image PGD broke (pink, not pale)
+    assert ax.images[0].get_array().tolist() == [[0, 1, 3], [0, 2, 3]]
 
 
 def test_the_minimal_perturbations_show_a_dot_per_image_found_and_count_the_rest():

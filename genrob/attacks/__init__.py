@@ -12,8 +12,8 @@ import json
 from typing import Any
 
 from genrob.attacks.additive_noise import AdditiveGaussianNoiseL2, AdditiveUniformNoiseLinf
-from genrob.attacks.autoattack import (AutoAttackL2, AutoAttackLinf, RandomisedAutoAttackL2,
-                                       RandomisedAutoAttackLinf, SquareLinf)
+from genrob.attacks.autoattack import (AUTOATTACK_PARTS, AutoAttackL2, AutoAttackLinf, RandomisedAutoAttackL2,
+                                       RandomisedAutoAttackLinf)
 from genrob.attacks.base import Attack, AttackConstraintError, AttackOutcome, Norm, perturbation_norm
 from genrob.attacks.contrast_reduction import BinarySearchContrastReduction, LinearSearchContrastReduction
 from genrob.attacks.cw import CarliniWagnerL2
@@ -36,10 +36,12 @@ PAPER_ATTACKS: tuple[str, ...] = tuple(
     )
 )
 
-#: The adaptive attacks (issue 6): margin loss, restarts, AutoAttack, a score-based attack, transfer.
+#: The adaptive attacks: margin PGD with restarts, transfer from a CNN, and AutoAttack's standard
+#: ensemble part by part (APGD-CE, APGD-T, FAB-T and the score-based Square), in the order the adaptive
+#: evaluation runs them (:data:`genrob.adaptive.CASCADE`).
 ADAPTIVE_ATTACKS: tuple[str, ...] = tuple(
-    cls.name for cls in (PGDMarginLinf, PGDMarginL2, AutoAttackLinf, AutoAttackL2, SquareLinf,
-                         TransferPGDLinf, TransferPGDL2)
+    cls.name for cls in (PGDMarginLinf, PGDMarginL2, TransferPGDLinf, TransferPGDL2,
+                         *AUTOATTACK_PARTS["linf"], *AUTOATTACK_PARTS["l2"])
 )
 
 #: The attacks in the threat model of a model that thresholds its input (genrob.contract.input_threshold):
@@ -54,8 +56,8 @@ ATTACKS: dict[str, type[Attack]] = {
         AdditiveUniformNoiseLinf, AdditiveGaussianNoiseL2,
         LinearSearchContrastReduction, BinarySearchContrastReduction, GaussianBlur,
         EOTPGDLinf,
-        PGDMarginLinf, PGDMarginL2, AutoAttackLinf, AutoAttackL2, SquareLinf,
-        TransferPGDLinf, TransferPGDL2, ThresholdFlipsLinf, ThresholdFlipsL2,
+        PGDMarginLinf, PGDMarginL2, AutoAttackLinf, AutoAttackL2, *AUTOATTACK_PARTS["linf"],
+        *AUTOATTACK_PARTS["l2"], TransferPGDLinf, TransferPGDL2, ThresholdFlipsLinf, ThresholdFlipsL2,
         PGDMarginLinfLong, RandomisedAutoAttackLinf, RandomisedAutoAttackL2,
     )
 }

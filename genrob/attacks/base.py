@@ -98,22 +98,28 @@ class Attack(ABC):
         """
 
     def run(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps_grid: Sequence[float], *,
-            device: torch.device, seed: int, batch_size: int = 500, bar=None) -> AttackOutcome:
-        """Attack the correctly classified images of ``x`` at every eps of ``eps_grid``."""
+            device: torch.device, seed: int, batch_size: int = 500, bar=None,
+            only: np.ndarray | None = None) -> AttackOutcome:
+        """Attack the correctly classified images of ``x`` at every eps of ``eps_grid``; given ``only``
+        (one bool per image), just those of them it marks: the others count as not fooled by this attack
+        (the adaptive evaluation's cascade passes the images no earlier attack broke)."""
         if self.minimisation:
+            if only is not None:
+                raise ValueError(f"{self.name} searches every image once for all eps; it takes no `only`")
             clean_correct, adversarial = self.search(model, x, y, device=device, seed=seed,
                                                      batch_size=batch_size, bar=bar)
             return self.outcome(model, x, y, clean_correct, adversarial, eps_grid)
         model.eval()
         eps_grid = np.asarray(eps_grid, dtype=float)
         clean_correct = (predict(model, x) == y).numpy()
+        targets = clean_correct if only is None else clean_correct & np.asarray(only, dtype=bool)
         fooled = np.zeros((len(eps_grid), len(y)), dtype=bool)
         perturbation = np.full((len(eps_grid), len(y)), np.nan)
         for k, eps in enumerate(eps_grid):
-            adversarial = self._attack_correct(model, x, y, clean_correct, eps=float(eps), device=device,
+            adversarial = self._attack_correct(model, x, y, targets, eps=float(eps), device=device,
                                                seed=seed, batch_size=batch_size, bar=bar)
             norms = perturbation_norm(adversarial - x, self.norm).numpy()
-            fooled[k] = clean_correct & (predict(model, adversarial) != y).numpy()
+            fooled[k] = targets & (predict(model, adversarial) != y).numpy()
             perturbation[k] = np.where(fooled[k], norms, np.nan)
         return AttackOutcome(eps_grid, clean_correct, fooled, perturbation)
 
@@ -186,10 +192,12 @@ class SamplingModelAttack(Attack):
     the clean predictions, the attack and the judgement of its adversarials all sample (seeded)."""
 
     def run(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps_grid: Sequence[float], *,
-            device: torch.device, seed: int, batch_size: int = 500, bar=None) -> AttackOutcome:
+            device: torch.device, seed: int, batch_size: int = 500, bar=None,
+            only: np.ndarray | None = None) -> AttackOutcome:
         torch.manual_seed(seed)  # the clean predictions sample too
         with stochastic(model):
-            return super().run(model, x, y, eps_grid, device=device, seed=seed, batch_size=batch_size, bar=bar)
+            return super().run(model, x, y, eps_grid, device=device, seed=seed, batch_size=batch_size, bar=bar,
+                               only=only)
 
 
 def misclassified(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

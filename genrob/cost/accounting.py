@@ -13,7 +13,8 @@ from genrob.models import get_spec, training_report
 from genrob.models.vae import IMPORTANCE_SAMPLES
 from genrob.paper import paper_runtimes
 from genrob.profiles import get_profile
-from genrob.results import read_results
+from genrob.adaptive import COMPLETE_ADAPTIVE
+from genrob.results import EVERY_IMAGE, read_results
 from genrob.summary import current_rows, study_order
 
 #: Test images of the full profile (every one), for the cost estimate.
@@ -104,8 +105,6 @@ def study_cost(profile, *, seed: int = 0, full_n: int = FULL_N, results: pd.Data
     ``attack_s_per_image``: the same attacks once each (a cell run at several n
     counts at its largest), per test image; ``full_hours``: training plus that
     many seconds for ``full_n`` images, in hours on this machine's one thread.
-    ``not_measured``: the adaptive attacks the profile spared the model (a
-    generative one of a family with spared attacks), which the estimate leaves out.
     Rows sum to a ``total``. ``train_seconds`` defaults to each model's training report.
     """
     profile = get_profile(profile)
@@ -124,9 +123,7 @@ def study_cost(profile, *, seed: int = 0, full_n: int = FULL_N, results: pd.Data
         "attack_s_per_image": once.groupby("model")["per_image"].sum().reindex(models),
     }, index=pd.Index(models, name="model"))
     out["full_hours"] = (out["train_s"] + full_n * out["attack_s_per_image"]) / 3600
-    out["not_measured"] = [", ".join(profile.adaptive_skipped(get_spec(m).family))
-                           if get_spec(m).kind == "generative" else "" for m in models]
-    out.loc["total"] = [*out[["train_s", "attack_s", "attack_s_per_image", "full_hours"]].sum(), ""]
+    out.loc["total"] = out[["train_s", "attack_s", "attack_s_per_image", "full_hours"]].sum()
     out.attrs["full_n"] = full_n
     return out
 
@@ -141,16 +138,12 @@ def cost_summary(costs: pd.DataFrame, *, profile, cores: int = 2) -> str:
     total, models = costs.loc["total"], costs.drop(index="total")
     core_hours = (total["train_s"] + total["attack_s"]) / 3600
     costliest = models["full_hours"].nlargest(3)
-    spared = sorted({a for names in models["not_measured"] for a in names.split(", ") if a})
     text = (f"At the `{profile.name}` profile the results took {total['train_s'] / 3600:.1f} hours of "
             f"training and {total['attack_s'] / 3600:.1f} hours of attacks, on one thread per run: "
             f"{core_hours:.0f} core-hours, about {core_hours / cores:.0f} hours on {cores} cores. "
             f"The same attacks on {_thousands(costs.attrs.get('full_n', FULL_N))} test images would take about "
             f"{_thousands(total['full_hours'])} core-hours of this CPU, most of them for "
             + ", ".join(f"`{m}` ({_thousands(h)})" for m, h in costliest.items()) + ".")
-    if spared:
-        text += (" That leaves out what this profile did not run on some models: "
-                 + ", ".join(f"`{a}`" for a in spared) + ".")
     cheaper = ["its convolutional VAEs are shrunk"] if profile.small_models else []
     if profile.importance_samples:
         cheaper.append(f"its convolutional VAEs average {profile.importance_samples} importance samples, "
@@ -160,3 +153,30 @@ def cost_summary(costs: pd.DataFrame, *, profile, cores: int = 2) -> str:
     if cheaper:
         text += " It is a lower bound for the `full` profile: " + ", and ".join(cheaper) + "."
     return text
+
+
+def cascade_saving(with_cascade: pd.DataFrame, every_image: pd.DataFrame) -> pd.DataFrame:
+    """What the adaptive evaluation's cascade saves, per model, in evaluations of the model (per image:
+    forward passes and gradients, whatever the machine) and seconds.
+
+    ``with_cascade``: the rows of a family's adaptive evaluation (:attr:`genrob.adaptive.FamilyEvidence.results`);
+    ``every_image``: the cascade's attacks run on every correctly classified image
+    (:func:`genrob.adaptive.every_image_runs`). The worst case's cost is the attacks run on every image (the
+    paper's and margin PGD, the same either way) plus the cascade's, or plus the same attacks on every image.
+    """
+    cascaded = with_cascade["images"] != EVERY_IMAGE
+    shared = with_cascade[~cascaded & with_cascade["attack"].isin(set(PAPER_ATTACKS) | set(COMPLETE_ADAPTIVE))
+                          & with_cascade["eps"].isin(set(every_image["eps"]))]
+    measures = ["gradient_evals", "forward_evals", "wall_time_s"]
+
+    def per_model(rows: pd.DataFrame) -> pd.DataFrame:
+        return rows.groupby("model", sort=False)[measures].sum()
+
+    both, alone, every = per_model(shared), per_model(with_cascade[cascaded]), per_model(every_image)
+    table = pd.DataFrame(index=every.index)
+    for measure, short in zip(measures, ["gradients", "forwards", "seconds"]):
+        table[f"{short} with the cascade"] = both[measure].reindex(table.index) + alone[measure].reindex(table.index)
+        table[f"{short} without"] = both[measure].reindex(table.index) + every[measure]
+    table["gradients saved"] = 1 - table["gradients with the cascade"] / table["gradients without"]
+    table["forwards saved"] = 1 - table["forwards with the cascade"] / table["forwards without"]
+    return table
