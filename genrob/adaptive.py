@@ -144,8 +144,8 @@ def evaluate_family(family: str, *, profile: str, n: int | None = None, seed: in
     cascaded = [evaluate.cascade(c, before=before, data=data) for c in cascade_configs(config)]
     checking = [evaluate.sweep(c, data=data) for c in check_configs(config)]
     results = pd.concat([complete, *cascaded, *checking], ignore_index=True)
-    images_of.update({(r.model, r.attack, round(float(r.eps), 10)): r.images for r in pd.concat(cascaded).itertuples()}
-                     if cascaded else {})
+    for rows in cascaded:
+        images_of.update({(r.model, r.attack, round(float(r.eps), 10)): r.images for r in rows.itertuples()})
     images = stratified_indices((data if data is not None else load_mnist()).test.y, config.n, seed=config.seed)
     return judge_family(config, results, images=images.numpy(), outcome=outcome)
 

@@ -26,8 +26,8 @@ from genrob.environment import code_version, progress, report, seed_everything, 
 from genrob.models import get_spec, load_model
 from genrob.params import SweepConfig
 from genrob.results import (
-    EVERY_IMAGE, append_rows, existing_keys, fingerprint, load_per_image, memoised, per_image_dir, read_results, row_key,
-    save_per_image, wilson_interval,
+    EVERY_IMAGE, append_rows, existing_keys, fingerprint, load_per_image, memoised, per_image_dir, read_results,
+    row_key, save_per_image, wilson_interval,
 )
 
 DEFAULT_BATCH_SIZE = 500
