@@ -441,6 +441,37 @@ BREAK_COLOURS = {"wrong before any attack": "0.55", "broken": "C3", "broken by a
                  "survives": "0.95"}
 
 
+def attack_seconds(runtimes: pd.DataFrame) -> plt.Figure:
+    """Seconds per test image of each of the paper's attacks over its eps grid, a row per model and a column
+    per attack (:func:`genrob.cost.runtimes_per_image`), on a logarithmic colour scale with each cell's value
+    written in it: where a model's cost goes."""
+    from matplotlib.colors import LogNorm
+
+    attacks = [a for a in runtimes.columns if a in ATTACKS]
+    seconds = runtimes[attacks].astype(float)
+    fig, ax = plt.subplots(figsize=(COLUMN_WIDTH, 0.3 * len(seconds) + 3.0))
+    positive = seconds.where(seconds > 0)
+    ax.imshow(positive.to_numpy(), aspect="auto", cmap="Oranges",
+                      norm=LogNorm(vmin=np.nanmin(positive.to_numpy()), vmax=np.nanmax(positive.to_numpy())))
+    darkest = np.log(np.nanmax(positive.to_numpy()))
+    for (row, column), value in np.ndenumerate(seconds.to_numpy()):
+        dark = value > 0 and np.log(value) > darkest - 0.35 * (darkest - np.log(np.nanmin(positive.to_numpy())))
+        ax.text(column, row, _short_seconds(value), ha="center", va="center", fontsize=FONT_SIZE,
+                color="white" if dark else "black")
+    ax.set_xticks(range(len(attacks)), [attack_name(a) for a in attacks], rotation=90)
+    ax.set_yticks(range(len(seconds)), [model_name(m) for m in seconds.index])
+    ax.set_title("seconds per image (darker: costlier)")
+    fig.tight_layout()
+    return _finished(fig)
+
+
+def _short_seconds(value: float) -> str:
+    """A cell of :func:`attack_seconds` in at most four characters: ``.02``, ``.4``, ``3.6``, ``13``."""
+    if value < 0.01:
+        return "<.01"
+    return f"{value:.1g}".lstrip("0") if value < 1 else f"{value:.2g}" if value < 10 else f"{value:.0f}"
+
+
 def attack_map(breaks: pd.DataFrame) -> plt.Figure:
     """Which attack broke which image (:func:`genrob.adaptive.attack_breaks`), one panel per model: a row per
     attack, a column per test image, red where the attack fooled the model, pink where a cascade's attack never

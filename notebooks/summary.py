@@ -93,7 +93,7 @@ for family, rows in summary.by_family(results).items():
 # %% [markdown]
 # ## The paper's Table 3: what the attacks cost, for every model
 #
-# Seconds per test image of each attack over its whole eps grid, as the
+# Seconds per test image of the ten attacks over their whole eps grids, as the
 # sweeps measured them (one thread; `n` images per sweep), and each model's
 # cost against the CNN's: over all ten attacks, over the four the paper timed,
 # the paper's own ratio for those four (it timed only the CNN-VAE and the CNN),
@@ -101,7 +101,14 @@ for family, rows in summary.by_family(results).items():
 
 # %% tags=["nbval-ignore-output", "hide-input"]
 benchmark = cost.benchmark_table(profile)
-cost.runtimes_per_image(results, mflops=benchmark["mflops_per_image"]).round(3)
+runtimes = cost.runtimes_per_image(results, mflops=benchmark["mflops_per_image"])
+cost.runtime_overview(runtimes).round(3)
+
+# %% [markdown]
+# Where each model's time goes, attack by attack:
+
+# %% mystnb={"figure": {"caption": "Seconds per test image of each of the paper's ten attacks over its eps grid, per model, as the sweeps measured them on one thread (darker: costlier, on a logarithmic scale)."}} tags=["nbval-ignore-output", "hide-input"]
+plots.attack_seconds(runtimes)
 
 # %% [markdown]
 # A sweep's time mixes a model's speed with how hard it is to fool (a search
@@ -115,7 +122,9 @@ cost.runtimes_per_image(results, mflops=benchmark["mflops_per_image"]).round(3)
 # overheads (Python loops, small batches, memory traffic).
 
 # %% tags=["nbval-ignore-output", "hide-input"]
-display(benchmark.round(3))
+overview, measured_on = cost.benchmark_overview(benchmark)
+display(Markdown(measured_on))
+display(overview.round(3))
 
 # %% mystnb={"figure": {"caption": "Each model's PGD-40 time per image against its forward FLOPs, both relative to the CNN's, on log scales: on the diagonal a model costs what its arithmetic says, above the dotted line more."}} tags=["nbval-ignore-output", "hide-input"]
 plots.cost_against_flops(benchmark)

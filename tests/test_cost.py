@@ -58,6 +58,13 @@ def test_the_runtimes_per_image_compare_seconds_per_image_and_count_a_search_onc
     assert table.loc["cnn_vae", "four vs cnn"] == pytest.approx(100 * 1000 / 30)
     assert table.loc["cnn_vae", "flop ratio"] == 100.0
     assert table.loc["cnn_vae", "paper four vs cnn"] == pytest.approx((115 + 119 + 4293 + 3441) / (3 + 3 + 85 + 70))
+    # what the reader sees: six columns under words, models by name; each attack's seconds go to a figure
+    from genrob.cost import runtime_overview
+
+    overview = runtime_overview(table)
+    assert list(overview.columns) == ["n", "s per image, the ten attacks", "vs the CNN, the ten",
+                                      "vs the CNN, the paper's four", "the paper's four vs its CNN", "FLOPs vs the CNN"]
+    assert overview.loc["CNN-VAE (Gaussian)", "vs the CNN, the ten"] == pytest.approx(100 * 1000 / 30)
 
 
 def test_the_study_cost_counts_every_run_and_estimates_the_full_profile_from_each_cell_once():
@@ -176,3 +183,18 @@ def test_the_cascade_saving_compares_the_worst_cases_cost_with_every_attack_on_e
     assert (saving["forwards with the cascade"], saving["forwards without"]) == (680, 4680)
     assert saving["forwards saved"] == pytest.approx(1 - 680 / 4680)
     assert (saving["seconds with the cascade"], saving["seconds without"]) == (3.5, 19.5)
+
+
+def test_the_benchmark_overview_keeps_the_measures_and_says_once_what_every_row_shares():
+    from genrob.cost import benchmark_overview
+
+    bench = pd.DataFrame({"kind": ["discriminative", "generative"], "batch": [500, 100],
+                          "mflops_per_image": [15.0, 1500.0], "forward_images_per_s": [9000.0, 90.0],
+                          "gradient_images_per_s": [3000.0, 30.0], "forward_gflops_per_s": [135.0, 135.0],
+                          "matmul_gflops_per_s": [410.0, 410.0], "pgd_images": [200, 20],
+                          "pgd40_s_per_image": [0.01, 1.0], "flop_ratio_to_cnn": [1.0, 100.0],
+                          "pgd_ratio_to_cnn": [1.0, 100.0], "threads": [2, 2]}, index=["cnn", "cnn_vae"])
+    table, sentence = benchmark_overview(bench)
+    assert len(table.columns) == 7 and table.loc["CNN-VAE (Gaussian)", "PGD-40 vs the CNN"] == 100.0
+    assert sentence == ("Measured on 2 thread(s), in batches of 100 or 500 images (a model's sweeps' batch), on a "
+                        "machine whose matrix multiply runs at 410 GFLOP/s in the same run.")

@@ -9,6 +9,7 @@ import pandas as pd
 import torch
 
 from genrob import plots
+from genrob.attacks import PAPER_ATTACKS
 from genrob.results import wilson_interval
 
 
@@ -177,6 +178,8 @@ def test_every_figure_fits_the_books_column_with_text_of_at_least_nine_points():
         plots.image_grid(torch.rand(20, 1, 28, 28), titles=[str(i) for i in range(20)]),
         plots.image_grid(torch.rand(12, 1, 28, 28), rows=2, row_labels=["CNN behind the MRF denoiser: Square (l∞)"] * 2),
         plots.graphical_models({str(i): {"nodes": {"y": (0, 1.3, "$y$", False)}, "edges": []} for i in range(4)}),
+        plots.attack_seconds(pd.DataFrame(np.geomspace(1e-4, 40, 16 * 10).reshape(16, 10), columns=list(PAPER_ATTACKS),
+                                          index=["cnn_vae_crf"] * 16)),
     ]
     for figure in figures:
         png = io.BytesIO()
@@ -185,3 +188,10 @@ def test_every_figure_fits_the_books_column_with_text_of_at_least_nine_points():
         assert width <= plots.BOOK_COLUMN_PIXELS
         sizes = [t.get_fontsize() for t in figure.findobj(matplotlib.text.Text) if t.get_text().strip() and t.get_visible()]
         assert sizes and min(sizes) >= 9
+
+
+def test_the_attack_seconds_write_each_cell_in_at_most_four_characters():
+    runtimes = pd.DataFrame([[0.004, 0.02, 0.4, 3.6, 13.2, 260.4, 0.0, 1.0, 99.5, 0.25]], columns=list(PAPER_ATTACKS),
+                            index=["cnn"])
+    ax = plots.attack_seconds(runtimes).axes[0]
+    assert [t.get_text() for t in ax.texts] == ["<.01", ".02", ".4", "3.6", "13", "260", "<.01", "1", "100", ".2"]

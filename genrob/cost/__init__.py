@@ -2,8 +2,8 @@
 genrob bench``) and each run as the results table recorded it (:mod:`genrob.cost.accounting`)."""
 
 from genrob.cost.accounting import (
-    FULL_N, TIMED_ATTACKS, attack_seconds, cascade_saving, cost_summary, pair_runtimes, runtimes_per_image,
-    study_cost, sweep_cost,
+    FULL_N, TIMED_ATTACKS, attack_seconds, benchmark_overview, cascade_saving, cost_summary, pair_runtimes,
+    runtime_overview, runtimes_per_image, study_cost, sweep_cost,
 )
 from genrob.cost.measure import (
     PGD_STEPS, REFERENCE, bench_path, benchmark, benchmark_table, flops_per_image, forward_cost, matmul_gflops,
@@ -12,8 +12,7 @@ from genrob.cost.measure import (
 
 __all__ = [
     "FULL_N", "PGD_STEPS", "REFERENCE", "TIMED_ATTACKS", "attack_seconds", "bench_path", "benchmark",
-    "benchmark_table", "cascade_saving", "cost_summary", "flops_per_image", "forward_cost", "matmul_gflops",
-    "pair_runtimes",
-    "pgd_image_count", "pgd_seconds_per_image", "runtimes_per_image", "seconds_per_image", "study_cost",
-    "sweep_batch", "sweep_cost",
+    "benchmark_overview", "benchmark_table", "cascade_saving", "cost_summary", "flops_per_image", "forward_cost",
+    "matmul_gflops", "pair_runtimes", "pgd_image_count", "pgd_seconds_per_image", "runtime_overview",
+    "runtimes_per_image", "seconds_per_image", "study_cost", "sweep_batch", "sweep_cost",
 ]

@@ -10,6 +10,7 @@ import pandas as pd
 from genrob.attacks import ATTACKS, PAPER_ATTACKS
 from genrob.cost.measure import REFERENCE
 from genrob.models import get_spec, training_report
+from genrob.names import model_name
 from genrob.models.vae import IMPORTANCE_SAMPLES
 from genrob.paper import paper_runtimes
 from genrob.profiles import get_profile
@@ -94,6 +95,37 @@ def runtimes_per_image(results: pd.DataFrame, *, mflops: Mapping[str, float] | N
         flops = pd.Series(mflops, dtype=float).reindex(table.index)
         table["flop ratio"] = flops / flops[REFERENCE]
     return table
+
+
+def runtime_overview(runtimes: pd.DataFrame) -> pd.DataFrame:
+    """:func:`runtimes_per_image` as a reader reads it, one row per model (by name): n, the ten attacks'
+    seconds per image, and the model against the CNN over the ten, over the four the paper timed beside the
+    paper's own ratio, and in FLOPs (where measured). The seconds of each attack are a figure
+    (:func:`genrob.plots.attack_seconds`)."""
+    columns = {"n": "n", "all ten": "s per image, the ten attacks", "vs cnn": "vs the CNN, the ten",
+               "four vs cnn": "vs the CNN, the paper's four", "paper four vs cnn": "the paper's four vs its CNN",
+               "flop ratio": "FLOPs vs the CNN"}
+    table = runtimes[[c for c in columns if c in runtimes]].rename(columns=columns).rename_axis(columns=None)
+    table.index = pd.Index([model_name(m) for m in table.index], name="model")
+    return table
+
+
+def benchmark_overview(bench: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """:func:`genrob.cost.benchmark` as a reader reads it: per model (by name) its forward MFLOPs per image,
+    images per second forward and with the input gradient, the GFLOP/s that makes, PGD-40's seconds per
+    image, and FLOPs and PGD-40 time against the CNN's; and a sentence with what every row shares (threads,
+    batch, this machine's matrix-multiply rate)."""
+    columns = {"mflops_per_image": "MFLOP per image", "forward_images_per_s": "images/s, forward",
+               "gradient_images_per_s": "images/s, with gradient", "forward_gflops_per_s": "GFLOP/s, forward",
+               "pgd40_s_per_image": "PGD-40, s per image", "flop_ratio_to_cnn": "FLOPs vs the CNN",
+               "pgd_ratio_to_cnn": "PGD-40 vs the CNN"}
+    table = bench[[c for c in columns if c in bench]].rename(columns=columns)
+    table.index = pd.Index([model_name(m) for m in table.index], name="model")
+    batches = sorted({int(b) for b in bench["batch"]})
+    sentence = (f"Measured on {int(bench['threads'].iloc[0])} thread(s), in batches of "
+                f"{' or '.join(str(b) for b in batches)} images (a model's sweeps' batch), on a machine whose "
+                f"matrix multiply runs at {bench['matmul_gflops_per_s'].iloc[0]:.0f} GFLOP/s in the same run.")
+    return table, sentence
 
 
 def study_cost(profile, *, seed: int = 0, full_n: int = FULL_N, results: pd.DataFrame | None = None,
