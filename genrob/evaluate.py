@@ -185,17 +185,24 @@ def _run_cell(model: nn.Module, attack, subset: Split, base: dict, todo: list[fl
     return rows
 
 
+def _prepared(config: SweepConfig, data: MNIST | None, device: torch.device | str | None
+              ) -> tuple[torch.device, MNIST, Split, set[tuple]]:
+    """What a sweep or a cascade starts from: the device, MNIST in the profile's precision, the evaluation
+    subset, and the keys of the rows the results table already holds."""
+    device = torch.device(device) if device is not None else torch_device()
+    use_precision(config.profile.torch_dtype)
+    data = (data if data is not None else load_mnist()).to(config.profile.torch_dtype)
+    return device, data, evaluation_subset(data.test, config.n, seed=config.seed), existing_keys(
+        read_results(config.profile))
+
+
 def sweep(config: SweepConfig, *, data: MNIST | None = None, device: torch.device | str | None = None,
           batch_size: int = DEFAULT_BATCH_SIZE) -> pd.DataFrame:
     """Run every (model, attack, eps) of ``config`` not yet in the results table.
 
     Returns the rows of the table that ``config`` asks for, in sweep order.
     """
-    device = torch.device(device) if device is not None else torch_device()
-    use_precision(config.profile.torch_dtype)
-    data = (data if data is not None else load_mnist()).to(config.profile.torch_dtype)
-    subset = evaluation_subset(data.test, config.n, seed=config.seed)
-    done = existing_keys(read_results(config.profile))
+    device, data, subset, done = _prepared(config, data, device)
     wanted: list[tuple] = []
     for model_name in config.models:
         model = None
@@ -237,11 +244,7 @@ def cascade(config: SweepConfig, *, before: BrokenBefore, data: MNIST | None = N
     the images this attack broke: every broken image is credited to the first attack that broke it.
     Fixed-eps attacks only. Returns the rows in cascade order.
     """
-    device = torch.device(device) if device is not None else torch_device()
-    use_precision(config.profile.torch_dtype)
-    data = (data if data is not None else load_mnist()).to(config.profile.torch_dtype)
-    subset = evaluation_subset(data.test, config.n, seed=config.seed)
-    done = existing_keys(read_results(config.profile))
+    device, data, subset, done = _prepared(config, data, device)
     wanted: list[tuple] = []
     for model_name in config.models:
         model = None
