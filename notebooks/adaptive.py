@@ -129,7 +129,7 @@ for family in evidence:
 
 # %% [markdown]
 # The attacks that judge their adversarials by the model sampling afresh on every
-# call (expectation over the noise: randomised AutoAttack, EOT-PGD) form a worst
+# call (expectation over the noise: randomised AutoAttack) form a worst
 # case of their own, against the sampling model's own clean accuracy on the same
 # images; one random draw that misclassifies an image does not count against the
 # fixed-noise classifier above.
