@@ -16,8 +16,8 @@ from genrob.results import EVERY_IMAGE, wilson_interval
 #: the two intervals. Iterative attacks must match their single-step versions;
 #: PGD on cross-entropy must match C&W's margin loss at the same l_2 budget, or
 #: the cross-entropy has lost its gradient (saturated softmax); the adaptive
-#: attacks must match the paper's and AutoAttack margin PGD; and a white-box attack that a
-#: gradient-free one (Square) or a transfer attack beats is being misled by the gradient.
+#: attacks must match the paper's and AutoAttack must match margin PGD; and a white-box attack that a gradient-free
+#: one (Square) or a transfer attack beats is being misled by the gradient.
 #: Where the weaker ran in the adaptive evaluation's cascade, after the stronger, it met only the
 #: images the stronger (and every attack before it) left: the check is then that it broke few of them.
 AT_LEAST_AS_STRONG = (
