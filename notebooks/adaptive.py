@@ -199,9 +199,10 @@ display(Markdown(adaptive.claims_summary(claims)))
 # %% [markdown]
 # ## What robust looks like on MNIST
 #
-# The reference model, a CNN trained on adversarial examples (FGSM from a random
-# start {cite}`wong_2020`), beside the model of Madry et al.'s MNIST challenge
-# {cite}`mnist_challenge`, trained with PGD and attacked for years by others: its
+# The reference model, our CNN trained on PGD adversarials as Madry et al.
+# trained theirs {cite}`madry_2018` (the epochs and steps scaled by the profile),
+# beside the model of their MNIST challenge {cite}`mnist_challenge`, trained
+# with PGD and attacked for years by others: its
 # accuracy at $l_\infty$ eps 0.3 under the strongest attack of the challenge's
 # white-box leaderboard and under plain 100-step PGD (on all 10 000 test images).
 # A generative model's worst case is robust in the sense that matters only if it

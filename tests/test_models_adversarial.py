@@ -1,18 +1,35 @@
-"""genrob.models.adversarial: the adversarially trained reference and its own attack."""
+"""genrob.models.adversarial: the PGD-trained reference and its own attacks."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 
+from genrob.profiles import get_profile
 
-def test_fgsm_with_random_start_stays_in_the_ball(models, few_images):
-    from genrob.models.adversarial import fgsm_random_start
 
-    x, y = few_images.x, few_images.y
-    adversarial = fgsm_random_start(models["logistic_regression"], x, y, eps=0.3, step=0.375)
+def test_the_training_attack_stays_in_the_ball_and_raises_the_loss(models, few_images):
+    from genrob.models.adversarial import pgd_cross_entropy
+
+    model, x, y = models["logistic_regression"], few_images.x, few_images.y
+    torch.manual_seed(0)
+    adversarial = pgd_cross_entropy(model, x, y, eps=0.3, steps=10, step=0.04)
     assert float((adversarial - x).abs().max()) <= 0.3 + 1e-6
     assert float(adversarial.min()) >= 0 and float(adversarial.max()) <= 1
-    assert not torch.equal(adversarial, x)
+    with torch.no_grad():
+        clean_loss = torch.nn.functional.cross_entropy(model(x), y)
+        attacked_loss = torch.nn.functional.cross_entropy(model(adversarial), y)
+    assert float(attacked_loss) > float(clean_loss) + 1.0
+    assert model.training is False  # the attack leaves the model's mode as it found it
+
+
+def test_training_takes_fewer_longer_steps_where_a_profile_trains_less():
+    from genrob.models.adversarial import FULL_TRAINING_STEPS, TOTAL_STEP, adversarial_training
+
+    full, default = adversarial_training(get_profile("extended")), adversarial_training(get_profile("default"))
+    assert full["steps"] == FULL_TRAINING_STEPS == 40 and full["method"] == "pgd_cross_entropy"
+    assert 4 <= default["steps"] < full["steps"]
+    assert TOTAL_STEP * 0.3 / FULL_TRAINING_STEPS == pytest.approx(0.01)  # Madry et al.'s step at full effort
 
 
 def test_adversarial_training_buys_robustness_the_plain_cnn_lacks(mnist):
