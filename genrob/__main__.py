@@ -4,6 +4,7 @@
     python -m genrob adaptive markov_random_field --profile default [--n 50] [--without-cascade]
     python -m genrob headline --profile default
     python -m genrob answer --profile default
+    python -m genrob verify --profile extended [--cells 10] [--images 50]
     python -m genrob bench --profile default [--models cnn cnn_vae] [--batch 500]
 
 ``sweep`` trains what is not cached, then runs the chapter's attacks and, for
@@ -14,7 +15,9 @@ and prints what the cascade saved). Both write the same results table the chapte
 runs (or reads) every family's adaptive evidence, writes it to the evidence store
 ``evidence/<profile>/`` (:mod:`genrob.evidence`) and then the README's headline
 table and figure from that store alone. ``answer`` writes the study's answer, as
-the adaptive evidence gives it, to the page the book's introduction includes. ``bench``
+the adaptive evidence gives it, to the page the book's introduction includes. ``verify``
+recomputes random cells of an evidence store in an empty cache and compares them with it
+(:mod:`genrob.verify`). ``bench``
 measures what each model costs on this machine (:mod:`genrob.cost.measure`) and sets
 the seconds per image the sweeps recorded beside it (the book's Table 3).
 Sweeps of different models can run side by side (``GENROB_THREADS=1`` each on a
@@ -25,10 +28,12 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import os
 import sys
+import tempfile
 from typing import Sequence
 
-from genrob import adaptive, chapter, cost, evaluate, evidence, plots, summary
+from genrob import adaptive, chapter, cost, evaluate, evidence, plots, summary, verify
 from genrob.environment import REPO_ROOT, thread_count
 from genrob.models import model_names
 from genrob.params import ParameterError
@@ -64,6 +69,14 @@ def _parser() -> argparse.ArgumentParser:
     answer = commands.add_parser("answer", help="write the book's answer (book/chapters/answer.md) from the adaptive "
                                                 "evidence; the introduction includes it")
     answer.add_argument("--profile", default="default", help=PROFILE_HELP)
+    check = commands.add_parser("verify", help="recompute random cells of an evidence store from a clean cache and "
+                                               "compare them with it (exit status 1 where one disagrees)")
+    check.add_argument("--profile", default="extended", help=PROFILE_HELP)
+    check.add_argument("--cells", type=int, default=10, help="cells (results rows) to recompute (default: %(default)s)")
+    check.add_argument("--images", type=int, help="images of each cell to recompute (default: all it met)")
+    check.add_argument("--seed", type=int, default=0, help="which cells and images are drawn")
+    check.add_argument("--cache", help="the cache to compute in (default: a new empty one, so every model is "
+                                       "trained again)")
     bench = commands.add_parser("bench", help="measure what each model costs on this machine (not a test)")
     bench.add_argument("--profile", default="default", help=PROFILE_HELP)
     bench.add_argument("--models", nargs="+", help="default: every registered model")
@@ -139,8 +152,29 @@ def _adaptive(args: argparse.Namespace) -> int:
     return 0
 
 
+def _verify(args: argparse.Namespace) -> int:
+    os.environ["GENROB_CACHE"] = args.cache or tempfile.mkdtemp(prefix="genrob-verify-")
+    print(f"verifying the {get_profile(args.profile).name} evidence store in the cache {os.environ['GENROB_CACHE']}",
+          flush=True)
+    try:
+        report = verify.verify(args.profile, cells=args.cells, images=args.images, seed=args.seed)
+    except (ParameterError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(report.to_string(index=False), flush=True)
+    disagreeing = verify.disagreements(report)
+    if disagreeing:
+        print(f"{int((~report['agrees']).sum())} of {len(report)} cells disagree with the store:\n{disagreeing}",
+              flush=True)
+        return 1
+    print(f"all {len(report)} cells agree with the store", flush=True)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "verify":
+        return _verify(args)
     if args.command == "bench":
         return _bench(args)
     if args.command == "headline":

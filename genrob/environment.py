@@ -97,6 +97,29 @@ def torch_device() -> torch.device:
 
 
 @functools.cache
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo``), or the platform's description where there is none."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    import platform
+
+    return platform.processor() or platform.machine()
+
+
+def machine(device: torch.device | str | None = None) -> str:
+    """What computes on ``device`` (default: :func:`torch_device`): the GPU's name, or the CPU's model.
+
+    Results record it: per-image outcomes are reproduced exactly only on the same kind of machine.
+    """
+    device = torch.device(device) if device is not None else torch_device()
+    return torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_model()
+
+
+@functools.cache
 def code_version() -> str:
     """The git commit of the code that ran (with ``-dirty`` for local edits)."""
     try:

@@ -8,6 +8,7 @@ table are never recomputed.
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import math
 import time
@@ -22,7 +23,9 @@ from torch import nn
 from genrob.attacks import Attack, attack_config_hash, make_attack, norm_of
 from genrob.contract import Evaluations, counting_evaluations, logit_margin, model_device, predict
 from genrob.data import MNIST, Split, evaluation_subset, load_mnist
-from genrob.environment import code_version, progress, report, seed_everything, torch_device, use_precision
+from genrob.environment import (
+    code_version, machine, progress, report, seed_everything, thread_count, torch_device, use_precision,
+)
 from genrob.models import get_spec, load_model
 from genrob.params import SweepConfig
 from genrob.results import (
@@ -47,10 +50,10 @@ def clean_accuracy(models: dict[str, nn.Module], split: Split) -> pd.DataFrame:
 
 
 def _row(base: dict, eps: float, clean_correct: np.ndarray, fooled: np.ndarray,
-         perturbation: np.ndarray, seconds: float, evaluations: Evaluations, *,
+         perturbation: np.ndarray, seconds: float, evaluations: Evaluations, *, device: torch.device,
          attacked: np.ndarray | None = None, broken_before: np.ndarray | None = None) -> dict:
-    """A results row; a cascade's (``attacked`` given) counts as robust only what survived ``broken_before``
-    and this attack."""
+    """A results row, with where and when it was computed; a cascade's (``attacked`` given) counts as robust
+    only what survived ``broken_before`` and this attack."""
     n = len(clean_correct)
     clean = int(clean_correct.sum())
     broken = fooled if broken_before is None else fooled | broken_before
@@ -62,7 +65,8 @@ def _row(base: dict, eps: float, clean_correct: np.ndarray, fooled: np.ndarray,
             "robust_correct": robust, "robust_accuracy": robust / n, "robust_ci_low": low,
             "robust_ci_high": high, "median_perturbation": float(np.median(sizes)) if len(sizes) else math.nan,
             "forward_evals": evaluations.forward, "gradient_evals": evaluations.gradient,
-            "wall_time_s": round(seconds, 3), "code_version": code_version()}
+            "wall_time_s": round(seconds, 3), "code_version": code_version(), "machine": machine(device),
+            "threads": thread_count(), "date": datetime.date.today().isoformat()}
 
 
 def _summary(model: str, attack: str, rows: list[dict], seconds: float) -> str:
@@ -166,7 +170,7 @@ def _run_cell(model: nn.Module, attack, subset: Split, base: dict, todo: list[fl
             save_per_image(_per_image_path(config, base, eps), clean_correct=out.clean_correct,
                            fooled=out.fooled[k], perturbation=out.perturbation[k])
         rows = [_row(base, eps, out.clean_correct, out.fooled[k], out.perturbation[k], float(cached["seconds"]),
-                     searched) for k, eps in enumerate(todo)]
+                     searched, device=device) for k, eps in enumerate(todo)]
         append_rows(config.profile, rows)
     else:
         for eps in todo:
@@ -177,7 +181,8 @@ def _run_cell(model: nn.Module, attack, subset: Split, base: dict, todo: list[fl
             seconds = time.perf_counter() - t0
             save_per_image(_per_image_path(config, base, eps), clean_correct=out.clean_correct,
                            fooled=out.fooled[0], perturbation=out.perturbation[0])
-            row = _row(base, eps, out.clean_correct, out.fooled[0], out.perturbation[0], seconds, evaluations)
+            row = _row(base, eps, out.clean_correct, out.fooled[0], out.perturbation[0], seconds, evaluations,
+                       device=device)
             append_rows(config.profile, [row])  # written at once: an interruption loses at most this eps
             rows.append(row)
     bar.close()
@@ -292,7 +297,7 @@ def _cascade_cell(model: nn.Module | None, attack: Attack, subset: Split, base: 
         seconds = time.perf_counter() - t0
         bar.close()
         fooled, perturbation = out.fooled[0], out.perturbation[0]
-    row = _row(base, eps, clean_correct, fooled, perturbation, seconds, evaluations, attacked=todo,
+    row = _row(base, eps, clean_correct, fooled, perturbation, seconds, evaluations, device=device, attacked=todo,
                broken_before=broken)
     report(f"{base['model']} x {attack.name} at {eps:g}: broke {int(fooled.sum())} of the {int(todo.sum())} "
            f"images left ({seconds:.1f}s)")

@@ -14,7 +14,6 @@ in git (``evidence/README.md`` gives the schema).
 from __future__ import annotations
 
 import json
-import platform
 from pathlib import Path
 
 import numpy as np
@@ -22,10 +21,10 @@ import pandas as pd
 
 from genrob import adaptive, prose
 from genrob.adaptive import FamilyEvidence
-from genrob.environment import REPO_ROOT, atomic_write, thread_count
+from genrob.environment import REPO_ROOT, atomic_write, cpu_model, thread_count
 from genrob.models import get_spec
 from genrob.profiles import get_profile
-from genrob.results import COLUMNS, EVERY_IMAGE
+from genrob.results import COLUMNS, TEXT_COLUMNS, with_every_column
 
 EVIDENCE_DIR = REPO_ROOT / "evidence"
 #: What identifies one attack run's per-image outcome within a profile's store.
@@ -43,16 +42,6 @@ def _bits(values: np.ndarray) -> str:
 
 def _unbits(text: str) -> np.ndarray:
     return np.frombuffer(str(text).encode(), dtype=np.uint8) == ord("1")
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def write(evidence: list[FamilyEvidence], *, profile: str, date: str) -> Path:
@@ -81,7 +70,7 @@ def write(evidence: list[FamilyEvidence], *, profile: str, date: str) -> Path:
         atomic_write(folder / name, lambda tmp, table=table: table.to_csv(tmp, index=False))
     provenance = {"profile": get_profile(profile).name, "written": date,
                   "code_versions": sorted({str(v) for v in tables["results.csv"]["code_version"]}),
-                  "written_on": {"cpu": _cpu_model(), "threads": thread_count()},
+                  "written_on": {"cpu": cpu_model(), "threads": thread_count()},
                   "attack_wall_time_s": round(float(tables["results.csv"]["wall_time_s"].sum()), 1)}
     atomic_write(folder / "store.json",
                  lambda tmp: tmp.write_text(json.dumps(provenance, indent=2) + "\n"))
@@ -97,32 +86,40 @@ def provenance(profile: str) -> dict:
     return json.loads(path.read_text())
 
 
+def stored_tables(profile: str) -> tuple[pd.DataFrame, pd.DataFrame, dict[tuple, dict[str, np.ndarray]]]:
+    """The store of ``profile`` as written: its results rows, its images, and each row's per-image
+    arrays (``clean_correct``, ``fooled``) by :data:`OUTCOME_KEY` (eps rounded to 10 places)."""
+    provenance(profile)  # a clear error where there is no store
+    folder = store_dir(profile)
+    results = with_every_column(pd.read_csv(folder / "results.csv", dtype=TEXT_COLUMNS))
+    images = pd.read_csv(folder / "images.csv")
+    outcomes = pd.read_csv(folder / "outcomes.csv", dtype={"clean_correct": str, "fooled": str})
+    by_key = {(r.model, r.attack, round(float(r.eps), 10), int(r.n), int(r.seed)):
+              {"clean_correct": _unbits(r.clean_correct), "fooled": _unbits(r.fooled)} for r in outcomes.itertuples()}
+    return results, images, by_key
+
+
+def subset_images(images: pd.DataFrame, *, n: int, seed: int) -> np.ndarray:
+    """The test-set indices of the store's evaluation subset of ``n`` images drawn with ``seed``, in order."""
+    return images[(images["n"] == n) & (images["seed"] == seed)].sort_values("position")["test_index"].to_numpy()
+
+
 def load(profile: str) -> list[FamilyEvidence]:
     """The adaptive evidence of ``profile`` rebuilt from its store alone: worst cases, checks and
     per-image survivors judged exactly as :func:`genrob.adaptive.evaluate_family` judges the cache."""
-    provenance(profile)  # a clear error where there is no store
-    folder = store_dir(profile)
-    results = pd.read_csv(folder / "results.csv",
-                          dtype={"model_config": str, "attack_config": str, "code_version": str, "images": str})
-    # a store written before the cascade holds rows that all ran on every image
-    results = results.fillna({"images": EVERY_IMAGE}) if "images" in results else results.assign(images=EVERY_IMAGE)
-    images = pd.read_csv(folder / "images.csv")
-    outcomes = pd.read_csv(folder / "outcomes.csv", dtype={"clean_correct": str, "fooled": str})
-    by_key = {(r.model, r.attack, round(float(r.eps), 10), int(r.n), int(r.seed)): r
-              for r in outcomes.itertuples()}
+    results, images, by_key = stored_tables(profile)
     evidence = []
     for family, rows in results.groupby("family", sort=False):
         rows = rows.drop(columns="family").reset_index(drop=True)
         n, seed = int(rows["n"].iloc[0]), int(rows["seed"].iloc[0])
-        subset = images[(images["n"] == n) & (images["seed"] == seed)].sort_values("position")["test_index"]
         config = adaptive.family_config(family, profile=profile, n=n, seed=seed,
                                         models=list(dict.fromkeys(rows["model"])))
 
         def outcome(model: str, attack: str, eps: float, n: int = n, seed: int = seed) -> dict[str, np.ndarray]:
-            stored = by_key[(model, attack, round(float(eps), 10), n, seed)]
-            return {"clean_correct": _unbits(stored.clean_correct), "fooled": _unbits(stored.fooled)}
+            return by_key[(model, attack, round(float(eps), 10), n, seed)]
 
-        evidence.append(adaptive.judge_family(config, rows, images=subset.to_numpy(), outcome=outcome))
+        evidence.append(adaptive.judge_family(config, rows, images=subset_images(images, n=n, seed=seed),
+                                              outcome=outcome))
     return evidence
 
 

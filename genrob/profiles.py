@@ -1,7 +1,7 @@
 """Run profiles: how much data, training and attack effort a run spends.
 
 ``smoke`` runs each notebook in seconds (nbval and CI), ``default`` is what
-``make book`` runs on a 2-core CPU in an hour or more, ``extended`` is
+``make book`` runs on a 2-core CPU in about an hour and a half, ``extended`` is
 the same study with full training and three to six times the images (about a
 day on the same CPU), ``full`` is the paper's scale (all 10 000 test images) for
 a machine with a GPU.
@@ -72,15 +72,16 @@ PROFILES: dict[str, Profile] = {
     ),
     "default": Profile(
         name="default", n_eval=200, max_train=None, epoch_scale=0.2, attack_effort=0.5,
-        description="what `make book` runs on a 2-core CPU in an hour or more: every model "
+        description="what `make book` runs on a 2-core CPU in about an hour and a half: every model "
                     "trained on all 50 000 images for a fifth of its epochs, 200 test images (50 for the "
-                    "fully connected VAE family, 10 for the convolutional one, whose logits use 2 "
+                    "fully connected VAE family, 30 for the convolutional one, whose logits use 2 "
                     "importance samples instead of 10), attack budgets halved",
-        # Sized so that a clean clone's `make book` fits 90 minutes on 2 cores (measured: 51 min,
-        # 14 for the convolutional VAE chapter, 25 for the adaptive one): the convolutional VAEs'
-        # logits are 5x cheaper with K = 2, the CVAE's ten attacks cost some 8 s per image, and each
-        # family's adaptive evaluation reuses the chapter's images (no rerun on a subset).
-        family_n_eval=(("vae", 50), ("conv_vae", 10)),
+        # Sized so that a clean clone's `make book` fits 90 minutes on 2 cores. Measured on an AMD EPYC
+        # from a clean clone with the convolutional family on 10 images: 49 min, of which 9 for its
+        # chapter (5 of them training) and 29 for the adaptive one (some 12 of them on that family);
+        # its attacks scale with the images, so 30 add some 30 min. The convolutional VAEs' logits are
+        # 5x cheaper with K = 2, and each family's adaptive evaluation reuses the chapter's images.
+        family_n_eval=(("vae", 50), ("conv_vae", 30)),
         adaptive_effort=0.5,
         importance_samples=2,
     ),

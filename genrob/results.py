@@ -27,8 +27,11 @@ COLUMNS: tuple[str, ...] = (
     "profile", "model", "model_config", "kind", "attack", "attack_config", "norm", "eps",
     "n", "seed", "images", "attacked", "clean_correct", "clean_accuracy", "robust_correct", "robust_accuracy",
     "robust_ci_low", "robust_ci_high", "median_perturbation", "forward_evals", "gradient_evals",
-    "wall_time_s", "code_version",
+    "wall_time_s", "code_version", "machine", "threads", "date",
 )
+#: Where and when a row was computed (:func:`genrob.environment.machine`, threads, ISO date): a row written
+#: before they were recorded reads them as unknown (empty).
+PROVENANCE: tuple[str, ...] = ("machine", "threads", "date")
 #: ``images`` of a row whose attack ran on every correctly classified image of its n. A row of the adaptive
 #: evaluation's cascade ran on the images no earlier attack broke: its ``images`` names them
 #: (``cascade-<hash>``), ``attacked`` counts them, and its robust accuracy is what survived this attack
@@ -78,8 +81,23 @@ def read_results(profile: Profile | str) -> pd.DataFrame:
     path = results_path(profile)
     if not path.exists():
         return pd.DataFrame(columns=list(COLUMNS))
-    table = pd.read_csv(path, dtype={"model_config": str, "attack_config": str, "code_version": str, "images": str})
-    return table.fillna({"images": EVERY_IMAGE}) if "images" in table else table.assign(images=EVERY_IMAGE)
+    table = pd.read_csv(path, dtype=TEXT_COLUMNS)
+    return with_every_column(table)
+
+
+#: Columns read as text, whatever their values look like.
+TEXT_COLUMNS = {"model_config": str, "attack_config": str, "code_version": str, "images": str, "machine": str,
+                "date": str}
+
+
+def with_every_column(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with the columns of rows written before they existed: ``images`` as :data:`EVERY_IMAGE`
+    (every row ran on every image before the cascade), :data:`PROVENANCE` as unknown."""
+    table = table.fillna({"images": EVERY_IMAGE}) if "images" in table else table.assign(images=EVERY_IMAGE)
+    for column in PROVENANCE:
+        if column not in table:
+            table[column] = pd.NA
+    return table
 
 
 def row_key(row: dict) -> tuple:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import os
 import signal
 import subprocess
@@ -16,16 +17,20 @@ import torch
 from synthetic import naive_bayes_config
 
 from genrob.attacks.base import Attack
+from genrob.environment import machine, thread_count
 from genrob.evaluate import clean_accuracy, gradient_health, sweep
 from genrob.params import sweep_config
 from genrob.results import COLUMNS, read_results, results_path
 
-VOLATILE = ["wall_time_s", "code_version"]
+VOLATILE = ["wall_time_s", "code_version", "date"]  # a run may cross midnight
 
 
 def test_sweep_writes_the_tidy_table(models, fresh_cache):
     table = sweep(naive_bayes_config())
     assert list(table.columns) == list(COLUMNS)
+    # every row says where and when it was computed (verify reproduces outcomes exactly only there)
+    assert (table["machine"] == machine("cpu")).all() and (table["threads"] == thread_count()).all()
+    assert (table["date"] == datetime.date.today().isoformat()).all()
     assert len(table) == 2 * 3 * 5 and (table["n"] == 40).all() and (table["profile"] == "smoke").all()
     assert (table["robust_accuracy"] <= table["clean_accuracy"]).all()
     assert ((table["robust_ci_low"] <= table["robust_accuracy"]) & (table["robust_accuracy"] <= table["robust_ci_high"])).all()

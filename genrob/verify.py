@@ -1,0 +1,152 @@
+"""Verify an evidence store cell by cell, by recomputing it (as anyone can re-run a RobustBench entry).
+
+A *cell* is one results row of the store: a model, an attack and an eps on its
+evaluation subset. :func:`verify` recomputes cells chosen at random on some of
+their images, with the current code in the cache it runs in (the command line
+gives it an empty one, so every model is trained again), and compares each
+image's outcome with the stored one:
+
+- **exactly**, where the row was computed by this code version on this kind of
+  machine and every image of the cell is recomputed. Attacks draw their random
+  starts per batch, so a part of the images meets other random numbers, and
+  another CPU or a GPU rounds differently: there only the share can agree;
+- otherwise **within the 95% interval**: the stored robust share of the same
+  images lies in the Wilson interval of the recomputed share.
+
+A cell whose model or attack the current code configures differently (another
+hash) is not the computation the store recorded: it disagrees, named as such.
+
+Which images a row of the adaptive cascade met is not stored, only which it
+broke; it certainly met those and the images that survived the whole worst case
+at its eps (the cascade offers every attack each image that is still unbroken),
+so a cascade cell is recomputed on those.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+
+from genrob import evidence
+from genrob.attacks import attack_config_hash, make_attack
+from genrob.data import MNIST, load_mnist
+from genrob.environment import code_version, machine, progress, seed_everything, thread_count, torch_device
+from genrob.evaluate import load_surrogate
+from genrob.models import get_spec, load_model
+from genrob.params import ParameterError
+from genrob.profiles import get_profile
+from genrob.results import EVERY_IMAGE, wilson_interval
+
+#: How :func:`verify` compared a cell's recomputed outcomes with the stored ones.
+EXACT, WITHIN_INTERVAL = "every image the same", "share within the 95% interval"
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One stored row to recompute, and the images of its subset it is recomputed on."""
+
+    model: str
+    attack: str
+    eps: float
+    row: pd.Series
+    test_index: np.ndarray  # the images recomputed, by their index in MNIST's test set
+    clean_correct: np.ndarray  # stored, on those images
+    fooled: np.ndarray  # stored, on those images
+
+
+def chosen_cells(profile: str, *, cells: int, images: int | None, seed: int = 0) -> list[Cell]:
+    """``cells`` rows of the store of ``profile`` drawn at random (``seed``) among those with an image to
+    recompute, each with ``images`` of the images it met (all where ``None`` or more than it met) drawn at
+    random."""
+    if cells < 1:
+        raise ParameterError(f"cells must be at least 1, got {cells}")
+    if images is not None and images < 1:
+        raise ParameterError(f"images must be at least 1, got {images}")
+    results, subsets, outcomes = evidence.stored_tables(profile)
+    survivors = {key: alive for family in evidence.load(profile) for key, alive in family.survivors.items()}
+    rows = results.drop_duplicates(evidence.OUTCOME_KEY).reset_index(drop=True)
+    rng = np.random.default_rng(seed)
+    picked = []
+    for position in rng.permutation(len(rows)):  # until ``cells`` are found with an image to recompute
+        if len(picked) == cells:
+            break
+        row = rows.iloc[int(position)]
+        n, row_seed, eps = int(row["n"]), int(row["seed"]), float(row["eps"])
+        stored = outcomes[(row["model"], row["attack"], round(eps, 10), n, row_seed)]
+        subset = evidence.subset_images(subsets, n=n, seed=row_seed)
+        met = np.ones(n, bool)
+        if row["images"] != EVERY_IMAGE:  # a cascade row: what it broke, and what survived everything
+            alive = survivors.get((row["model"], row["norm"], eps))
+            met = stored["fooled"] | (alive.reindex(subset).fillna(False).to_numpy(bool) if alive is not None
+                                      else np.zeros(n, bool))
+        where = np.flatnonzero(met)
+        if len(where) == 0:  # a cascade row at an eps where earlier attacks broke everything
+            continue
+        if images is not None and images < len(where):
+            where = np.sort(rng.choice(where, size=images, replace=False))
+        picked.append(Cell(model=row["model"], attack=row["attack"], eps=eps, row=row, test_index=subset[where],
+                           clean_correct=stored["clean_correct"][where], fooled=stored["fooled"][where]))
+    return picked
+
+
+def _recomputed(cell: Cell, profile: str, data: MNIST, device: torch.device) -> tuple[np.ndarray, np.ndarray]:
+    """The cell's attack rerun on its images: per image, classified correctly, and fooled within eps."""
+    model = load_model(cell.model, profile, data=data, device=device)
+    attack = load_surrogate(make_attack(cell.attack, profile), device)
+    images = data.test.take(cell.test_index)
+    seed_everything(int(cell.row["seed"]))
+    out = attack.run(model, images.x, images.y, [cell.eps], device=device, seed=int(cell.row["seed"]))
+    return out.clean_correct, out.fooled[0]
+
+
+def verify(profile: str, *, cells: int = 10, images: int | None = None, seed: int = 0,
+           data: MNIST | None = None, device: torch.device | str | None = None) -> pd.DataFrame:
+    """Recompute ``cells`` random cells of the store of ``profile`` on ``images`` of their images each and
+    compare them with the store (see the module's text): one row per cell, ``agrees`` True or False."""
+    profile = get_profile(profile).name
+    device = torch.device(device) if device is not None else torch_device()
+    data = (data if data is not None else load_mnist()).to(get_profile(profile).torch_dtype)
+    here, version = machine(device), code_version()
+    rows = []
+    chosen = chosen_cells(profile, cells=cells, images=images, seed=seed)
+    for cell in progress(chosen, desc="verify", unit="cell"):
+        row = cell.row
+        same_configuration = (row["model_config"] == get_spec(cell.model).config_hash(profile)
+                              and row["attack_config"] == attack_config_hash(make_attack(cell.attack, profile)))
+        stored_robust = cell.clean_correct & ~cell.fooled
+        record = {"model": cell.model, "attack": cell.attack, "eps": cell.eps, "ran_on": row["images"],
+                  "images": len(cell.test_index),
+                  "stored": stored_robust.mean() if len(stored_robust) else np.nan,
+                  "stored_on": f"{row['machine']}, code {row['code_version']}" if pd.notna(row["machine"])
+                  else f"unknown machine, code {row['code_version']}"}
+        if not same_configuration:
+            rows.append({**record, "recomputed": np.nan, "interval": "", "compared": "",
+                         "agrees": False, "why": "the current code configures this model or attack differently"})
+            continue
+        clean, fooled = _recomputed(cell, profile, data, device)
+        robust = clean & ~fooled
+        kept, n = int(robust.sum()), len(robust)
+        low, high = wilson_interval(kept, n)
+        # the same random numbers only for the same images in the same batches, the same rounding only
+        # with the same code, machine kind and thread count
+        exact = (row["images"] == EVERY_IMAGE and n == int(row["n"]) and row["machine"] == here
+                 and row["code_version"] == version and pd.notna(row["threads"])
+                 and int(row["threads"]) == thread_count())
+        if exact:
+            agrees = bool(np.array_equal(clean, cell.clean_correct) and np.array_equal(fooled, cell.fooled))
+            why = "" if agrees else f"{int((robust != stored_robust).sum())} of {n} images differ"
+        else:
+            agrees = bool(low - 1e-12 <= stored_robust.mean() <= high + 1e-12)
+            why = "" if agrees else "the stored share lies outside the recomputed share's 95% interval"
+        rows.append({**record, "recomputed": kept / n, "interval": f"[{low:.2f}, {high:.2f}]",
+                     "compared": EXACT if exact else WITHIN_INTERVAL, "agrees": agrees, "why": why})
+    return pd.DataFrame(rows)
+
+
+def disagreements(report: pd.DataFrame) -> str:
+    """The cells of a :func:`verify` report that disagree, one line each (empty where none does)."""
+    return "\n".join(f"- {r.model} x {r.attack} at eps {r.eps:g} ({r.images} images): {r.why}"
+                     for r in report[~report["agrees"]].itertuples())

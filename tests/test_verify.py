@@ -1,0 +1,61 @@
+"""genrob.verify: a store's cells recomputed from an empty cache agree with it, and a tampered store fails."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from genrob import adaptive, evidence, verify
+from genrob.__main__ import main
+from genrob.params import ParameterError
+
+
+@pytest.fixture(scope="module")
+def smoke_store(tmp_path_factory, mnist):
+    """The naive Bayes family's adaptive evidence at smoke scale, written as a store of its own."""
+    root = tmp_path_factory.mktemp("evidence")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("GENROB_CACHE", str(root / "cache-that-wrote-it"))
+        patch.setattr(evidence, "EVIDENCE_DIR", root)
+        found = adaptive.evaluate_family("naive_bayes", profile="smoke", n=30, data=mnist)
+        evidence.write([found], profile="smoke", date="2026-11-26")
+    return root
+
+
+@pytest.fixture
+def store(smoke_store, monkeypatch):
+    monkeypatch.setattr(evidence, "EVIDENCE_DIR", smoke_store)
+    return smoke_store / "smoke"
+
+
+def test_cells_recomputed_in_an_empty_cache_agree_image_by_image(store, fresh_cache, mnist):
+    report = verify.verify("smoke", cells=4, seed=1, data=mnist)
+    assert len(report) == 4 and report["agrees"].all(), verify.disagreements(report)
+    # a complete row recomputed on all its images, by this code on this machine: compared exactly
+    whole = report["ran_on"].eq("all") & report["images"].eq(30)
+    assert whole.any() and (report.loc[whole, "compared"] == verify.EXACT).all()
+    assert fresh_cache.joinpath("checkpoints").is_dir()  # the models were trained again, not read
+
+
+def test_a_part_of_the_images_is_compared_by_the_interval(store, fresh_cache, mnist):
+    report = verify.verify("smoke", cells=3, images=10, seed=2, data=mnist)
+    assert (report["images"] <= 10).all() and (report["compared"] == verify.WITHIN_INTERVAL).all()
+    assert report["agrees"].all(), verify.disagreements(report)
+
+
+def test_a_tampered_store_fails_and_names_the_cells(store, fresh_cache, monkeypatch, capsys):
+    outcomes = pd.read_csv(store / "outcomes.csv", dtype=str)
+    # every image the model got right now reads as fooled: the stored robust share is zero everywhere
+    outcomes["fooled"] = outcomes["clean_correct"]
+    outcomes.to_csv(store / "outcomes.csv", index=False)
+    assert main(["verify", "--profile", "smoke", "--cells", "6", "--seed", "1", "--cache", str(fresh_cache)]) == 1
+    printed = capsys.readouterr().out
+    assert "cells disagree with the store" in printed
+    assert printed.count("outside the recomputed share's 95% interval") >= 1
+
+
+def test_bad_parameters_are_clear_errors(store):
+    with pytest.raises(ParameterError, match="cells"):
+        verify.chosen_cells("smoke", cells=0, images=None)
+    with pytest.raises(ParameterError, match="images"):
+        verify.chosen_cells("smoke", cells=1, images=0)
