@@ -18,7 +18,7 @@ PROFILE ?= default
 # What a clean clone's `make book` costs per profile on a 2-core CPU: default measured, extended as
 # recorded over its runs (see README), smoke from `make notebooks` (7 min) plus install and build.
 BOOK_COST_smoke := about ten minutes
-BOOK_COST_default := about an hour and a half (49 min measured from a clean clone on an AMD EPYC with the convolutional VAEs on 10 images; on 30, as now, being measured)
+BOOK_COST_default := about an hour and a half (85 min measured from a clean clone on an AMD EPYC with the unit tests beside it for 24 of them; about 75 alone)
 BOOK_COST_extended := most of a day (1.8 h of training, 19 h of single-thread attacks recorded)
 BOOK_COST_full := months on this CPU (the summary chapter estimates it); the paper's scale is for a GPU
 

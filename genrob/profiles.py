@@ -79,7 +79,8 @@ PROFILES: dict[str, Profile] = {
         # Sized so that a clean clone's `make book` fits 90 minutes on 2 cores. Measured on an AMD EPYC
         # from a clean clone with the convolutional family on 10 images: 49 min, of which 9 for its
         # chapter (5 of them training) and 29 for the adaptive one (some 12 of them on that family);
-        # its attacks scale with the images, so 30 add some 30 min. The convolutional VAEs' logits are
+        # on 30: 85 min with the unit tests beside it for 24 of them, about 75 alone (its chapter 15, the
+        # adaptive one 50). The convolutional VAEs' logits are
         # 5x cheaper with K = 2, and each family's adaptive evaluation reuses the chapter's images.
         family_n_eval=(("vae", 50), ("conv_vae", 30)),
         adaptive_effort=0.5,
