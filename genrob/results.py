@@ -38,6 +38,11 @@ PROVENANCE: tuple[str, ...] = ("machine", "threads", "date")
 #: and every one before it.
 EVERY_IMAGE = "all"
 
+#: Columns read as text, whatever their values look like.
+TEXT_COLUMNS = {"model_config": str, "attack_config": str, "code_version": str, "images": str, "machine": str,
+                "date": str}
+
+
 #: What identifies a row: the same key means the same computation.
 KEY: tuple[str, ...] = ("profile", "model", "model_config", "attack", "attack_config", "n", "seed", "images", "eps")
 
@@ -83,11 +88,6 @@ def read_results(profile: Profile | str) -> pd.DataFrame:
         return pd.DataFrame(columns=list(COLUMNS))
     table = pd.read_csv(path, dtype=TEXT_COLUMNS)
     return with_every_column(table)
-
-
-#: Columns read as text, whatever their values look like.
-TEXT_COLUMNS = {"model_config": str, "attack_config": str, "code_version": str, "images": str, "machine": str,
-                "date": str}
 
 
 def with_every_column(table: pd.DataFrame) -> pd.DataFrame:
