@@ -5,6 +5,7 @@
     python -m genrob headline --profile default
     python -m genrob answer --profile default
     python -m genrob verify --profile extended [--cells 10] [--images 50]
+    python -m genrob evidence --profile extended [--families vae conv_vae] [--status] [--no-commit]
     python -m genrob bench --profile default [--models cnn cnn_vae] [--batch 500]
 
 ``sweep`` trains what is not cached, then runs the chapter's attacks and, for
@@ -17,7 +18,9 @@ runs (or reads) every family's adaptive evidence, writes it to the evidence stor
 table and figure from that store alone. ``answer`` writes the study's answer, as
 the adaptive evidence gives it, to the page the book's introduction includes. ``verify``
 recomputes random cells of an evidence store in an empty cache and compares them with it
-(:mod:`genrob.verify`). ``bench``
+(:mod:`genrob.verify`). ``evidence`` regenerates a profile's evidence as one resumable
+background run that publishes its finished cells into the store and commits them to git as it goes
+(:mod:`genrob.campaign`); ``--status`` prints its progress. ``bench``
 measures what each model costs on this machine (:mod:`genrob.cost.measure`) and sets
 the seconds per image the sweeps recorded beside it (the book's Table 3).
 Sweeps of different models can run side by side (``GENROB_THREADS=1`` each on a
@@ -33,7 +36,7 @@ import sys
 import tempfile
 from typing import Sequence
 
-from genrob import adaptive, chapter, cost, evaluate, evidence, plots, summary, verify
+from genrob import adaptive, campaign, chapter, cost, evaluate, evidence, plots, summary, verify
 from genrob.environment import REPO_ROOT, thread_count
 from genrob.models import model_names
 from genrob.params import ParameterError
@@ -77,6 +80,14 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--seed", type=int, default=0, help="which cells and images are drawn")
     check.add_argument("--cache", help="the cache to compute in (default: a new empty one, so every model is "
                                        "trained again)")
+    run = commands.add_parser("evidence", help="regenerate a profile's evidence as a resumable background run "
+                                               "that commits its finished cells to the store as it goes")
+    run.add_argument("--profile", default="extended", help=PROFILE_HELP)
+    run.add_argument("--families", nargs="+", help=f"only these (default, in this order: {' '.join(campaign.RUN_ORDER)})")
+    run.add_argument("--status", action="store_true", help="print the progress report and stop")
+    run.add_argument("--no-commit", action="store_true", help="publish into the store without committing it")
+    run.add_argument("--every", type=float, default=campaign.PUBLISH_EVERY_MIN,
+                     help="minutes between two publications of the store (default: %(default)s)")
     bench = commands.add_parser("bench", help="measure what each model costs on this machine (not a test)")
     bench.add_argument("--profile", default="default", help=PROFILE_HELP)
     bench.add_argument("--models", nargs="+", help="default: every registered model")
@@ -171,8 +182,31 @@ def _verify(args: argparse.Namespace) -> int:
     return 0
 
 
+def _evidence(args: argparse.Namespace) -> int:
+    try:
+        chosen = adaptive.families_to_evaluate(args.families or list(campaign.RUN_ORDER))
+        get_profile(args.profile)
+    except (ParameterError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if args.every <= 0:
+        print(f"error: --every must be a positive number of minutes, got {args.every:g}", file=sys.stderr)
+        return 2
+    if not args.status:
+        print(f"the {get_profile(args.profile).name} evidence: {', '.join(chosen)}; published into "
+              f"{evidence.store_dir(args.profile)} every {args.every:g} min"
+              + ("" if args.no_commit else " and committed"), flush=True)
+        campaign.run(args.profile, families=chosen, commit_to_git=not args.no_commit, every_min=args.every)
+    table = campaign.status(args.profile, families=chosen)
+    print(table.to_string(index=False), flush=True)
+    print(campaign.status_text(table), flush=True)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "evidence":
+        return _evidence(args)
     if args.command == "verify":
         return _verify(args)
     if args.command == "bench":

@@ -95,7 +95,7 @@ def family_config(family: str, *, profile: str, n: int | None = None, seed: int 
         chosen = get_profile(profile)
     except ValueError as err:
         raise ParameterError(str(err)) from None
-    n = n if n is not None else chosen.adaptive_n_for(family)
+    n = n if n is not None else chosen.n_eval_for(family)
     return sweep_config(profile=profile, family=family, models=models,
                         attacks=PAPER_ATTACKS + COMPLETE_ADAPTIVE + CASCADE,
                         linf_eps=LINF_EPS, l2_eps=L2_EPS, n=n, seed=seed)
@@ -156,6 +156,36 @@ def every_image_runs(family: str, *, profile: str, n: int | None = None, seed: i
     every eps (sweeps; what the cascade saves is measured against them, :func:`genrob.cost.cascade_saving`)."""
     config = family_config(family, profile=profile, n=n, seed=seed, models=models)
     return pd.concat([evaluate.sweep(c, data=data) for c in cascade_configs(config)], ignore_index=True)
+
+
+def evaluated_rows(config: SweepConfig, table: pd.DataFrame) -> pd.DataFrame:
+    """The rows of a results ``table`` that :func:`evaluate_family` reads for ``config``, in the order it
+    reads them: the paper's attacks and margin PGD on the grid, the cascade model by model, norm by norm
+    and eps by eps, then the check runs. A cascade's attack read from a run on every image stands for it
+    only where no cascade row exists (a store written before the cascade); of cascade rows, the last."""
+    complete = dataclasses.replace(config, attacks=PAPER_ATTACKS + COMPLETE_ADAPTIVE)
+    groups = [(complete, False), *((c, True) for c in cascade_configs(config)),
+              *((c, False) for c in check_configs(config))]
+    rank: dict[tuple, tuple] = {}
+    for g, (part, cascaded) in enumerate(groups):
+        for m, model in enumerate(part.models):
+            for a, attack in enumerate(part.attacks):
+                norm = norm_of(attack)
+                for eps in part.eps_for(attack):
+                    order = (g, m, norm != "linf", eps, a) if cascaded else (g, m, a, eps)
+                    rank.setdefault((model, attack, round(float(eps), 10)), order)
+    table = table[(table["n"] == config.n) & (table["seed"] == config.seed)]
+    keys = [(m, a, round(float(e), 10)) for m, a, e in zip(table["model"], table["attack"], table["eps"])]
+    chosen = table.assign(_rank=[rank.get(k) for k in keys], _cascade=table["images"] != EVERY_IMAGE)
+    chosen = chosen[chosen["_rank"].notna()]
+    cascade_attacks = chosen["attack"].isin(CASCADE)
+    has_cascade_row = chosen[chosen["_cascade"]].groupby(["model", "attack", "eps"]).size()
+    stands_in = [not c and (m, a, e) in has_cascade_row.index
+                 for m, a, e, c in zip(chosen["model"], chosen["attack"], chosen["eps"], chosen["_cascade"])]
+    chosen = chosen[~(cascade_attacks & pd.Series(stands_in, index=chosen.index))]
+    chosen = chosen.drop_duplicates(["model", "attack", "eps"], keep="last")
+    order = sorted(range(len(chosen)), key=lambda i: chosen["_rank"].iloc[i])
+    return chosen.iloc[order].drop(columns=["_rank", "_cascade"]).reset_index(drop=True)
 
 
 def judge_family(config: SweepConfig, results: pd.DataFrame, *, images: np.ndarray,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from typing import Sequence
 
@@ -20,7 +19,8 @@ from genrob.evaluate import adversarial_examples, per_image_outcome
 from genrob.models import get_spec, training_report
 from genrob.names import NORM_NAMES, attack_name, model_name, readable
 from genrob.paper import paper_clean_accuracy
-from genrob.params import SweepConfig, sampling_models, sweep_config
+from genrob import params
+from genrob.params import SweepConfig, sweep_config
 from genrob.profiles import Profile, get_profile
 from genrob.results import fraction_text
 
@@ -132,23 +132,8 @@ def adversarial_examples_figure(models: dict[str, nn.Module], data: MNIST, confi
     return plots.adversarial_examples(examples, adversarials, shown.x)
 
 
-#: Images for the EOT check: it costs ``draws`` times a PGD run.
-EOT_N = 100
-
-#: Largest l_inf eps of the EOT check: the paper's headline budget. Above it PGD on the fixed noise
-#: already leaves little to find, and each eps costs ``draws`` PGD runs.
-EOT_MAX_EPS = 0.3
-
-
-def eot_config(config: SweepConfig, *, attack: str = "eot_pgd_linf", fixed_attack: str = "pgd_linf",
-               n: int = EOT_N, max_eps: float = EOT_MAX_EPS) -> SweepConfig:
-    """``config`` narrowed to its models that sample at test time: ``fixed_attack`` on their fixed
-    noise and ``attack`` (expectation over transformation) on the sampling model, both on the same
-    ``n`` images (a stratified part of the chapter's subset; fewer, if it has fewer), at the
-    chapter's l_inf eps up to ``max_eps`` (its smallest eps, if all are larger)."""
-    linf_eps = tuple(eps for eps in config.linf_eps if eps <= max_eps) or (min(config.linf_eps),)
-    return dataclasses.replace(config, models=sampling_models(config), attacks=(fixed_attack, attack),
-                               n=min(n, config.n), linf_eps=linf_eps)
+#: The EOT comparison's sweep of a chapter (:func:`genrob.params.eot_config`), as the notebooks call it.
+eot_config = params.eot_config
 
 
 def training_summary(models: tuple[str, ...], profile) -> pd.DataFrame:

@@ -11,8 +11,9 @@ import random
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -131,6 +132,28 @@ def code_version() -> str:
         from genrob import __version__
 
         return f"v{__version__}"
+
+
+def commit(paths: Sequence[Path], message: str, *, attempts: int = 20) -> bool:
+    """Commit ``paths``, and only them, to the repository's current branch (whatever else is staged or
+    edited stays as it is); False where they hold nothing new. Waits out another git process's lock."""
+    relative = [str(Path(p).resolve().relative_to(REPO_ROOT)) for p in paths]
+
+    def git(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True)
+
+    for _ in range(attempts):
+        steps = [git("add", "--", *relative)]
+        if steps[-1].returncode == 0:
+            if git("diff", "--cached", "--quiet", "--", *relative).returncode == 0:
+                return False
+            steps.append(git("commit", "-q", "-m", message, "--", *relative))
+            if steps[-1].returncode == 0:
+                return True
+        if "index.lock" not in steps[-1].stderr:
+            raise RuntimeError(f"git could not commit {relative}: {steps[-1].stderr.strip()}")
+        time.sleep(3)
+    raise RuntimeError(f"git's index stayed locked; {relative} not committed")
 
 
 def progress_enabled() -> bool:

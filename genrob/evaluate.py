@@ -13,7 +13,7 @@ import hashlib
 import math
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -81,13 +81,18 @@ def _cell_base(config: SweepConfig, model_name: str, attack) -> dict:
             "norm": attack.norm, "n": config.n, "seed": config.seed, "images": EVERY_IMAGE}
 
 
+def per_image_path(row: Mapping, *, minimal: bool = False) -> Path:
+    """Where the per-image arrays of a results ``row`` (or of a cell's ``base`` with its ``eps``) live in the
+    cache: one file per eps, one per minimisation search (``minimal``)."""
+    folder = per_image_dir(row["profile"]) / f"{row['model']}-{row['model_config']}"
+    stem = f"{row['attack']}-{row['attack_config']}-n{int(row['n'])}-s{int(row['seed'])}"
+    if row["images"] != EVERY_IMAGE:
+        stem += f"-{row['images']}"
+    return folder / (f"{stem}-minimal.npz" if minimal else f"{stem}-eps{float(row['eps']):g}.npz")
+
+
 def _per_image_path(config: SweepConfig, base: dict, eps: float | None) -> Path:
-    """Where a cell's per-image arrays live: one file per eps, one per minimisation search."""
-    folder = per_image_dir(config.profile) / f"{base['model']}-{base['model_config']}"
-    stem = f"{base['attack']}-{base['attack_config']}-n{config.n}-s{config.seed}"
-    if base["images"] != EVERY_IMAGE:
-        stem += f"-{base['images']}"
-    return folder / (f"{stem}-minimal.npz" if eps is None else f"{stem}-eps{eps:g}.npz")
+    return per_image_path({**base, "eps": eps}, minimal=eps is None)
 
 
 def per_image_outcome(config: SweepConfig, model: str, attack: str, eps: float, *,

@@ -1,34 +1,56 @@
-"""The evidence store: what the adaptive evaluation found, kept in the repository as small open files.
+"""The evidence store: what a profile's runs found, kept in the repository as small open files.
 
-``evidence/<profile>/`` holds, for every family the adaptive chapter evaluates,
-the results rows it read (``results.csv``, the results table's columns plus
-``family``), which test images it ran on (``images.csv``) and, per row, which of
-them the model classified correctly and which the attack fooled
-(``outcomes.csv``), and when and where the store was written (``store.json``).
-That is everything the worst case, the rulings on the paper's numbers and the
-paired claims need: :func:`load` rebuilds the adaptive evidence from it without
-a model, MNIST or the cache, so the README's headline is recomputed from files
-in git (``evidence/README.md`` gives the schema).
+``evidence/<profile>/`` holds the results rows (``results.csv``, the results
+table's columns plus ``family``), which test images each evaluation subset is
+(``images.csv``), per row which images the model classified correctly, which the
+attack fooled and by how much (``outcomes.csv``), and where, when and how far the
+store was written (``store.json``). That is everything the worst case, the
+rulings on the paper's numbers and the paired claims need: :func:`load` rebuilds
+the adaptive evidence from it without a model, MNIST or the cache, so the
+README's headline is recomputed from files in git (``evidence/README.md`` gives
+the schema).
+
+A store grows in two ways. :func:`write` replaces it with the adaptive evidence
+of a finished run (``python -m genrob headline``); :func:`export` adds every row
+of the cache's results table it does not hold yet, which is how the resumable
+evidence run (:mod:`genrob.campaign`) publishes its cells as they finish, and
+:func:`restore` puts the store's rows back into an empty cache, so that a run
+resumed on another machine, or after the cache was lost, skips what is stored.
+The trained weights of such a run are kept beside the store (``weights/``, npz):
+training on another CPU gives other weights under the same configuration, and
+every cell of a model must come from the same one.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Iterable, Mapping
 
 import numpy as np
 import pandas as pd
+import torch
 
 from genrob import adaptive, prose
 from genrob.adaptive import FamilyEvidence
+from genrob.data import load_mnist, stratified_indices
 from genrob.environment import REPO_ROOT, atomic_write, cpu_model, thread_count
-from genrob.models import get_spec
+from genrob.evaluate import per_image_path
+from genrob.models import checkpoint_path, get_spec, model_names
+from genrob.models.registry import families
 from genrob.profiles import get_profile
-from genrob.results import COLUMNS, TEXT_COLUMNS, with_every_column
+from genrob.results import (
+    COLUMNS, EVERY_IMAGE, TEXT_COLUMNS, append_rows, existing_keys, fingerprint, load_per_image, read_results,
+    row_key, save_per_image, with_every_column,
+)
 
 EVIDENCE_DIR = REPO_ROOT / "evidence"
 #: What identifies one attack run's per-image outcome within a profile's store.
-OUTCOME_KEY = ["model", "attack", "eps", "n", "seed"]
+OUTCOME_KEY = ["model", "attack", "eps", "n", "seed", "images"]
+#: Version of the store's layout: 2 keeps every row of a run (not only the adaptive evaluation's), the
+#: perturbation of each fooled image, and which families are complete.
+STORE_FORMAT = 2
+WEIGHTS = "weights"
 
 
 def store_dir(profile: str) -> Path:
@@ -36,7 +58,7 @@ def store_dir(profile: str) -> Path:
 
 
 def _bits(values: np.ndarray) -> str:
-    """One character per image, ``1`` for True: a 200-image outcome is one short CSV cell."""
+    """One character per image, ``1`` for True: a 1 000-image outcome is one short CSV cell."""
     return "".join("1" if v else "0" for v in np.asarray(values, bool))
 
 
@@ -44,41 +66,201 @@ def _unbits(text: str) -> np.ndarray:
     return np.frombuffer(str(text).encode(), dtype=np.uint8) == ord("1")
 
 
+def _sizes(values: np.ndarray) -> str:
+    """The perturbation sizes of the fooled images, to 5 significant digits, space-separated."""
+    return " ".join(f"{float(v):.5g}" for v in values)
+
+
+def _unsizes(text: object, fooled: np.ndarray) -> np.ndarray:
+    """Per image, the stored perturbation size where the image was fooled, NaN elsewhere (everywhere, where
+    the sizes do not match the fooled images: an edited store)."""
+    sizes = np.full(len(fooled), np.nan)
+    values = np.array(text.split(), dtype=float) if isinstance(text, str) else np.array([])
+    if len(values) == fooled.sum():
+        sizes[fooled] = values
+    return sizes
+
+
+def _outcome_line(row: Mapping, arrays: Mapping[str, np.ndarray]) -> dict:
+    fooled = np.asarray(arrays["fooled"], bool)
+    sizes = arrays.get("perturbation")
+    return {"model": row["model"], "attack": row["attack"], "eps": row["eps"], "n": row["n"], "seed": row["seed"],
+            "images": row.get("images", EVERY_IMAGE), "clean_correct": _bits(arrays["clean_correct"]),
+            "fooled": _bits(fooled), "perturbation": _sizes(np.asarray(sizes)[fooled]) if sizes is not None else ""}
+
+
+def outcome_key(row: Mapping) -> tuple:
+    """What finds a row's per-image outcome among :func:`stored_tables`' (its :data:`OUTCOME_KEY`, eps rounded)."""
+    return (row["model"], row["attack"], round(float(row["eps"]), 10), int(row["n"]), int(row["seed"]),
+            str(row.get("images", EVERY_IMAGE)))
+
+
+def _read_folder(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The store's three tables as written (empty ones where there is no store yet)."""
+    if not (folder / "results.csv").exists():
+        return (pd.DataFrame(columns=[*COLUMNS, "family"]), pd.DataFrame(columns=["n", "seed", "position", "test_index"]),
+                pd.DataFrame(columns=[*OUTCOME_KEY, "clean_correct", "fooled", "perturbation"]))
+    results = with_every_column(pd.read_csv(folder / "results.csv", dtype=TEXT_COLUMNS))
+    images = pd.read_csv(folder / "images.csv")
+    outcomes = pd.read_csv(folder / "outcomes.csv", dtype={"clean_correct": str, "fooled": str, "images": str,
+                                                            "perturbation": str})
+    if "images" not in outcomes:  # a store written before the cascade: every row ran on every image
+        outcomes["images"] = EVERY_IMAGE
+    return results, images, outcomes
+
+
+def _subsets(pairs: Iterable[tuple[int, int]]) -> pd.DataFrame:
+    """The evaluation subsets of ``(n, seed)`` as ``images.csv`` rows (reads MNIST's test labels)."""
+    pairs = sorted(set(pairs))
+    if not pairs:
+        return pd.DataFrame(columns=["n", "seed", "position", "test_index"])
+    labels = load_mnist().test.y
+    return pd.concat([pd.DataFrame({"n": n, "seed": seed, "position": np.arange(n),
+                                    "test_index": stratified_indices(labels, n, seed=seed).numpy()})
+                      for n, seed in pairs], ignore_index=True)
+
+
+def _save(folder: Path, results: pd.DataFrame, images: pd.DataFrame, outcomes: pd.DataFrame, *, profile: str,
+          date: str, complete: Iterable[str] | None) -> None:
+    """Write the three tables and ``store.json`` (each file swapped whole)."""
+    tables = {"results.csv": results[[*COLUMNS, "family"]], "images.csv": images,
+              "outcomes.csv": outcomes[[*OUTCOME_KEY, "clean_correct", "fooled", "perturbation"]]}
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, table in tables.items():
+        atomic_write(folder / name, lambda tmp, table=table: table.to_csv(tmp, index=False))
+    machines = results[["machine", "threads"]].dropna().drop_duplicates()
+    written = {"format": STORE_FORMAT, "profile": get_profile(profile).name, "written": date,
+               "code_versions": sorted({str(v) for v in results["code_version"]}),
+               "machines": [f"{m} ({int(t)} threads)" for m, t in machines.itertuples(index=False)],
+               "written_on": {"cpu": cpu_model(), "threads": thread_count()},
+               "attack_wall_time_s": round(float(results["wall_time_s"].sum()), 1),
+               "complete_families": [f for f in families() if f in set(complete)] if complete is not None else None}
+    weights = _weights_dir(profile)
+    if weights.is_dir():
+        written["weights"] = {p.stem: json.loads(p.with_suffix(".json").read_text()).get("fingerprint")
+                              for p in sorted(weights.glob("*.npz"))}
+    atomic_write(folder / "store.json", lambda tmp: tmp.write_text(json.dumps(written, indent=2) + "\n"))
+
+
 def write(evidence: list[FamilyEvidence], *, profile: str, date: str) -> Path:
     """Write the store of ``profile`` from the adaptive ``evidence`` (each row's per-image outcome read
     where the evidence read it, the sweep's cache), replacing what was there; returns its folder."""
     folder = store_dir(profile)
-    results, images, outcomes = [], [], []
+    results, outcomes = [], []
     for family in evidence:
         config = family.config
         name = get_spec(config.models[0]).family  # the adaptive chapter evaluates each model in its own family
         results.append(family.results.assign(family=name)[[*COLUMNS, "family"]])
-        first_key = next(iter(family.survivors))
-        subset = family.survivors[first_key].index.to_numpy()
-        images.append(pd.DataFrame({"n": config.n, "seed": config.seed, "position": np.arange(len(subset)),
-                                    "test_index": subset}))
-        for row in family.results.drop_duplicates(OUTCOME_KEY).itertuples():
-            arrays = family.outcome(row.model, row.attack, row.eps)
-            outcomes.append({"model": row.model, "attack": row.attack, "eps": row.eps, "n": row.n,
-                             "seed": row.seed, "clean_correct": _bits(arrays["clean_correct"]),
-                             "fooled": _bits(arrays["fooled"])})
-    tables = {"results.csv": pd.concat(results, ignore_index=True),
-              "images.csv": pd.concat(images, ignore_index=True).drop_duplicates(["n", "seed", "position"]),
-              "outcomes.csv": pd.DataFrame(outcomes)}
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, table in tables.items():
-        atomic_write(folder / name, lambda tmp, table=table: table.to_csv(tmp, index=False))
-    provenance = {"profile": get_profile(profile).name, "written": date,
-                  "code_versions": sorted({str(v) for v in tables["results.csv"]["code_version"]}),
-                  "written_on": {"cpu": cpu_model(), "threads": thread_count()},
-                  "attack_wall_time_s": round(float(tables["results.csv"]["wall_time_s"].sum()), 1)}
-    atomic_write(folder / "store.json",
-                 lambda tmp: tmp.write_text(json.dumps(provenance, indent=2) + "\n"))
+        for row in family.results.drop_duplicates(OUTCOME_KEY).to_dict("records"):
+            outcomes.append(_outcome_line(row, family.outcome(row["model"], row["attack"], row["eps"])))
+    images = pd.concat([pd.DataFrame({"n": f.config.n, "seed": f.config.seed, "position": np.arange(f.config.n),
+                                      "test_index": next(iter(f.survivors.values())).index.to_numpy()})
+                        if f.survivors else _subsets([(f.config.n, f.config.seed)]) for f in evidence],
+                       ignore_index=True)
+    _save(folder, pd.concat(results, ignore_index=True), images.drop_duplicates(["n", "seed", "position"]),
+          pd.DataFrame(outcomes), profile=profile, date=date,
+          complete=[get_spec(f.config.models[0]).family for f in evidence])
     return folder
 
 
+def export(profile: str, *, date: str, complete: Iterable[str] = ()) -> int:
+    """Add to the store of ``profile`` every row of the cache's results table it does not hold yet (with
+    its per-image outcome) and mark the families ``complete`` as such; returns how many rows it added."""
+    folder = store_dir(profile)
+    results, images, outcomes = _read_folder(folder)
+    stored = existing_keys(results)
+    added, lines = [], []
+    for row in read_results(profile).to_dict("records"):
+        if row_key(row) in stored:
+            continue
+        arrays = load_per_image(per_image_path(row))
+        if arrays is None:  # a row whose per-image file is gone can be recomputed, not published
+            continue
+        added.append({**row, "family": get_spec(row["model"]).family})
+        lines.append(_outcome_line(row, arrays))
+    have = set(zip(images["n"].astype(int), images["seed"].astype(int)))
+    new_subsets = _subsets({(int(r["n"]), int(r["seed"])) for r in added} - have)
+    was_complete = (provenance(profile).get("complete_families") or []) if (folder / "store.json").exists() else []
+    complete = {*was_complete, *complete}
+    if not added and complete == set(was_complete):
+        return 0
+    frames = [t for t in (results, pd.DataFrame(added)) if len(t)]
+    _save(folder, pd.concat(frames, ignore_index=True) if frames else results,
+          pd.concat([t for t in (images, new_subsets) if len(t)], ignore_index=True) if len(new_subsets) else images,
+          pd.concat([t for t in (outcomes, pd.DataFrame(lines)) if len(t)], ignore_index=True) if lines else outcomes,
+          profile=profile, date=date, complete=complete)
+    return len(added)
+
+
+def restore(profile: str) -> int:
+    """Put the store's rows and per-image outcomes, and its kept weights, into the cache where the cache
+    lacks them, so that a run resumed there computes only what the store does not hold; returns the rows
+    restored."""
+    folder = store_dir(profile)
+    restore_weights(profile)
+    if not (folder / "results.csv").exists():
+        return 0
+    results, _, outcomes = _read_folder(folder)
+    by_key = {outcome_key(r): r for r in outcomes.to_dict("records")}
+    cached = existing_keys(read_results(profile))
+    rows = []
+    for row in results.drop(columns="family").to_dict("records"):
+        if row_key(row) in cached:
+            continue
+        line = by_key[outcome_key(row)]
+        fooled = _unbits(line["fooled"])
+        save_per_image(per_image_path(row), clean_correct=_unbits(line["clean_correct"]), fooled=fooled,
+                       perturbation=_unsizes(line["perturbation"], fooled))
+        rows.append(row)
+    append_rows(profile, rows)
+    return len(rows)
+
+
+def _weights_dir(profile: str) -> Path:
+    return store_dir(profile) / WEIGHTS
+
+
+def keep_weights(profile: str, models: Iterable[str] | None = None) -> list[str]:
+    """Copy the cache's trained weights of ``models`` (default: every model trained for ``profile``) into
+    the store as npz, with their training report and a fingerprint; returns the models newly kept."""
+    kept = []
+    for name in models if models is not None else model_names():
+        source = checkpoint_path(name, profile)
+        target = _weights_dir(profile) / source.with_suffix(".npz").name
+        if target.exists() or not (source.exists() and source.with_suffix(".json").exists()):
+            continue
+        state = torch.load(source, map_location="cpu", weights_only=True)
+        arrays = {key: value.numpy() for key, value in state.items()}
+        document = {**json.loads(source.with_suffix(".json").read_text()),
+                    "fingerprint": fingerprint(*(x for key in sorted(arrays) for x in (key, arrays[key])))}
+        atomic_write(target, lambda tmp, arrays=arrays: np.savez_compressed(open(tmp, "wb"), **arrays))
+        atomic_write(target.with_suffix(".json"), lambda tmp, d=document: tmp.write_text(json.dumps(d, indent=1)))
+        kept.append(name)
+    return kept
+
+
+def restore_weights(profile: str) -> list[str]:
+    """Put the store's kept weights into the cache's checkpoints where they are missing; returns their names."""
+    restored = []
+    for source in sorted(_weights_dir(profile).glob("*.npz")) if _weights_dir(profile).is_dir() else ():
+        name = source.stem.rsplit("-", 1)[0]
+        target = checkpoint_path(name, profile)
+        if target.name != source.with_suffix(".pt").name:  # the current code configures this model otherwise
+            continue
+        if target.exists() and target.with_suffix(".json").exists():
+            continue
+        with np.load(source) as archive:
+            state = {key: torch.from_numpy(archive[key].copy()) for key in archive.files}
+        atomic_write(target, lambda tmp, state=state: torch.save(state, tmp))
+        atomic_write(target.with_suffix(".json"),
+                     lambda tmp, s=source: tmp.write_text(s.with_suffix(".json").read_text()))
+        restored.append(name)
+    return restored
+
+
 def provenance(profile: str) -> dict:
-    """The store's ``store.json``: profile, date written, code versions of its rows, machine."""
+    """The store's ``store.json``: profile, date written, code versions and machines of its rows, which
+    families are complete (``None``: every family in it, as a store written by :func:`write`)."""
     path = store_dir(profile) / "store.json"
     if not path.exists():
         raise FileNotFoundError(f"no evidence store for the {profile!r} profile at {path.parent}; "
@@ -88,14 +270,15 @@ def provenance(profile: str) -> dict:
 
 def stored_tables(profile: str) -> tuple[pd.DataFrame, pd.DataFrame, dict[tuple, dict[str, np.ndarray]]]:
     """The store of ``profile`` as written: its results rows, its images, and each row's per-image
-    arrays (``clean_correct``, ``fooled``) by :data:`OUTCOME_KEY` (eps rounded to 10 places)."""
+    arrays (``clean_correct``, ``fooled``, ``perturbation``) by :data:`OUTCOME_KEY` (eps rounded to 10
+    places)."""
     provenance(profile)  # a clear error where there is no store
-    folder = store_dir(profile)
-    results = with_every_column(pd.read_csv(folder / "results.csv", dtype=TEXT_COLUMNS))
-    images = pd.read_csv(folder / "images.csv")
-    outcomes = pd.read_csv(folder / "outcomes.csv", dtype={"clean_correct": str, "fooled": str})
-    by_key = {(r.model, r.attack, round(float(r.eps), 10), int(r.n), int(r.seed)):
-              {"clean_correct": _unbits(r.clean_correct), "fooled": _unbits(r.fooled)} for r in outcomes.itertuples()}
+    results, images, outcomes = _read_folder(store_dir(profile))
+    by_key = {}
+    for line in outcomes.to_dict("records"):
+        fooled = _unbits(line["fooled"])
+        by_key[outcome_key(line)] = {"clean_correct": _unbits(line["clean_correct"]), "fooled": fooled,
+                                      "perturbation": _unsizes(line.get("perturbation"), fooled)}
     return results, images, by_key
 
 
@@ -104,19 +287,33 @@ def subset_images(images: pd.DataFrame, *, n: int, seed: int) -> np.ndarray:
     return images[(images["n"] == n) & (images["seed"] == seed)].sort_values("position")["test_index"].to_numpy()
 
 
+def complete_families(profile: str) -> list[str]:
+    """The families whose adaptive evaluation the store of ``profile`` holds whole."""
+    results, _, _ = _read_folder(store_dir(profile))
+    marked = provenance(profile).get("complete_families")
+    present = list(dict.fromkeys(results["family"]))
+    return [f for f in present if marked is None or f in marked]
+
+
 def load(profile: str) -> list[FamilyEvidence]:
-    """The adaptive evidence of ``profile`` rebuilt from its store alone: worst cases, checks and
-    per-image survivors judged exactly as :func:`genrob.adaptive.evaluate_family` judges the cache."""
+    """The adaptive evidence of ``profile``'s complete families rebuilt from its store alone: worst cases,
+    checks and per-image survivors judged exactly as :func:`genrob.adaptive.evaluate_family` judges the
+    cache, from the rows it reads."""
     results, images, by_key = stored_tables(profile)
     evidence = []
-    for family, rows in results.groupby("family", sort=False):
-        rows = rows.drop(columns="family").reset_index(drop=True)
-        n, seed = int(rows["n"].iloc[0]), int(rows["seed"].iloc[0])
+    for family in complete_families(profile):
+        rows = results[results["family"] == family].drop(columns="family")
+        margin = rows[rows["attack"].isin(adaptive.COMPLETE_ADAPTIVE)]
+        n, seed = (int(v) for v in (margin if len(margin) else rows)[["n", "seed"]].mode().iloc[0])
         config = adaptive.family_config(family, profile=profile, n=n, seed=seed,
                                         models=list(dict.fromkeys(rows["model"])))
+        rows = adaptive.evaluated_rows(config, rows)
+        images_of = {(r.model, r.attack, round(float(r.eps), 10)): r.images for r in rows.itertuples()}
 
-        def outcome(model: str, attack: str, eps: float, n: int = n, seed: int = seed) -> dict[str, np.ndarray]:
-            return by_key[(model, attack, round(float(eps), 10), n, seed)]
+        def outcome(model: str, attack: str, eps: float, n: int = n, seed: int = seed,
+                    images_of: dict = images_of) -> dict[str, np.ndarray]:
+            eps = round(float(eps), 10)
+            return by_key[(model, attack, eps, n, seed, images_of.get((model, attack, eps), EVERY_IMAGE))]
 
         evidence.append(adaptive.judge_family(config, rows, images=subset_images(images, n=n, seed=seed),
                                               outcome=outcome))

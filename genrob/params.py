@@ -7,6 +7,7 @@ n, seed, attacks, models); :func:`sweep_config` turns it into a
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from numbers import Real
@@ -130,3 +131,22 @@ def thresholding_models(config: SweepConfig) -> tuple[str, ...]:
 def sampling_models(config: SweepConfig) -> tuple[str, ...]:
     """The models of ``config`` that draw noise at test time (see :func:`genrob.contract.samples_noise`)."""
     return tuple(m for m in config.models if samples_noise(get_spec(m).build_for(config.profile)))
+
+
+#: Images for the EOT check: it costs ``draws`` times a PGD run.
+EOT_N = 100
+
+#: Largest l_inf eps of the EOT check: the paper's headline budget. Above it PGD on the fixed noise
+#: already leaves little to find, and each eps costs ``draws`` PGD runs.
+EOT_MAX_EPS = 0.3
+
+
+def eot_config(config: SweepConfig, *, attack: str = "eot_pgd_linf", fixed_attack: str = "pgd_linf",
+               n: int = EOT_N, max_eps: float = EOT_MAX_EPS) -> SweepConfig:
+    """``config`` narrowed to its models that sample at test time: ``fixed_attack`` on their fixed
+    noise and ``attack`` (expectation over transformation) on the sampling model, both on the same
+    ``n`` images (a stratified part of the chapter's subset; fewer, if it has fewer), at the
+    chapter's l_inf eps up to ``max_eps`` (its smallest eps, if all are larger)."""
+    linf_eps = tuple(eps for eps in config.linf_eps if eps <= max_eps) or (min(config.linf_eps),)
+    return dataclasses.replace(config, models=sampling_models(config), attacks=(fixed_attack, attack),
+                               n=min(n, config.n), linf_eps=linf_eps)

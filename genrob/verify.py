@@ -75,7 +75,7 @@ def chosen_cells(profile: str, *, cells: int, images: int | None, seed: int = 0)
             break
         row = rows.iloc[int(position)]
         n, row_seed, eps = int(row["n"]), int(row["seed"]), float(row["eps"])
-        stored = outcomes[(row["model"], row["attack"], round(eps, 10), n, row_seed)]
+        stored = outcomes[evidence.outcome_key(row)]
         subset = evidence.subset_images(subsets, n=n, seed=row_seed)
         met = np.ones(n, bool)
         if row["images"] != EVERY_IMAGE:  # a cascade row: what it broke, and what survived everything

@@ -245,9 +245,9 @@ if {"cnn_vae", "cnn"} <= set(config.models):
 # What the whole sweep cost per model: the ten attacks over both eps grids,
 # divided by the number of images. A few minutes per image for each generative
 # model, before the EOT comparison below, is why the extended profile attacks
-# only 30 test images in this family on two CPU cores, and the default profile
-# 10 with a fifth of the importance samples: the intervals are wide, and only
-# large differences count.
+# 200 test images in this family on two CPU cores, and the default profile 30,
+# both with a fifth of Li's importance samples: at 30 the intervals are wide, and
+# only large differences count.
 
 # %% tags=["nbval-ignore-output", "hide-input"]
 cost.sweep_cost(results).round(2)

@@ -170,11 +170,11 @@ def test_the_adaptive_evaluation_takes_the_profiles_n_for_the_family():
     from genrob.adaptive import family_config
     from genrob.params import sweep_config
 
-    assert family_config("vae", profile="extended").n == 100 < family_config("vae", profile="extended", n=300).n
-    assert family_config("naive_bayes", profile="extended").n == 1000  # the chapter's, where not set
-    assert family_config("conv_vae", profile="extended").n == 30
-    # the default profile reuses each chapter's images, so the paper's attacks are not run twice
-    assert family_config("vae", profile="default").n == sweep_config(profile="default", family="vae").n == 50
+    assert family_config("vae", profile="extended", n=300).n == 300
+    # every profile reuses each chapter's images, so the paper's attacks are not run twice
+    for profile, family, n in [("extended", "naive_bayes", 1000), ("extended", "vae", 1000), ("extended", "conv_vae", 200),
+                               ("default", "vae", 50), ("default", "conv_vae", 30)]:
+        assert family_config(family, profile=profile).n == sweep_config(profile=profile, family=family).n == n
 
 
 def test_the_papers_claims_are_judged_on_the_worst_case_image_by_image_and_shown_under_its_own_attacks():

@@ -140,9 +140,9 @@ def test_the_book_reads_the_benchmark_table_and_measures_only_when_a_model_is_mi
 
 def test_each_model_is_timed_at_its_sweeps_batch_and_pgd_on_what_fits_its_budget():
     assert sweep_batch("gmm", "extended", 500) == 500
-    assert sweep_batch("cnn_vae", "extended", 500) == 30  # the convolutional VAEs are swept on 30 images
+    assert sweep_batch("cnn_vae", "extended", 500) == 200  # the convolutional VAEs are swept on 200 images
     assert sweep_batch("cnn", "extended", 500) == 500  # ... their CNN on 1 000 too, in the MRF chapter
-    assert sweep_batch("cvae", "extended", 500) == 300
+    assert sweep_batch("cvae", "default", 500) == 50
     assert sweep_batch("cvae", "extended", 100) == 100
     assert sweep_batch("cnn", "default", 500) == 200
     assert pgd_image_count(0.05) == 10  # 20 s / (40 steps x 0.05 s)

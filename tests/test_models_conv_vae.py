@@ -103,13 +103,13 @@ def test_binary_models_see_only_the_threshold_but_pass_a_gradient(build, few_ima
 
 
 def test_the_smoke_profile_shrinks_the_models_and_the_others_keep_lis_sizes():
-    smoke, default, extended = (get_spec("cnn_vae").training_config(p)["architecture"]
-                                for p in ("smoke", "default", "extended"))
-    assert extended == {"likelihood": "gaussian", "channels": 64, "samples": 10}
-    assert default == {**extended, "samples": 2}  # fewer importance samples, the same network
+    smoke, default, extended, full = (get_spec("cnn_vae").training_config(p)["architecture"]
+                                      for p in ("smoke", "default", "extended", "full"))
+    assert full == {"likelihood": "gaussian", "channels": 64, "samples": 10}
+    assert default == extended == {**full, "samples": 2}  # fewer importance samples, the same network
     assert smoke["channels"] < 64 and smoke["samples"] < 10
     assert get_spec("cnn_vae").build_for("default").noise.shape == (2, 64)
-    model = get_spec("cnn_vae_crf").build_for("extended")
+    model = get_spec("cnn_vae_crf").build_for("full")
     assert model.noise.shape == (10, 64) and isinstance(model.likelihood, CRFPseudoLikelihood)
     assert model.encoder.features.features[0].out_channels == 64
 

@@ -149,8 +149,7 @@ def test_eot_attacks_the_sampling_model_and_leaves_it_deterministic(few_images):
 
 
 def test_the_eot_check_attacks_only_sampling_models_both_ways_on_the_same_images():
-    from genrob.chapter import eot_config
-    from genrob.params import sweep_config
+    from genrob.params import eot_config, sweep_config
 
     config = eot_config(sweep_config(profile="extended", family="vae"))
     assert config.models == ("cvae", "vae_classifier", "vae_classifier_pretrained")

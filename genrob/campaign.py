@@ -1,0 +1,224 @@
+"""A profile's evidence regenerated as one resumable background run (``python -m genrob evidence``).
+
+Family by family, the run trains the models (or takes the weights the store
+kept), runs the chapter's sweep model by model and attack by attack, the EOT
+comparison and the adaptive evaluation, exactly as the chapters and
+``python -m genrob adaptive`` would. Every few minutes, and after each model and
+family, it publishes what finished into the evidence store
+(:func:`genrob.evidence.export`, with the trained weights) and commits the
+store to git, so that nothing finished is lost when the run stops, whatever
+stops it. Started again, on any machine, it first puts the store back into its
+cache (:func:`genrob.evidence.restore`) and goes on from there.
+
+:func:`status` is the progress report: per family, the results rows planned and
+stored, the attack time they took, and the hours left estimated from the costs
+measured so far (seconds per image of each model and attack; where a model or
+attack has no measurement yet, the default profile's store, scaled by the
+budgets).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import threading
+from types import TracebackType
+
+import numpy as np
+import pandas as pd
+
+from genrob import adaptive, evaluate, evidence
+from genrob.attacks import attack_config_hash, make_attack
+from genrob.data import MNIST, load_mnist
+from genrob.environment import commit, report
+from genrob.models import get_spec, load_model
+from genrob.models.registry import families
+from genrob.params import SweepConfig, eot_config, sweep_config
+from genrob.profiles import get_profile
+from genrob.results import EVERY_IMAGE, read_results, row_key
+
+#: The order families run in: the cheapest first, so that whole families reach the store early; the
+#: convolutional family, about half of the extended profile's compute, last.
+RUN_ORDER = ("naive_bayes", "mixture", "markov_random_field", "vae", "reference", "conv_vae")
+#: Minutes between two publications of the store while a run goes on.
+PUBLISH_EVERY_MIN = 20.0
+
+
+def chapter_configs(family: str, profile: str) -> list[SweepConfig]:
+    """The sweeps a family's chapter runs (its attacks on its models, then the EOT comparison), where the
+    family has a chapter: the study's families (the reference has only the adaptive evaluation)."""
+    if family not in families(study_only=True):
+        return []
+    chapter = sweep_config(profile=profile, family=family)
+    eot = eot_config(chapter)
+    return [chapter, *([eot] if eot.models else [])]
+
+
+def planned_rows(family: str, profile: str) -> pd.DataFrame:
+    """One row per results row the run of ``family`` writes: model, attack, eps, n, its key (cascade rows,
+    whose key depends on the images earlier attacks left, by model, attack, eps and n only)."""
+    config = adaptive.family_config(family, profile=profile)
+    parts = [(c, False) for c in chapter_configs(family, profile)]
+    parts += [(dataclasses.replace(config, attacks=adaptive.PAPER_ATTACKS + adaptive.COMPLETE_ADAPTIVE), False),
+              *((c, False) for c in adaptive.check_configs(config)),
+              *((c, True) for c in adaptive.cascade_configs(config))]
+    rows = []
+    for part, cascaded in parts:
+        for model in part.models:
+            model_config = get_spec(model).config_hash(part.profile)
+            for attack in part.attacks:
+                spec = make_attack(attack, part.profile)
+                base = {"profile": part.profile.name, "model": model, "model_config": model_config,
+                        "attack": attack, "attack_config": attack_config_hash(spec), "n": part.n,
+                        "seed": part.seed, "images": "cascade" if cascaded else EVERY_IMAGE}
+                rows += [{"family": family, "model": model, "attack": attack, "eps": eps, "n": part.n,
+                          "cascade": cascaded, "minimisation": spec.minimisation,
+                          "key": row_key({**base, "eps": eps})} for eps in part.eps_for(attack)]
+    return pd.DataFrame(rows).drop_duplicates("key").reset_index(drop=True)
+
+
+def _done(table: pd.DataFrame) -> tuple[set[tuple], set[tuple]]:
+    """The keys of ``table``'s rows, and (model, attack, eps, n) of its cascade rows."""
+    cascade = table[table["images"] != EVERY_IMAGE]
+    return ({row_key(r) for r in table.to_dict("records")},
+            {(m, a, round(float(e), 10), int(n)) for m, a, e, n in
+             zip(cascade["model"], cascade["attack"], cascade["eps"], cascade["n"])})
+
+
+def _seconds_per_image(table: pd.DataFrame) -> pd.Series:
+    """Measured attack seconds per image, by (model, attack, cascade): a minimisation search's time is on
+    each of its eps rows, so it is counted once per search."""
+    if not len(table):
+        return pd.Series(dtype=float)
+    table = table.assign(cascade=table["images"] != EVERY_IMAGE)
+    searches = table.drop_duplicates(["model", "attack", "n", "seed", "images", "wall_time_s"])
+    per = searches["wall_time_s"].astype(float) / searches["n"].astype(float)
+    return per.groupby([searches["model"], searches["attack"], searches["cascade"]]).mean()
+
+
+def status(profile: str, *, families: list[str] | None = None) -> pd.DataFrame:
+    """Progress of the evidence run of ``profile``: per family, rows planned, stored (in the store or in this
+    machine's cache), attack hours they took, and the hours left estimated from measured costs."""
+    profile = get_profile(profile).name
+    try:
+        stored, _, _ = evidence.stored_tables(profile)
+        complete = evidence.complete_families(profile)
+    except FileNotFoundError:
+        stored, complete = read_results(profile).iloc[:0].assign(family=[]), []
+    table = pd.concat([stored.drop(columns="family"), read_results(profile)], ignore_index=True)
+    keys, cascaded = _done(table)
+    measured = _seconds_per_image(table)
+    try:  # costs not measured yet: the default profile's, scaled by the attack budgets
+        scale = get_profile(profile).attack_effort / get_profile("default").attack_effort
+        fallback = _seconds_per_image(evidence.stored_tables("default")[0]) * scale
+    except FileNotFoundError:
+        fallback = pd.Series(dtype=float)
+    rows = []
+    for family in families or list(RUN_ORDER):
+        plan = planned_rows(family, profile)
+        done = np.array([r.key in keys or (r.cascade and (r.model, r.attack, round(float(r.eps), 10), r.n)
+                                           in cascaded) for r in plan.itertuples()], bool)
+        left = plan[~done]
+        # a minimisation attack searches once for every eps of its grid
+        left = pd.concat([left[~left["minimisation"]],
+                          left[left["minimisation"]].drop_duplicates(["model", "attack", "n"])])
+        seconds = [_cost(measured, fallback, r.model, r.attack, r.cascade) * r.n for r in left.itertuples()]
+        family_rows = table[table["model"].isin(plan["model"]) & table["n"].isin(plan["n"])]
+        rows.append({"family": family, "complete": family in complete, "rows": len(plan), "stored": int(done.sum()),
+                     "attack_hours": round(float(family_rows.drop_duplicates(
+                         ["model", "attack", "n", "seed", "images", "eps"])["wall_time_s"].sum()) / 3600, 2),
+                     "hours_left": round(float(np.nansum(seconds)) / 3600, 1),
+                     "unmeasured": int(np.isnan(seconds).sum())})
+    return pd.DataFrame(rows)
+
+
+def _cost(measured: pd.Series, fallback: pd.Series, model: str, attack: str, cascaded: bool) -> float:
+    """Seconds per image of ``attack`` on ``model``: measured here where it was, else the fallback's, else
+    the other kind of run of the same attack (a cascade's or one on every image); NaN where none is known."""
+    for table in (measured, fallback):
+        for kind in (cascaded, not cascaded):
+            if (model, attack, kind) in table.index:
+                return float(table[(model, attack, kind)])
+    return float("nan")
+
+
+def status_text(table: pd.DataFrame) -> str:
+    """One line for the whole run: rows stored of planned, families complete, hours left."""
+    unmeasured = int(table["unmeasured"].sum())
+    return (f"{int(table['stored'].sum())} of {int(table['rows'].sum())} results rows stored, "
+            f"{int(table['complete'].sum())} of {len(table)} families complete, "
+            f"about {table['hours_left'].sum():.1f} h of attacks left"
+            + (f" (and {unmeasured} runs of unmeasured cost)" if unmeasured else ""))
+
+
+class Publisher:
+    """Publishes the run's finished cells into the evidence store, and commits it, every ``every_min``
+    minutes from a thread of its own and whenever called."""
+
+    def __init__(self, profile: str, *, commit_to_git: bool = True, every_min: float = PUBLISH_EVERY_MIN) -> None:
+        self.profile, self.commit_to_git, self.every_s = profile, commit_to_git, every_min * 60
+        self._lock, self._stop = threading.Lock(), threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True, name="publish-evidence")
+
+    def __call__(self, *, complete: tuple[str, ...] = ()) -> int:
+        with self._lock:
+            kept = evidence.keep_weights(self.profile)
+            added = evidence.export(self.profile, date=datetime.date.today().isoformat(), complete=complete)
+            if added or kept or complete:
+                line = status_text(status(self.profile))
+                report(f"published {added} results rows" + (f", weights of {', '.join(kept)}" if kept else "")
+                       + (f", {', '.join(complete)} complete" if complete else "") + f": {line}")
+                if self.commit_to_git:
+                    commit([evidence.store_dir(self.profile)], f"Evidence ({self.profile}): {line}")
+            return added
+
+    def safely(self, *, complete: tuple[str, ...] = ()) -> None:
+        """Publish; a failure (a full disk, git busy beyond waiting) is reported and the run goes on: the
+        cells stay in the cache and the next publication takes them."""
+        try:
+            self(complete=complete)
+        except Exception as err:  # noqa: BLE001
+            report(f"publishing the evidence failed ({err}); the next publication retries")
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.every_s):
+            self.safely()
+
+    def __enter__(self) -> "Publisher":
+        self._thread.start()
+        return self
+
+    def __exit__(self, kind: type | None, error: BaseException | None, trace: TracebackType | None) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.safely()  # what finished before the run ended, however it ended
+
+
+def run(profile: str, *, families: list[str] | None = None, commit_to_git: bool = True,
+        every_min: float = PUBLISH_EVERY_MIN, data: MNIST | None = None) -> pd.DataFrame:
+    """Regenerate the evidence of ``profile`` (every family of :data:`RUN_ORDER`, or ``families``),
+    resuming from its store; returns the final :func:`status`."""
+    profile = get_profile(profile).name
+    chosen = adaptive.families_to_evaluate(families or list(RUN_ORDER))
+    report(f"restored {evidence.restore(profile)} results rows from the store into the cache")
+    data = data if data is not None else load_mnist()
+    with Publisher(profile, commit_to_git=commit_to_git, every_min=every_min) as publish:
+        for family in chosen:
+            if family in _complete(profile):
+                continue
+            for config in chapter_configs(family, profile):
+                for model in config.models:
+                    load_model(model, profile, data=data)  # trained here, or read from the store's weights
+                    for attack in config.attacks:
+                        evaluate.sweep(dataclasses.replace(config, models=(model,), attacks=(attack,)), data=data)
+                    publish.safely()
+            adaptive.evaluate_family(family, profile=profile, data=data)
+            publish.safely(complete=(family,))
+    return status(profile, families=chosen)
+
+
+def _complete(profile: str) -> list[str]:
+    try:
+        return evidence.complete_families(profile)
+    except FileNotFoundError:
+        return []

@@ -1,0 +1,108 @@
+"""The resumable evidence run: it publishes what it finishes into the store, and a run resumed in an
+empty cache (another machine, a lost cache) computes nothing the store holds; commits touch the store only."""
+
+from __future__ import annotations
+
+import subprocess
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from genrob import campaign, environment, evaluate, evidence
+from genrob.__main__ import main
+from genrob.attacks import make_attack
+from genrob.models import get_spec, registry
+from genrob.results import read_results
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory, mnist):
+    """The naive Bayes family's evidence at smoke scale, run into a store of its own (not committed)."""
+    root = tmp_path_factory.mktemp("evidence")
+    cache = root / "cache-of-the-run"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("GENROB_CACHE", str(cache))
+        patch.setattr(evidence, "EVIDENCE_DIR", root)
+        final = campaign.run("smoke", families=["naive_bayes"], commit_to_git=False, data=mnist)
+    return root, cache, final
+
+
+@pytest.fixture
+def store(smoke_run, monkeypatch):
+    root, _, _ = smoke_run
+    monkeypatch.setattr(evidence, "EVIDENCE_DIR", root)
+    return root / "smoke"
+
+
+def test_the_run_publishes_every_row_it_wrote_with_its_outcome_and_the_weights(smoke_run, store, monkeypatch):
+    _, cache, final = smoke_run
+    assert final["complete"].all() and (final["stored"] == final["rows"]).all()
+    monkeypatch.setenv("GENROB_CACHE", str(cache))
+    computed = read_results("smoke")
+    results, images, outcomes = evidence.stored_tables("smoke")
+    assert len(results) == len(computed) and evidence.complete_families("smoke") == ["naive_bayes"]
+    surrogate = make_attack("transfer_pgd_linf", "smoke").settings["surrogate"]  # trained for the transfer attacks
+    assert sorted(p.name for p in (store / evidence.WEIGHTS).glob("*.npz")) == sorted(
+        f"{m}-{get_spec(m).config_hash('smoke')}.npz" for m in ("gaussian_nb", "logistic_regression", surrogate))
+    row = computed.iloc[-1].to_dict()  # the last row written, a check run of the adaptive evaluation
+    cached = np.load(evaluate.per_image_path(row))
+    stored = outcomes[evidence.outcome_key(row)]
+    assert np.array_equal(stored["fooled"], cached["fooled"])
+    assert np.array_equal(stored["clean_correct"], cached["clean_correct"])
+    fooled = cached["fooled"].astype(bool)
+    np.testing.assert_allclose(stored["perturbation"][fooled], cached["perturbation"][fooled], rtol=1e-4)
+    assert set(images["n"]) == {int(n) for n in results["n"].unique()}
+
+
+def test_a_run_resumed_in_an_empty_cache_recomputes_nothing_the_store_holds(store, fresh_cache, mnist, monkeypatch):
+    def forbidden(*args, **kwargs):
+        raise AssertionError("the resumed run trained or attacked again")
+
+    monkeypatch.setattr(evaluate, "_run_cell", forbidden)
+    monkeypatch.setattr(evaluate, "_cascade_cell", forbidden)
+    monkeypatch.setattr(registry, "training_subset", forbidden)  # what training any model starts with
+    before = {p.name: p.read_bytes() for p in store.glob("*.csv")}
+    final = campaign.run("smoke", families=["naive_bayes"], commit_to_git=False, data=mnist)
+    assert (final["stored"] == final["rows"]).all()
+    assert {p.name: p.read_bytes() for p in store.glob("*.csv")} == before  # nothing new to publish
+    # the family judged from the restored cache is the family judged from the store
+    (from_store,) = evidence.load("smoke")
+    from_cache = campaign.adaptive.evaluate_family("naive_bayes", profile="smoke", data=mnist)
+    pd.testing.assert_frame_equal(from_store.worst_case, from_cache.worst_case)
+
+
+def test_the_status_report_counts_what_is_left(store, fresh_cache, capsys):
+    assert main(["evidence", "--profile", "smoke", "--families", "naive_bayes", "mixture", "--status"]) == 0
+    printed = capsys.readouterr().out
+    table = campaign.status("smoke", families=["naive_bayes", "mixture"]).set_index("family")
+    assert table.loc["naive_bayes", "stored"] == table.loc["naive_bayes", "rows"]
+    assert table.loc["mixture", "stored"] < table.loc["mixture", "rows"] and not table.loc["mixture", "complete"]
+    assert table.loc["naive_bayes", "hours_left"] == 0 and table.loc["naive_bayes", "unmeasured"] == 0
+    assert table.loc["mixture", "unmeasured"] > 0  # the GMM never ran, and this store has no default profile
+    assert "of 2 families complete" in printed and "h of attacks left" in printed
+
+
+def test_bad_parameters_are_clear_errors(capsys):
+    assert main(["evidence", "--families", "no_such_family", "--status"]) == 2
+    assert main(["evidence", "--profile", "huge", "--status"]) == 2
+    assert main(["evidence", "--every", "0", "--status"]) == 2
+    assert "unknown families" in capsys.readouterr().err
+
+
+def test_a_commit_takes_the_given_paths_and_nothing_else(tmp_path, monkeypatch):
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True, text=True).stdout
+
+    git("init", "-q")
+    git("config", "user.name", "test")
+    git("config", "user.email", "test@example.com")
+    (tmp_path / "store").mkdir()
+    (tmp_path / "store" / "results.csv").write_text("a\n1\n")
+    (tmp_path / "code.py").write_text("edited = True\n")
+    git("add", "code.py")  # someone's staged work, which the run's commit must leave alone
+    monkeypatch.setattr(environment, "REPO_ROOT", tmp_path)
+    assert environment.commit([tmp_path / "store"], "Evidence: 1 row")
+    assert git("show", "--name-only", "--format=%s", "HEAD").split() == ["Evidence:", "1", "row", "store/results.csv"]
+    assert git("diff", "--cached", "--name-only").split() == ["code.py"]
+    assert not environment.commit([tmp_path / "store"], "nothing new")
