@@ -22,10 +22,16 @@ BOOK_COST_default := about an hour and a half (85 min measured from a clean clon
 BOOK_COST_extended := most of a day (1.8 h of training, 19 h of single-thread attacks recorded)
 BOOK_COST_full := months on this CPU (the summary chapter estimates it); the paper's scale is for a GPU
 
-.PHONY: help env book test unit nbval nbval-forced-down book-smoke book-browser chapters notebooks bench clean
+# The evidence book: the chapters rendered from the evidence store of $(EVIDENCE_PROFILE) alone, in a cache
+# of its own that the store fills; GENROB_STORE_ONLY makes any training or attack a clear error.
+EVIDENCE_PROFILE ?= extended
+EVIDENCE_CACHE := $(CURDIR)/_build/evidence-cache
+
+.PHONY: help env book evidence-book test unit nbval nbval-forced-down book-smoke book-browser chapters notebooks bench clean
 
 help:
 	@echo "make book       build the book (_build/html) from the default profile; trains and sweeps what is not cached"
+	@echo "make evidence-book  render the book of the evidence store evidence/$(EVIDENCE_PROFILE)/ (_build/evidence-$(EVIDENCE_PROFILE)/_build/html); trains and attacks nothing"
 	@echo "make test       unit tests, nbval on the notebooks, the book built with -W from smoke runs and checked in Chromium"
 	@echo "make notebooks  re-pair notebooks/*.py with their .ipynb and re-execute them (smoke profile, for nbval)"
 	@echo "make env        create .venv with the pinned dependencies"
@@ -65,6 +71,14 @@ book: $(ENV_STAMP) $(MATHJAX)
 	$(MAKE) --no-print-directory chapters PROFILE=$(PROFILE)
 	$(BIN)/jupyter-book build --all -W .
 	@echo "The book is at _build/html/index.html"
+
+evidence-book: $(ENV_STAMP) $(MATHJAX)
+	@echo "make evidence-book: the $(EVIDENCE_PROFILE) evidence, rendered from evidence/$(EVIDENCE_PROFILE)/ (nothing trained or attacked)"
+	rm -rf $(EVIDENCE_CACHE)
+	GENROB_CACHE=$(EVIDENCE_CACHE) $(BIN)/python -m genrob restore --profile $(EVIDENCE_PROFILE)
+	GENROB_CACHE=$(EVIDENCE_CACHE) GENROB_STORE_ONLY=1 $(MAKE) --no-print-directory chapters PROFILE=$(EVIDENCE_PROFILE)
+	$(BIN)/jupyter-book build --all -W --path-output _build/evidence-$(EVIDENCE_PROFILE) .
+	@echo "The evidence book is at _build/evidence-$(EVIDENCE_PROFILE)/_build/html/index.html"
 
 test: $(ENV_STAMP)
 	rm -rf $(TEST_CACHE)

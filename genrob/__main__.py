@@ -6,6 +6,7 @@
     python -m genrob answer --profile default
     python -m genrob verify --profile extended [--cells 10] [--images 50]
     python -m genrob evidence --profile extended [--families vae conv_vae] [--status] [--no-commit]
+    python -m genrob restore --profile extended
     python -m genrob bench --profile default [--models cnn cnn_vae] [--batch 500]
 
 ``sweep`` trains what is not cached, then runs the chapter's attacks and, for
@@ -20,7 +21,8 @@ the adaptive evidence gives it, to the page the book's introduction includes. ``
 recomputes random cells of an evidence store in an empty cache and compares them with it
 (:mod:`genrob.verify`). ``evidence`` regenerates a profile's evidence as one resumable
 background run that publishes its finished cells into the store and commits them to git as it goes
-(:mod:`genrob.campaign`); ``--status`` prints its progress. ``bench``
+(:mod:`genrob.campaign`); ``--status`` prints its progress. ``restore`` puts a store into the cache, so
+that the chapters read it instead of computing (``make evidence-book``). ``bench``
 measures what each model costs on this machine (:mod:`genrob.cost.measure`) and sets
 the seconds per image the sweeps recorded beside it (the book's Table 3).
 Sweeps of different models can run side by side (``GENROB_THREADS=1`` each on a
@@ -34,19 +36,16 @@ import datetime
 import os
 import sys
 import tempfile
+from pathlib import Path
 from typing import Sequence
 
 from genrob import adaptive, campaign, chapter, cost, evaluate, evidence, plots, summary, verify
-from genrob.environment import REPO_ROOT, thread_count
+from genrob.environment import REPO_ROOT, cache_dir, thread_count
 from genrob.models import model_names
 from genrob.params import ParameterError
 from genrob.profiles import PROFILES, get_profile
 
 PROFILE_HELP = f"one of {', '.join(PROFILES)} (default: %(default)s)"
-
-#: The README's headline figure, beside its table.
-HEADLINE_FIGURE = "docs/headline.png"
-
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m genrob", description=__doc__.split("\n\n")[0])
@@ -67,8 +66,11 @@ def _parser() -> argparse.ArgumentParser:
     robust.add_argument("--seed", type=int, default=0)
     robust.add_argument("--without-cascade", action="store_true",
                         help="also run the cascade's attacks on every image, and print what the cascade saved")
-    headline = commands.add_parser("headline", help="write the README's headline table and figure")
+    headline = commands.add_parser("headline", help="write the evidence store of a profile from its adaptive "
+                                                    "evaluation, then the README's table and figure from the store")
     headline.add_argument("--profile", default="default", help=PROFILE_HELP)
+    headline.add_argument("--from-store", action="store_true",
+                          help="write the README's table and figure from the store as it is, computing nothing")
     answer = commands.add_parser("answer", help="write the book's answer (book/chapters/answer.md) from the adaptive "
                                                 "evidence; the introduction includes it")
     answer.add_argument("--profile", default="default", help=PROFILE_HELP)
@@ -88,6 +90,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--no-commit", action="store_true", help="publish into the store without committing it")
     run.add_argument("--every", type=float, default=campaign.PUBLISH_EVERY_MIN,
                      help="minutes between two publications of the store (default: %(default)s)")
+    restore = commands.add_parser("restore", help="put an evidence store into the cache (results, per-image "
+                                                  "outcomes, kept weights and memoised arrays); computes nothing")
+    restore.add_argument("--profile", default="extended", help=PROFILE_HELP)
     bench = commands.add_parser("bench", help="measure what each model costs on this machine (not a test)")
     bench.add_argument("--profile", default="default", help=PROFILE_HELP)
     bench.add_argument("--models", nargs="+", help="default: every registered model")
@@ -119,17 +124,28 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 def _headline(args: argparse.Namespace) -> int:
-    found = [adaptive.evaluate_family(family, profile=args.profile) for family in adaptive.families_to_evaluate()]
-    folder = evidence.write(found, profile=args.profile, date=datetime.date.today().isoformat())
-    print(f"wrote the evidence store {folder}", flush=True)
-    block, verdicts = evidence.headline(args.profile)  # from the store alone, as the README's test recomputes it
+    if not args.from_store:
+        found = [adaptive.evaluate_family(family, profile=args.profile)
+                 for family in adaptive.families_to_evaluate()]
+        folder = evidence.write(found, profile=args.profile, date=datetime.date.today().isoformat())
+        print(f"wrote the evidence store {folder}", flush=True)
+    for path in write_headline(args.profile):
+        print(f"wrote {path}", flush=True)
+    return 0
+
+
+def write_headline(profile: str) -> list[Path]:
+    """Write the README's block for the store of ``profile`` and its figure from that store alone (as the
+    README's test recomputes it); returns the files written."""
+    block, verdicts = evidence.headline(profile)
     readme = REPO_ROOT / "README.md"
-    readme.write_text(evidence.replace_headline(readme.read_text(), block))
-    figure = REPO_ROOT / HEADLINE_FIGURE
+    readme.write_text(evidence.replace_headline(readme.read_text(), block, profile=profile))
+    if not len(verdicts):
+        return [readme]
+    figure = REPO_ROOT / evidence.headline_figure(profile)
     figure.parent.mkdir(parents=True, exist_ok=True)
     plots.verdict_bars(verdicts).savefig(figure, dpi=110, bbox_inches="tight")
-    print(f"wrote the headline table into {readme} and the figure to {figure}", flush=True)
-    return 0
+    return [readme, figure]
 
 
 #: Where the introduction of the book includes the answer from (git-ignored, like the executed chapters).
@@ -196,15 +212,30 @@ def _evidence(args: argparse.Namespace) -> int:
         print(f"the {get_profile(args.profile).name} evidence: {', '.join(chosen)}; published into "
               f"{evidence.store_dir(args.profile)} every {args.every:g} min"
               + ("" if args.no_commit else " and committed"), flush=True)
-        campaign.run(args.profile, families=chosen, commit_to_git=not args.no_commit, every_min=args.every)
+        campaign.run(args.profile, families=chosen, commit_to_git=not args.no_commit, every_min=args.every,
+                     on_family_complete=lambda: write_headline(args.profile))
     table = campaign.status(args.profile, families=chosen)
     print(table.to_string(index=False), flush=True)
     print(campaign.status_text(table), flush=True)
     return 0
 
 
+def _restore(args: argparse.Namespace) -> int:
+    try:
+        evidence.provenance(args.profile)
+    except (FileNotFoundError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    rows = evidence.restore(args.profile)
+    print(f"restored {rows} results rows of {evidence.store_dir(args.profile)} (with its weights and memoised "
+          f"arrays) into {cache_dir()}", flush=True)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "restore":
+        return _restore(args)
     if args.command == "evidence":
         return _evidence(args)
     if args.command == "verify":

@@ -22,7 +22,9 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import threading
+from pathlib import Path
 from types import TracebackType
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -155,21 +157,25 @@ class Publisher:
     """Publishes the run's finished cells into the evidence store, and commits it, every ``every_min``
     minutes from a thread of its own and whenever called."""
 
-    def __init__(self, profile: str, *, commit_to_git: bool = True, every_min: float = PUBLISH_EVERY_MIN) -> None:
+    def __init__(self, profile: str, *, commit_to_git: bool = True, every_min: float = PUBLISH_EVERY_MIN,
+                 on_family_complete: Callable[[], list[Path]] | None = None) -> None:
         self.profile, self.commit_to_git, self.every_s = profile, commit_to_git, every_min * 60
+        self.on_family_complete = on_family_complete
         self._lock, self._stop = threading.Lock(), threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True, name="publish-evidence")
 
     def __call__(self, *, complete: tuple[str, ...] = ()) -> int:
         with self._lock:
             kept = evidence.keep_weights(self.profile)
+            memo = evidence.keep_memo(self.profile)
             added = evidence.export(self.profile, date=datetime.date.today().isoformat(), complete=complete)
-            if added or kept or complete:
+            if added or kept or memo or complete:
                 line = status_text(status(self.profile))
                 report(f"published {added} results rows" + (f", weights of {', '.join(kept)}" if kept else "")
                        + (f", {', '.join(complete)} complete" if complete else "") + f": {line}")
+                also = self.on_family_complete() if complete and self.on_family_complete else []
                 if self.commit_to_git:
-                    commit([evidence.store_dir(self.profile)], f"Evidence ({self.profile}): {line}")
+                    commit([evidence.store_dir(self.profile), *also], f"Evidence ({self.profile}): {line}")
             return added
 
     def safely(self, *, complete: tuple[str, ...] = ()) -> None:
@@ -195,14 +201,17 @@ class Publisher:
 
 
 def run(profile: str, *, families: list[str] | None = None, commit_to_git: bool = True,
-        every_min: float = PUBLISH_EVERY_MIN, data: MNIST | None = None) -> pd.DataFrame:
+        every_min: float = PUBLISH_EVERY_MIN, data: MNIST | None = None,
+        on_family_complete: Callable[[], list[Path]] | None = None) -> pd.DataFrame:
     """Regenerate the evidence of ``profile`` (every family of :data:`RUN_ORDER`, or ``families``),
-    resuming from its store; returns the final :func:`status`."""
+    resuming from its store; returns the final :func:`status`. ``on_family_complete`` writes what shows
+    the store (the README's block) when a family is complete, and returns the files to commit with it."""
     profile = get_profile(profile).name
     chosen = adaptive.families_to_evaluate(families or list(RUN_ORDER))
     report(f"restored {evidence.restore(profile)} results rows from the store into the cache")
     data = data if data is not None else load_mnist()
-    with Publisher(profile, commit_to_git=commit_to_git, every_min=every_min) as publish:
+    with Publisher(profile, commit_to_git=commit_to_git, every_min=every_min,
+                   on_family_complete=on_family_complete) as publish:
         for family in chosen:
             if family in _complete(profile):
                 continue

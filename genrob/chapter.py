@@ -14,7 +14,7 @@ from genrob import adaptive, plots, prose
 from genrob.attacks import ATTACKS
 from genrob.cost import attack_seconds
 from genrob.data import MNIST, Split, evaluation_subset
-from genrob.environment import code_version, seed_everything, use_precision
+from genrob.environment import code_version, seed_everything, store_only, use_precision
 from genrob.evaluate import adversarial_examples, per_image_outcome
 from genrob.models import get_spec, training_report
 from genrob.names import NORM_NAMES, attack_name, model_name, readable
@@ -81,18 +81,33 @@ def _blank_missing_values() -> None:
         shell.display_formatter.formatters["text/html"].for_type(pd.DataFrame, table_html)
 
 
-def provenance(config: SweepConfig) -> str:
-    """One Markdown line: the profile, n, grids and code version behind a page's numbers."""
-    return (f"**Numbers on this page:** profile `{config.profile.name}` ({config.profile.description}); "
+def which_book(profile: Profile | str) -> str:
+    """One Markdown line: whether the page was rendered from the evidence store or computed here."""
+    name = get_profile(profile).name
+    if store_only():
+        return (f"**Which book:** the `{name}` evidence, rendered from the evidence store `evidence/{name}/` "
+                "in the repository (`make evidence-book`): every number on this page was computed by the "
+                "evidence run (`python -m genrob evidence`), and nothing was trained or attacked to show it.")
+    return (f"**Which book:** computed on the machine that built it (`make book`, profile `{name}`), from "
+            "scratch or from that machine's cache, not read from the evidence store.")
+
+
+def provenance(config: SweepConfig, *, book: bool = True) -> str:
+    """Markdown: the profile, n, grids and code version behind a page's numbers, and (``book``) which book
+    the page belongs to (:func:`which_book`)."""
+    line = (f"**Numbers on this page:** profile `{config.profile.name}` ({config.profile.description}); "
             f"n = {config.n} test images per attack (seed {config.seed}); l_inf eps {list(config.linf_eps)}, "
             f"l_2 eps {list(config.l2_eps)}; code version `{code_version()}`.")
+    return f"{which_book(config.profile)}\n\n{line}" if book else line
 
 
-def results_provenance(results: pd.DataFrame) -> str:
-    """One Markdown line: which code versions computed the rows shown, and their summed wall time."""
+def results_provenance(results: pd.DataFrame, *, book: bool = False) -> str:
+    """One Markdown line: which code versions computed the rows shown, and their summed wall time; with
+    ``book``, which book the page belongs to first (:func:`which_book`)."""
     versions = ", ".join(f"`{v}`" for v in sorted(results["code_version"].astype(str).unique()))
-    return (f"**Results table:** {len(results)} rows for this page, computed by code version {versions} "
+    line = (f"**Results table:** {len(results)} rows for this page, computed by code version {versions} "
             f"in {attack_seconds(results).sum():.0f} s of attack time.")
+    return f"{which_book(results['profile'].iloc[0])}\n\n{line}" if book and len(results) else line
 
 
 def robustness_table(results: pd.DataFrame, *, norm: str) -> pd.DataFrame:

@@ -134,6 +134,25 @@ def code_version() -> str:
         return f"v{__version__}"
 
 
+class StoreOnlyError(RuntimeError):
+    """Something would be trained or attacked where only the evidence store may be read."""
+
+
+def store_only() -> bool:
+    """Whether this run may only read what the evidence store holds (``GENROB_STORE_ONLY``, set by
+    ``make evidence-book``)."""
+    return os.environ.get("GENROB_STORE_ONLY", "").lower() in {"1", "on", "true", "yes"}
+
+
+def refuse_computing(what: str) -> None:
+    """Stop where ``what`` (a training, an attack run, a memoised computation) would run while
+    :func:`store_only`: a book rendered from the evidence store trains and attacks nothing."""
+    if store_only():
+        raise StoreOnlyError(f"{what} is not in the evidence store, and a book rendered from the store "
+                             "(GENROB_STORE_ONLY) trains and attacks nothing: run python -m genrob evidence "
+                             "for its profile first")
+
+
 def commit(paths: Sequence[Path], message: str, *, attempts: int = 20) -> bool:
     """Commit ``paths``, and only them, to the repository's current branch (whatever else is staged or
     edited stays as it is); False where they hold nothing new. Waits out another git process's lock."""

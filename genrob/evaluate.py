@@ -24,7 +24,8 @@ from genrob.attacks import Attack, attack_config_hash, make_attack, norm_of
 from genrob.contract import Evaluations, counting_evaluations, logit_margin, model_device, predict
 from genrob.data import MNIST, Split, evaluation_subset, load_mnist
 from genrob.environment import (
-    code_version, machine, progress, report, seed_everything, thread_count, torch_device, use_precision,
+    code_version, machine, progress, refuse_computing, report, seed_everything, thread_count, torch_device,
+    use_precision,
 )
 from genrob.models import get_spec, load_model
 from genrob.params import SweepConfig
@@ -149,6 +150,7 @@ def load_surrogate(attack: Attack, device: torch.device) -> Attack:
 def _run_cell(model: nn.Module, attack, subset: Split, base: dict, todo: list[float], config: SweepConfig,
               device: torch.device, batch_size: int) -> list[dict]:
     """Run one (model, attack) cell for the eps in ``todo``, writing rows as they finish."""
+    refuse_computing(f"{base['model']} x {attack.name} at eps {', '.join(f'{e:g}' for e in todo)}")
     bar = progress(total=len(subset) * (1 if attack.minimisation else len(todo)),
                    desc=f"{base['model']} x {attack.name}", unit="img", leave=False)
     rows: list[dict] = []
@@ -291,6 +293,7 @@ def _cascade_cell(model: nn.Module | None, attack: Attack, subset: Split, base: 
     evaluations, seconds = Evaluations(), 0.0
     fooled, perturbation = np.zeros(len(todo), dtype=bool), np.full(len(todo), np.nan)
     if todo.any():
+        refuse_computing(f"{base['model']} x {attack.name} at eps {eps:g} (cascade)")
         load_surrogate(attack, device)
         seed_everything(config.seed)
         bar = progress(total=len(subset), desc=f"{base['model']} x {attack.name} (cascade)", unit="img",

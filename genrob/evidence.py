@@ -34,7 +34,7 @@ import torch
 from genrob import adaptive, prose
 from genrob.adaptive import FamilyEvidence
 from genrob.data import load_mnist, stratified_indices
-from genrob.environment import REPO_ROOT, atomic_write, cpu_model, thread_count
+from genrob.environment import REPO_ROOT, atomic_write, cache_dir, cpu_model, thread_count
 from genrob.evaluate import per_image_path
 from genrob.models import checkpoint_path, get_spec, model_names
 from genrob.models.registry import families
@@ -45,12 +45,14 @@ from genrob.results import (
 )
 
 EVIDENCE_DIR = REPO_ROOT / "evidence"
+#: Beside the tables: the trained weights of a resumable run, and the arrays its chapters memoised (clean
+#: predictions, example adversarials) that a book rendered from the store reads instead of computing.
+WEIGHTS, MEMO = "weights", "memo"
 #: What identifies one attack run's per-image outcome within a profile's store.
 OUTCOME_KEY = ["model", "attack", "eps", "n", "seed", "images"]
 #: Version of the store's layout: 2 keeps every row of a run (not only the adaptive evaluation's), the
 #: perturbation of each fooled image, and which families are complete.
 STORE_FORMAT = 2
-WEIGHTS = "weights"
 
 
 def store_dir(profile: str) -> Path:
@@ -198,6 +200,7 @@ def restore(profile: str) -> int:
     restored."""
     folder = store_dir(profile)
     restore_weights(profile)
+    restore_memo(profile)
     if not (folder / "results.csv").exists():
         return 0
     results, _, outcomes = _read_folder(folder)
@@ -255,6 +258,31 @@ def restore_weights(profile: str) -> list[str]:
         atomic_write(target.with_suffix(".json"),
                      lambda tmp, s=source: tmp.write_text(s.with_suffix(".json").read_text()))
         restored.append(name)
+    return restored
+
+
+def keep_memo(profile: str) -> list[str]:
+    """Copy the arrays the cache memoised (:func:`genrob.results.memoised`) into the store where it lacks
+    them (a run's cache holds only its profile's); returns their names (``kind/key``)."""
+    source, target = cache_dir() / "memo", store_dir(profile) / MEMO
+    kept = []
+    for path in sorted(source.glob("*/*.npz")) if source.is_dir() else ():
+        copy = target / path.relative_to(source)
+        if not copy.exists():
+            atomic_write(copy, lambda tmp, path=path: tmp.write_bytes(path.read_bytes()))
+            kept.append(str(path.relative_to(source).with_suffix("")))
+    return kept
+
+
+def restore_memo(profile: str) -> list[str]:
+    """Put the store's memoised arrays into the cache where it lacks them; returns their names."""
+    source, target = store_dir(profile) / MEMO, cache_dir() / "memo"
+    restored = []
+    for path in sorted(source.glob("*/*.npz")) if source.is_dir() else ():
+        copy = target / path.relative_to(source)
+        if not copy.exists():
+            atomic_write(copy, lambda tmp, path=path: tmp.write_bytes(path.read_bytes()))
+            restored.append(str(path.relative_to(source).with_suffix("")))
     return restored
 
 
@@ -321,20 +349,43 @@ def load(profile: str) -> list[FamilyEvidence]:
 
 
 def headline(profile: str) -> tuple[str, pd.DataFrame]:
-    """The README's headline block (:func:`headline_markdown`) and the verdicts behind it,
-    computed from the store of ``profile`` alone: what ``python -m genrob headline`` writes and what the
-    README's test recomputes."""
+    """The README's block for the store of ``profile`` (:func:`headline_markdown`, with its figure
+    :func:`headline_figure`) and the verdicts behind it, computed from the store alone: what
+    ``python -m genrob headline`` writes and what the README's test recomputes. A store whose run is still
+    going shows its complete families only, and says which are still being computed."""
     found = load(profile)
+    name = provenance(profile)["profile"]
+    done, every = complete_families(profile), families()
+    results, _, _ = stored_tables(profile)
+    rows = results[results["family"].isin(done)]
+    going = [f for f in every if f not in done]
+    note = (f"The `{name}` store holds the complete evidence of {len(done)} of the {len(every)} families"
+            + (f" (`{'`, `'.join(done)}`)" if done else "") + f"; `{'`, `'.join(going)}` "
+            + ("is" if len(going) == 1 else "are") + f" still being computed by `python -m genrob evidence "
+            f"--profile {name}`, which adds each here when it is complete.") if going else ""
+    if not found:
+        return note, adaptive.verdicts([])
     verdicts = adaptive.verdicts(found)
-    written = provenance(profile)
-    block = headline_markdown(verdicts, profile=written["profile"], claims=adaptive.claims(found),
-                              code_version=", ".join(written["code_versions"]), date=written["written"],
-                              source=f"the evidence store `evidence/{written['profile']}/`")
-    return block, verdicts
+    dates = rows["date"].dropna()
+    block = headline_markdown(verdicts, profile=name, claims=adaptive.claims(found),
+                              code_version=", ".join(sorted({str(v) for v in rows["code_version"]})),
+                              date=str(dates.max()) if len(dates) else provenance(profile)["written"],
+                              source=f"the evidence store `evidence/{name}/`")
+    figure = (f"![Robust accuracy at l_inf eps 0.3, {name} profile: the paper's, ours under its attacks, ours in "
+              f"the worst case]({headline_figure(name)})")
+    return "\n\n".join(part for part in (note, block, figure) if part), verdicts
 
 
-#: The README's headline block lies between these two lines (written by ``python -m genrob headline``).
-HEADLINE_MARKERS = ("<!-- headline: start (written by python -m genrob headline) -->", "<!-- headline: end -->")
+def headline_figure(profile: str) -> str:
+    """Where the README's figure for the store of ``profile`` lies, relative to the repository."""
+    return f"docs/headline-{get_profile(profile).name}.png"
+
+
+def headline_markers(profile: str) -> tuple[str, str]:
+    """The two lines between which the README holds the block of the store of ``profile``."""
+    name = get_profile(profile).name
+    return (f"<!-- {name} evidence: start (written by python -m genrob headline --profile {name}) -->",
+            f"<!-- {name} evidence: end -->")
 
 
 def headline_markdown(verdicts: pd.DataFrame, *, profile: str, claims: pd.DataFrame | None = None,
@@ -366,9 +417,10 @@ def headline_markdown(verdicts: pd.DataFrame, *, profile: str, claims: pd.DataFr
     return "\n".join(lines)
 
 
-def replace_headline(text: str, block: str) -> str:
-    """``text`` (the README) with the lines between :data:`HEADLINE_MARKERS` replaced by ``block``."""
-    start, end = HEADLINE_MARKERS
+def replace_headline(text: str, block: str, *, profile: str) -> str:
+    """``text`` (the README) with the lines between :func:`headline_markers` of ``profile`` replaced by
+    ``block``."""
+    start, end = headline_markers(profile)
     if text.count(start) != 1 or text.count(end) != 1 or text.index(start) > text.index(end):
         raise ValueError(f"the README needs one {start!r} line and, after it, one {end!r} line")
     before, rest = text.split(start)

@@ -20,7 +20,7 @@ from typing import Callable, Iterable
 import numpy as np
 import pandas as pd
 
-from genrob.environment import atomic_write, cache_dir
+from genrob.environment import atomic_write, cache_dir, refuse_computing
 from genrob.profiles import Profile, get_profile
 
 COLUMNS: tuple[str, ...] = (
@@ -183,6 +183,7 @@ def memoised(kind: str, key: str, compute: Callable[[], dict[str, np.ndarray]]) 
     cached = load_per_image(path)
     if cached is not None:
         return cached
+    refuse_computing(f"the {kind.replace('_', ' ')} {key}")
     arrays = compute()
     save_per_image(path, **arrays)
     return arrays

@@ -85,17 +85,17 @@ chapter.start(profile, seed=seed)
 data = load_mnist()
 
 # %% tags=["nbval-ignore-output", "hide-input"]
+display(Markdown(chapter.which_book(profile)))
 for family in chosen:
     config = adaptive.family_config(family, profile=profile, seed=seed)
-    display(Markdown(f"*{family}:* " + chapter.provenance(config)))
+    display(Markdown(f"*{family}:* " + chapter.provenance(config, book=False)))
 
 # %% [markdown]
 # ## Every attack, every model
 #
 # Each family's models meet the paper's ten attacks and the new ones, on the
 # same images: the family chapter's, whose sweeps are read from the results
-# table, or, where the profile evaluates fewer images here (see the provenance
-# above), a smaller stratified draw on which the paper's attacks run again.
+# table.
 
 # %% tags=["hide-input"]
 evidence = [adaptive.evaluate_family(family, profile=profile, seed=seed, data=data) for family in chosen]

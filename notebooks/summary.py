@@ -47,7 +47,7 @@ data = load_mnist()
 results = summary.run_study(profile, seed=seed, data=data)
 
 # %% tags=["nbval-ignore-output", "hide-input"]
-display(Markdown(chapter.results_provenance(results)))
+display(Markdown(chapter.results_provenance(results, book=True)))
 
 # %% [markdown]
 # ## The paper's Table 1: $l_\infty$ attacks at eps 0.3

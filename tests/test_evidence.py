@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import re
+import json
 
 import numpy as np
 import pandas as pd
@@ -11,7 +11,7 @@ import pytest
 from genrob import adaptive, evidence
 from genrob.attacks import attack_config_hash, make_attack, norm_of
 from genrob.environment import REPO_ROOT
-from genrob.evidence import HEADLINE_MARKERS, headline_markdown, replace_headline
+from genrob.evidence import headline_markdown, headline_markers, replace_headline
 from genrob.models import get_spec
 from genrob.results import COLUMNS, wilson_interval
 
@@ -73,15 +73,31 @@ def test_a_profile_without_a_store_is_a_clear_error(tmp_path, monkeypatch):
         evidence.load("smoke")
 
 
-def test_the_readmes_headline_is_what_the_code_writes_from_the_store_it_names():
-    """Nothing in the block is typed by hand: it is recomputed here from the evidence store its last
-    line names (profile, code version, date), and must come out the same."""
+@pytest.mark.parametrize("profile", ["extended", "default"])
+def test_the_readmes_block_of_each_store_is_what_the_code_writes_from_it(profile):
+    """Nothing in the block is typed by hand: it is recomputed here from the evidence store it names
+    (profile, code version, date), and must come out the same."""
     text = (REPO_ROOT / "README.md").read_text()
-    start, end = HEADLINE_MARKERS
+    start, end = headline_markers(profile)
     block = text.split(start, 1)[1].split(end, 1)[0].strip()
-    profile = re.search(r"python -m genrob headline --profile (\w+)", block).group(1)
     expected, _ = evidence.headline(profile)
     assert block == expected.strip()
+
+
+def test_a_store_whose_run_goes_on_shows_its_complete_families_and_names_the_others(tmp_path, monkeypatch):
+    monkeypatch.setattr(evidence, "EVIDENCE_DIR", tmp_path)
+    evidence.write([_synthetic_family()], profile="smoke", date="2026-11-26")
+    block, verdicts = evidence.headline("smoke")
+    assert set(verdicts["model"]) == {"gaussian_nb", "logistic_regression"}
+    assert block.startswith("The `smoke` store holds the complete evidence of 1 of the 6 families (`naive_bayes`); "
+                            "`mixture`, `markov_random_field`, `vae`, `conv_vae`, `reference` are still being "
+                            "computed by `python -m genrob evidence --profile smoke`")
+    assert block.endswith("](docs/headline-smoke.png)")
+    store = json.loads((tmp_path / "smoke" / "store.json").read_text())
+    (tmp_path / "smoke" / "store.json").write_text(json.dumps({**store, "complete_families": []}))
+    block, verdicts = evidence.headline("smoke")  # nothing complete yet: the note alone
+    assert verdicts.empty and block.startswith("The `smoke` store holds the complete evidence of 0 of the 6")
+    assert "|" not in block
 
 
 def test_the_readme_headline_is_written_between_its_markers_and_nowhere_else():
@@ -107,17 +123,19 @@ def test_the_readme_headline_is_written_between_its_markers_and_nowhere_else():
             "both models saw): 2 stands, 1 undecided at this n:") in block
     assert "- **stands** (2 of 3): A (l_inf); B (l_inf)" in block
     assert "code version `abc123`, 2026-11-26" in block
-    start, end = HEADLINE_MARKERS
-    readme = f"# title\n\nintro\n{start}\nold table\n{end}\n\n## Two commands\n"
-    updated = replace_headline(readme, block)
-    assert updated.startswith("# title\n\nintro\n" + start + "\nRobust accuracy")
+    start, end = headline_markers("default")
+    other = "\n".join(headline_markers("extended"))
+    readme = f"# title\n\nintro\n{other}\n{start}\nold table\n{end}\n\n## Two commands\n"
+    updated = replace_headline(readme, block, profile="default")
+    assert updated.startswith(f"# title\n\nintro\n{other}\n{start}\nRobust accuracy")
     assert updated.endswith(f"{end}\n\n## Two commands\n")
-    assert "old table" not in updated and replace_headline(updated, block) == updated
-    with pytest.raises(ValueError, match="headline"):
-        replace_headline("# a README without markers", block)
+    assert "old table" not in updated and replace_headline(updated, block, profile="default") == updated
+    with pytest.raises(ValueError, match="default evidence: start"):
+        replace_headline("# a README without markers", block, profile="default")
 
 
-def test_the_readme_has_its_headline_markers():
+def test_the_readme_has_the_markers_of_the_evidence_and_of_the_books_profile():
     text = (REPO_ROOT / "README.md").read_text()
-    assert replace_headline(text, "x").count("\nx\n") == 1
-    assert all(marker in text for marker in HEADLINE_MARKERS)
+    for profile in ("extended", "default"):
+        assert replace_headline(text, "x", profile=profile).count("\nx\n") == 1
+        assert all(marker in text for marker in headline_markers(profile))

@@ -19,7 +19,9 @@ from torch import nn
 
 from genrob.contract import Kind
 from genrob.data import MNIST, Split, load_mnist
-from genrob.environment import atomic_write, cache_dir, report, seed_everything, torch_device, use_precision
+from genrob.environment import (
+    atomic_write, cache_dir, refuse_computing, report, seed_everything, torch_device, use_precision,
+)
 from genrob.profiles import Profile, get_profile
 
 #: Bump when a change to training code should invalidate every cached checkpoint.
@@ -136,6 +138,7 @@ def load_model(
     if path.exists() and report_path.exists() and not retrain:
         model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
         return model.to(device).eval()
+    refuse_computing(f"training {name} ({profile.name} profile)")
     data = (data if data is not None else load_mnist()).to(profile.torch_dtype)
     config = spec.training_config(profile)
     seed_everything(config["seed"])
