@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -134,6 +135,25 @@ def _headline(args: argparse.Namespace) -> int:
     return 0
 
 
+def book_chapters() -> list[Path]:
+    """The notebooks of the book's chapters, in the order of ``_toc.yml``."""
+    names = re.findall(r"book/chapters/(\w+)", (REPO_ROOT / "_toc.yml").read_text())
+    return [REPO_ROOT / "notebooks" / f"{name}.ipynb" for name in names]
+
+
+def render_chapters(profile: str) -> None:
+    """Run every chapter with ``profile`` into a scratch folder, as ``make book`` does: what the pages
+    compute beyond the results table (clean predictions, example adversarials) is memoised in the cache,
+    for the evidence store to keep."""
+    import papermill
+
+    with tempfile.TemporaryDirectory(prefix="genrob-chapters-") as scratch:
+        for notebook in book_chapters():
+            print(f"rendering {notebook.name} ({profile} profile)", flush=True)
+            papermill.execute_notebook(str(notebook), str(Path(scratch) / notebook.name), parameters={"profile": profile},
+                                       cwd=str(notebook.parent), progress_bar=False)
+
+
 def write_headline(profile: str) -> list[Path]:
     """Write the README's block for the store of ``profile`` and its figure from that store alone (as the
     README's test recomputes it); returns the files written."""
@@ -213,7 +233,8 @@ def _evidence(args: argparse.Namespace) -> int:
               f"{evidence.store_dir(args.profile)} every {args.every:g} min"
               + ("" if args.no_commit else " and committed"), flush=True)
         campaign.run(args.profile, families=chosen, commit_to_git=not args.no_commit, every_min=args.every,
-                     on_family_complete=lambda: write_headline(args.profile))
+                     on_family_complete=lambda: write_headline(args.profile),
+                     on_finished=lambda: render_chapters(args.profile))
     table = campaign.status(args.profile, families=chosen)
     print(table.to_string(index=False), flush=True)
     print(campaign.status_text(table), flush=True)

@@ -168,8 +168,9 @@ class Publisher:
         with self._lock:
             kept = evidence.keep_weights(self.profile)
             memo = evidence.keep_memo(self.profile)
+            bench = evidence.keep_benchmark(self.profile)
             added = evidence.export(self.profile, date=datetime.date.today().isoformat(), complete=complete)
-            if added or kept or memo or complete:
+            if added or kept or memo or bench or complete:
                 line = status_text(status(self.profile))
                 report(f"published {added} results rows" + (f", weights of {', '.join(kept)}" if kept else "")
                        + (f", {', '.join(complete)} complete" if complete else "") + f": {line}")
@@ -202,10 +203,13 @@ class Publisher:
 
 def run(profile: str, *, families: list[str] | None = None, commit_to_git: bool = True,
         every_min: float = PUBLISH_EVERY_MIN, data: MNIST | None = None,
-        on_family_complete: Callable[[], list[Path]] | None = None) -> pd.DataFrame:
+        on_family_complete: Callable[[], list[Path]] | None = None,
+        on_finished: Callable[[], None] | None = None) -> pd.DataFrame:
     """Regenerate the evidence of ``profile`` (every family of :data:`RUN_ORDER`, or ``families``),
     resuming from its store; returns the final :func:`status`. ``on_family_complete`` writes what shows
-    the store (the README's block) when a family is complete, and returns the files to commit with it."""
+    the store (the README's block) when a family is complete, and returns the files to commit with it;
+    ``on_finished`` runs once every family of :data:`RUN_ORDER` is complete (the chapters, rendered so
+    that what they memoise joins the store)."""
     profile = get_profile(profile).name
     chosen = adaptive.families_to_evaluate(families or list(RUN_ORDER))
     report(f"restored {evidence.restore(profile)} results rows from the store into the cache")
@@ -223,6 +227,8 @@ def run(profile: str, *, families: list[str] | None = None, commit_to_git: bool 
                     publish.safely()
             adaptive.evaluate_family(family, profile=profile, data=data)
             publish.safely(complete=(family,))
+        if on_finished is not None and set(RUN_ORDER) <= set(_complete(profile)):
+            on_finished()
     return status(profile, families=chosen)
 
 

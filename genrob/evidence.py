@@ -40,14 +40,15 @@ from genrob.models import checkpoint_path, get_spec, model_names
 from genrob.models.registry import families
 from genrob.profiles import get_profile
 from genrob.results import (
-    COLUMNS, EVERY_IMAGE, TEXT_COLUMNS, append_rows, existing_keys, fingerprint, load_per_image, read_results,
-    row_key, save_per_image, with_every_column,
+    COLUMNS, EVERY_IMAGE, TEXT_COLUMNS, append_rows, bench_path, existing_keys, fingerprint, load_per_image,
+    read_results, row_key, save_per_image, with_every_column,
 )
 
 EVIDENCE_DIR = REPO_ROOT / "evidence"
-#: Beside the tables: the trained weights of a resumable run, and the arrays its chapters memoised (clean
-#: predictions, example adversarials) that a book rendered from the store reads instead of computing.
-WEIGHTS, MEMO = "weights", "memo"
+#: Beside the tables: the trained weights of a resumable run, the arrays its chapters memoised (clean
+#: predictions, example adversarials) and its benchmark, which a book rendered from the store reads instead
+#: of computing.
+WEIGHTS, MEMO, BENCHMARK = "weights", "memo", "bench.csv"
 #: What identifies one attack run's per-image outcome within a profile's store.
 OUTCOME_KEY = ["model", "attack", "eps", "n", "seed", "images"]
 #: Version of the store's layout: 2 keeps every row of a run (not only the adaptive evaluation's), the
@@ -201,6 +202,9 @@ def restore(profile: str) -> int:
     folder = store_dir(profile)
     restore_weights(profile)
     restore_memo(profile)
+    bench = store_dir(profile) / BENCHMARK
+    if bench.exists() and not bench_path(profile).exists():
+        atomic_write(bench_path(profile), lambda tmp: tmp.write_bytes(bench.read_bytes()))
     if not (folder / "results.csv").exists():
         return 0
     results, _, outcomes = _read_folder(folder)
@@ -272,6 +276,16 @@ def keep_memo(profile: str) -> list[str]:
             atomic_write(copy, lambda tmp, path=path: tmp.write_bytes(path.read_bytes()))
             kept.append(str(path.relative_to(source).with_suffix("")))
     return kept
+
+
+def keep_benchmark(profile: str) -> bool:
+    """Copy the cache's benchmark table of ``profile`` (what each model costs on the machine of the run, the
+    summary chapter's Table 3) into the store where it differs; True where it did."""
+    source, target = bench_path(profile), store_dir(profile) / BENCHMARK
+    if not source.exists() or (target.exists() and target.read_bytes() == source.read_bytes()):
+        return False
+    atomic_write(target, lambda tmp: tmp.write_bytes(source.read_bytes()))
+    return True
 
 
 def restore_memo(profile: str) -> list[str]:

@@ -305,8 +305,10 @@ def verdict_bars(verdicts: pd.DataFrame, *, eps: float = 0.3) -> plt.Figure:
     ax.bar(x - width, verdicts["paper"], width, color="0.75", label="paper (its strongest attack)")
     ax.bar(x, verdicts["ours_paper_attacks"], width, color="C0", label="ours, the paper's attacks")
     worst = verdicts["worst_case"]
+    # clipped at zero: a Wilson bound computed in floating point can lie 1e-19 beyond the share itself
+    below, above = (worst - verdicts["worst_ci_low"]).clip(lower=0), (verdicts["worst_ci_high"] - worst).clip(lower=0)
     ax.bar(x + width, worst, width, color="C3", label="ours, worst case over every attack",
-           yerr=[worst - verdicts["worst_ci_low"], verdicts["worst_ci_high"] - worst], capsize=2, ecolor="0.3")
+           yerr=[below, above], capsize=2, ecolor="0.3")
     ax.set_xticks(x, [model_name(m) for m in verdicts["model"]], rotation=40, ha="right", rotation_mode="anchor")
     for label, kind in zip(ax.get_xticklabels(), verdicts["kind"]):
         label.set_fontweight("bold" if kind == "generative" else "normal")

@@ -81,6 +81,12 @@ def per_image_dir(profile: Profile | str) -> Path:
     return cache_dir() / "results" / get_profile(profile).name
 
 
+def bench_path(profile: Profile | str) -> Path:
+    """Where the benchmark table of ``profile`` is written (beside the results table; :mod:`genrob.cost`)."""
+    name = get_profile(profile).name
+    return cache_dir() / "results" / f"bench-{name}.csv"
+
+
 def read_results(profile: Profile | str) -> pd.DataFrame:
     """The whole results table of ``profile`` (empty, with its columns, if none yet)."""
     path = results_path(profile)

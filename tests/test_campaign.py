@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from genrob import campaign, environment, evaluate, evidence
+from genrob import campaign, chapter, environment, evaluate, evidence
 from genrob.__main__ import main
 from genrob.attacks import make_attack
-from genrob.models import get_spec, registry
+from genrob.models import get_spec, load_model, registry
 from genrob.results import read_results
 
 
@@ -106,3 +106,20 @@ def test_a_commit_takes_the_given_paths_and_nothing_else(tmp_path, monkeypatch):
     assert git("show", "--name-only", "--format=%s", "HEAD").split() == ["Evidence:", "1", "row", "store/results.csv"]
     assert git("diff", "--cached", "--name-only").split() == ["code.py"]
     assert not environment.commit([tmp_path / "store"], "nothing new")
+
+
+def test_a_book_rendered_from_the_store_reads_it_and_computes_nothing(store, fresh_cache, mnist, monkeypatch):
+    from genrob.params import sweep_config
+
+    evidence.restore("smoke")
+    monkeypatch.setenv("GENROB_STORE_ONLY", "1")
+    family = campaign.adaptive.evaluate_family("naive_bayes", profile="smoke", data=mnist)  # all read
+    assert len(family.worst_case) and load_model("gaussian_nb", "smoke", data=mnist) is not None
+    with pytest.raises(environment.StoreOnlyError, match="training gmm"):
+        load_model("gmm", "smoke", data=mnist)
+    unrun = sweep_config(profile="smoke", family="naive_bayes", linf_eps=[0.05], attacks=["fgsm_linf"])
+    with pytest.raises(environment.StoreOnlyError, match="fgsm_linf at eps 0.05"):
+        evaluate.sweep(unrun, data=mnist)
+    assert "rendered from the evidence store `evidence/smoke/`" in chapter.which_book("smoke")
+    monkeypatch.delenv("GENROB_STORE_ONLY")
+    assert "not read from the evidence store" in chapter.which_book("smoke")

@@ -97,11 +97,17 @@ def test_the_study_cost_counts_every_run_and_estimates_the_full_profile_from_eac
                                                         train_seconds={"cnn": 0.0, "gmm": 0.0, "cnn_vae": 0.0}),
                                              profile="default")
     assert "leaves out" not in text and "did not run" not in text
-    # the default profile's cheaper models and budgets make its estimate a lower bound; the extended one's is not
+    # the default profile's cheaper models and budgets make its estimate a lower bound; the extended one's
+    # full budgets leave only the convolutional VAEs' importance samples
     assert "lower bound" in text and "2 importance samples" in text and "cut budgets" in text
     extended = study_cost("extended", results=pd.DataFrame(sweep_rows("cnn", 1000, 0.2, profile="extended"))
                           .assign(wall_time_s=2.0), train_seconds={"cnn": 0.0})
-    assert "lower bound" not in cost_summary(extended, profile="extended")
+    extended_text = cost_summary(extended, profile="extended")
+    assert "lower bound" in extended_text and "2 importance samples" in extended_text
+    assert "cut budgets" not in extended_text
+    full = study_cost("full", results=pd.DataFrame(sweep_rows("cnn", 1000, 0.2, profile="full"))
+                      .assign(wall_time_s=2.0), train_seconds={"cnn": 0.0})
+    assert "lower bound" not in cost_summary(full, profile="full")
 
 
 def test_matmul_rate_is_a_plausible_cpu_rate():

@@ -58,7 +58,8 @@ def test_attacks_whose_curves_are_the_same_share_one_panel():
 def test_verdict_bars_show_three_numbers_per_model_and_bold_the_generative_ones():
     verdicts = pd.DataFrame({"model": ["gmm", "cnn"], "kind": ["generative", "discriminative"],
                              "paper": [0.17, 0.01], "ours_paper_attacks": [0.3, 0.0], "worst_case": [0.0, 0.0],
-                             "worst_ci_low": [0.0, 0.0], "worst_ci_high": [0.02, 0.02]})
+                             # a Wilson bound of 0 of 1 000 as floating point gives it, a hair above the share
+                             "worst_ci_low": [0.0, 2.168404e-19], "worst_ci_high": [0.02, 0.004]})
     figure = plots.verdict_bars(verdicts)
     ax = figure.axes[0]
     assert len(ax.patches) == 6

@@ -11,7 +11,6 @@ CNN's beside its FLOP ratio. ``python -m genrob bench`` writes the table to
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Sequence
 
 import pandas as pd
@@ -22,12 +21,12 @@ from torch.utils.flop_counter import FlopCounterMode
 from genrob.attacks import make_attack
 from genrob.contract import model_device
 from genrob.data import evaluation_subset, load_mnist
-from genrob.environment import report, seed_everything, thread_count, use_precision
+from genrob.environment import refuse_computing, report, seed_everything, thread_count, use_precision
 from genrob.evaluate import DEFAULT_BATCH_SIZE
 from genrob.models import get_spec, load_model, model_names
 from genrob.models.registry import chapter_models, families
 from genrob.profiles import get_profile
-from genrob.results import per_image_dir
+from genrob.results import bench_path
 
 #: Every model's cost is also given relative to this one's (the paper's Table 3 compares with the CNN).
 REFERENCE = "cnn"
@@ -162,12 +161,6 @@ def benchmark(models: Sequence[str], *, profile: str = "default", batch: int = D
     return table
 
 
-def bench_path(profile: str) -> Path:
-    """Where the benchmark table of ``profile`` is written (beside the results table)."""
-    name = get_profile(profile).name
-    return per_image_dir(name).parent / f"bench-{name}.csv"
-
-
 def benchmark_table(profile: str, *, models: Sequence[str] | None = None, refresh: bool = False,
                     batch: int = DEFAULT_BATCH_SIZE) -> pd.DataFrame:
     """The benchmark table of ``profile``: read from its file, or measured (and written) when the file is
@@ -178,6 +171,7 @@ def benchmark_table(profile: str, *, models: Sequence[str] | None = None, refres
         table = pd.read_csv(path, index_col="model")
         if set(models) <= set(table.index) and "kind" in table:
             return table.loc[models]
+    refuse_computing(f"the benchmark of the {get_profile(profile).name} profile")
     table = benchmark(models, profile=profile, batch=batch)
     path.parent.mkdir(parents=True, exist_ok=True)
     table.round(4).to_csv(path)
