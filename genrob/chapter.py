@@ -331,7 +331,8 @@ def adaptive_findings(evidence: list[adaptive.FamilyEvidence], verdicts: pd.Data
 
 def answer(profile: Profile | str, *, seed: int = 0, data: MNIST | None = None) -> str:
     """The study's answer as the adaptive evidence of ``profile`` gives it, for the book's introduction:
-    which profile and how many images, then :func:`adaptive_findings` (as Markdown)."""
+    which book (:func:`which_book`), which profile and how many images, then :func:`adaptive_findings`
+    (as Markdown)."""
     profile = start(profile, seed=seed)
     evidence = [adaptive.evaluate_family(family, profile=profile.name, seed=seed, data=data)
                 for family in adaptive.families_to_evaluate()]
@@ -339,7 +340,8 @@ def answer(profile: Profile | str, *, seed: int = 0, data: MNIST | None = None) 
     lead = (f"From the `{profile.name}` profile's adaptive evaluation ({', '.join(map(str, sizes))} test images per "
             "model, by family; every attack of the *Are they really robust?* chapter, an image counted robust only "
             "if it survives all of them). Each sentence is written by the code from those results:")
-    return lead + "\n\n" + adaptive_findings(evidence, adaptive.verdicts(evidence), adaptive.claims(evidence))
+    return "\n\n".join([which_book(profile), lead,
+                        adaptive_findings(evidence, adaptive.verdicts(evidence), adaptive.claims(evidence))])
 
 
 def verdict_summary(verdicts: pd.DataFrame) -> str:
