@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Sequence
 
 from genrob import adaptive, campaign, chapter, cost, evaluate, evidence, plots, summary, verify
-from genrob.environment import REPO_ROOT, cache_dir, thread_count
+from genrob.environment import REPO_ROOT, cache_dir, edited, thread_count
 from genrob.models import model_names
 from genrob.params import ParameterError
 from genrob.profiles import PROFILES, get_profile
@@ -133,6 +133,17 @@ def _headline(args: argparse.Namespace) -> int:
     for path in write_headline(args.profile):
         print(f"wrote {path}", flush=True)
     return 0
+
+
+def _headline_of_the_run(profile: str) -> list[Path]:
+    """The README's block written by the evidence run when a family completes; the files for it to commit.
+    A README with edits of someone's own gets the block too, but is left for them to commit."""
+    readme_edited = edited(REPO_ROOT / "README.md")
+    written = write_headline(profile)
+    if readme_edited:
+        print("README.md has edits of its own: its block was rewritten but not committed", flush=True)
+        return [path for path in written if path.name != "README.md"]
+    return written
 
 
 def book_chapters() -> list[Path]:
@@ -233,7 +244,7 @@ def _evidence(args: argparse.Namespace) -> int:
               f"{evidence.store_dir(args.profile)} every {args.every:g} min"
               + ("" if args.no_commit else " and committed"), flush=True)
         campaign.run(args.profile, families=chosen, commit_to_git=not args.no_commit, every_min=args.every,
-                     on_family_complete=lambda: write_headline(args.profile),
+                     on_family_complete=lambda: _headline_of_the_run(args.profile),
                      on_finished=lambda: render_chapters(args.profile))
     table = campaign.status(args.profile, families=chosen)
     print(table.to_string(index=False), flush=True)

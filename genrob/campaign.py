@@ -149,7 +149,7 @@ def status_text(table: pd.DataFrame) -> str:
     unmeasured = int(table["unmeasured"].sum())
     return (f"{int(table['stored'].sum())} of {int(table['rows'].sum())} results rows stored, "
             f"{int(table['complete'].sum())} of {len(table)} families complete, "
-            f"about {table['hours_left'].sum():.1f} h of attacks left"
+            f"about {table['hours_left'].sum():.1f} h of attacks left (training not counted)"
             + (f" (and {unmeasured} runs of unmeasured cost)" if unmeasured else ""))
 
 

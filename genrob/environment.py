@@ -153,6 +153,14 @@ def refuse_computing(what: str) -> None:
                              "for its profile first")
 
 
+def edited(path: Path) -> bool:
+    """Whether ``path`` differs from the last commit (edited, staged or untracked): someone's work."""
+    relative = str(Path(path).resolve().relative_to(REPO_ROOT))
+    changed = subprocess.run(["git", "status", "--porcelain", "--", relative], cwd=REPO_ROOT,
+                             capture_output=True, text=True)
+    return bool(changed.stdout.strip())
+
+
 def commit(paths: Sequence[Path], message: str, *, attempts: int = 20) -> bool:
     """Commit ``paths``, and only them, to the repository's current branch (whatever else is staged or
     edited stays as it is); False where they hold nothing new. Waits out another git process's lock."""

@@ -123,3 +123,29 @@ def test_a_book_rendered_from_the_store_reads_it_and_computes_nothing(store, fre
     assert "rendered from the evidence store `evidence/smoke/`" in chapter.which_book("smoke")
     monkeypatch.delenv("GENROB_STORE_ONLY")
     assert "not read from the evidence store" in chapter.which_book("smoke")
+
+
+def test_the_benchmark_of_the_run_goes_into_the_store_and_back(store, fresh_cache):
+    from genrob.results import bench_path
+
+    bench_path("smoke").parent.mkdir(parents=True)
+    bench_path("smoke").write_text("model,kind,forward_images_per_s\ngaussian_nb,generative,5381.5\n")
+    assert evidence.keep_benchmark("smoke") and not evidence.keep_benchmark("smoke")  # kept once, unchanged
+    kept = bench_path("smoke").read_bytes()
+    bench_path("smoke").unlink()
+    evidence.restore("smoke")
+    assert bench_path("smoke").read_bytes() == kept
+    (store / evidence.BENCHMARK).unlink()
+
+
+def test_edits_of_ones_own_are_told_apart_from_the_last_commit(tmp_path, monkeypatch):
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    (tmp_path / "README.md").write_text("# a\n")
+    monkeypatch.setattr(environment, "REPO_ROOT", tmp_path)
+    assert environment.edited(tmp_path / "README.md")  # untracked
+    subprocess.run(["git", "add", "README.md"], cwd=tmp_path, check=True)
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@e", "commit", "-qm", "a"], cwd=tmp_path,
+                   check=True)
+    assert not environment.edited(tmp_path / "README.md")
+    (tmp_path / "README.md").write_text("# a\n\nmine\n")
+    assert environment.edited(tmp_path / "README.md")

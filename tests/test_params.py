@@ -19,8 +19,9 @@ def test_defaults_are_the_papers_grids_and_the_profiles_n():
 
 
 def test_a_costly_family_gets_its_own_default_n_and_an_explicit_n_wins():
-    costly = sweep_config(profile="extended", family="vae")
-    assert costly.n == 300 < sweep_config(profile="extended", family="naive_bayes").n == 1000
+    costly = sweep_config(profile="extended", family="conv_vae")
+    assert costly.n == 200 < sweep_config(profile="extended", family="naive_bayes").n == 1000
+    assert sweep_config(profile="default", family="vae").n == 50 < sweep_config(profile="default").n == 200
     assert sweep_config(profile="extended", family="vae", n=50).n == 50
     assert sweep_config(profile="full", family="vae").n == 10_000
 
