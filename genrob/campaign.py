@@ -30,7 +30,8 @@ import numpy as np
 import pandas as pd
 
 from genrob import adaptive, evaluate, evidence
-from genrob.attacks import attack_config_hash, make_attack
+from genrob.attacks import ATTACKS, attack_config_hash, make_attack
+from genrob.cost import attack_seconds
 from genrob.data import MNIST, load_mnist
 from genrob.environment import commit, report
 from genrob.models import get_spec, load_model
@@ -92,10 +93,10 @@ def _seconds_per_image(table: pd.DataFrame) -> pd.Series:
     each of its eps rows, so it is counted once per search."""
     if not len(table):
         return pd.Series(dtype=float)
-    table = table.assign(cascade=table["images"] != EVERY_IMAGE)
-    searches = table.drop_duplicates(["model", "attack", "n", "seed", "images", "wall_time_s"])
-    per = searches["wall_time_s"].astype(float) / searches["n"].astype(float)
-    return per.groupby([searches["model"], searches["attack"], searches["cascade"]]).mean()
+    once = table["attack"].map(lambda a: a in ATTACKS and ATTACKS[a].minimisation).astype(bool)
+    runs = pd.concat([table[~once], table[once].drop_duplicates(["model", "attack", "n", "seed", "images"])])
+    per = runs["wall_time_s"].astype(float) / runs["n"].astype(float)
+    return per.groupby([runs["model"], runs["attack"], runs["images"] != EVERY_IMAGE]).mean()
 
 
 def status(profile: str, *, families: list[str] | None = None) -> pd.DataFrame:
@@ -127,8 +128,7 @@ def status(profile: str, *, families: list[str] | None = None) -> pd.DataFrame:
         seconds = [_cost(measured, fallback, r.model, r.attack, r.cascade) * r.n for r in left.itertuples()]
         family_rows = table[table["model"].isin(plan["model"]) & table["n"].isin(plan["n"])]
         rows.append({"family": family, "complete": family in complete, "rows": len(plan), "stored": int(done.sum()),
-                     "attack_hours": round(float(family_rows.drop_duplicates(
-                         ["model", "attack", "n", "seed", "images", "eps"])["wall_time_s"].sum()) / 3600, 2),
+                     "attack_hours": round(float(attack_seconds(family_rows).sum()) / 3600, 2),
                      "hours_left": round(float(np.nansum(seconds)) / 3600, 1),
                      "unmeasured": int(np.isnan(seconds).sum())})
     return pd.DataFrame(rows)
