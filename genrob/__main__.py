@@ -35,6 +35,7 @@ import argparse
 import datetime
 import os
 import re
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -240,6 +241,10 @@ def _evidence(args: argparse.Namespace) -> int:
         print(f"error: --every must be a positive number of minutes, got {args.every:g}", file=sys.stderr)
         return 2
     if not args.status:
+        # Stopped by Ctrl-C or kill (SIGTERM), even started in the background where SIGINT is ignored, the run
+        # unwinds: it publishes and commits what finished before it exits.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, lambda number, frame: sys.exit(128 + number))
         print(f"the {get_profile(args.profile).name} evidence: {', '.join(chosen)}; published into "
               f"{evidence.store_dir(args.profile)} every {args.every:g} min"
               + ("" if args.no_commit else " and committed"), flush=True)
