@@ -33,7 +33,7 @@ from genrob import adaptive, evaluate, evidence
 from genrob.attacks import ATTACKS, attack_config_hash, make_attack
 from genrob.cost import attack_seconds
 from genrob.data import MNIST, load_mnist
-from genrob.environment import commit, report
+from genrob.environment import code_version, commit, report
 from genrob.models import get_spec, load_model
 from genrob.models.registry import families
 from genrob.params import SweepConfig, eot_config, sweep_config
@@ -212,6 +212,7 @@ def run(profile: str, *, families: list[str] | None = None, commit_to_git: bool 
     that what they memoise joins the store)."""
     profile = get_profile(profile).name
     chosen = adaptive.families_to_evaluate(families or list(RUN_ORDER))
+    report(f"code version {code_version()}")  # read before the run's own commits move the branch
     report(f"restored {evidence.restore(profile)} results rows from the store into the cache")
     data = data if data is not None else load_mnist()
     with Publisher(profile, commit_to_git=commit_to_git, every_min=every_min,

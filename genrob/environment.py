@@ -119,15 +119,21 @@ def machine(device: torch.device | str | None = None) -> str:
     return torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_model()
 
 
+#: What decides a computation: an edit here, not committed, makes the code version ``-dirty``. The evidence
+#: store, the README and the notebooks' outputs are not code (the evidence run edits its store as it goes).
+CODE_PATHS = ("genrob", "pyproject.toml", "requirements-nodeps.txt")
+
+
 @functools.cache
 def code_version() -> str:
-    """The git commit of the code that ran (with ``-dirty`` for local edits)."""
+    """The git commit of the code that ran (with ``-dirty`` for local edits of :data:`CODE_PATHS`), read
+    once per process: a run that commits as it goes keeps the version it started with."""
     try:
-        out = subprocess.run(
-            ["git", "describe", "--always", "--dirty", "--abbrev=10"],
-            cwd=REPO_ROOT, capture_output=True, text=True, timeout=10, check=True,
-        )
-        return out.stdout.strip()
+        head, changed = (subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=10,
+                                        check=True).stdout.strip()
+                         for command in (["git", "describe", "--always", "--abbrev=10"],
+                                         ["git", "status", "--porcelain", "--", *CODE_PATHS]))
+        return head + ("-dirty" if changed else "")
     except (OSError, subprocess.SubprocessError):
         from genrob import __version__
 

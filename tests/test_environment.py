@@ -81,3 +81,30 @@ def test_seeded_training_repeats_bit_for_bit_while_another_process_loads_the_cor
     assert first.keys() == second.keys()
     assert all(first[key].dtype == torch.float32 for key in first if first[key].is_floating_point())
     assert all(torch.equal(first[key], second[key]) for key in first)
+
+
+def test_the_code_version_is_dirty_only_for_edits_of_the_code(tmp_path, monkeypatch):
+    from genrob import environment
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@e", *args], cwd=tmp_path, check=True,
+                       capture_output=True)
+
+    (tmp_path / "genrob").mkdir()
+    (tmp_path / "genrob" / "code.py").write_text("x = 1\n")
+    (tmp_path / "evidence").mkdir()
+    (tmp_path / "evidence" / "results.csv").write_text("a\n")
+    git("init", "-q")
+    git("add", ".")
+    git("commit", "-qm", "first")
+    monkeypatch.setattr(environment, "REPO_ROOT", tmp_path)
+    environment.code_version.cache_clear()
+    try:
+        (tmp_path / "evidence" / "results.csv").write_text("a\n1\n")  # a run's own store, growing
+        clean = environment.code_version()
+        assert clean and not clean.endswith("-dirty")
+        (tmp_path / "genrob" / "code.py").write_text("x = 2\n")
+        environment.code_version.cache_clear()
+        assert environment.code_version() == clean + "-dirty"
+    finally:
+        environment.code_version.cache_clear()
