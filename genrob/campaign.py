@@ -161,22 +161,29 @@ class Publisher:
                  on_family_complete: Callable[[], list[Path]] | None = None) -> None:
         self.profile, self.commit_to_git, self.every_s = profile, commit_to_git, every_min * 60
         self.on_family_complete = on_family_complete
+        # families completed in this run, and those whose publication (README included) was committed: a
+        # publication that fails is retried whole by the next
+        self.completed: set[str] = set()
+        self._announced: set[str] = set()
         self._lock, self._stop = threading.Lock(), threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True, name="publish-evidence")
 
     def __call__(self, *, complete: tuple[str, ...] = ()) -> int:
         with self._lock:
+            self.completed.update(complete)
+            newly = sorted(self.completed - self._announced)
             kept = evidence.keep_weights(self.profile)
             memo = evidence.keep_memo(self.profile)
             bench = evidence.keep_benchmark(self.profile)
-            added = evidence.export(self.profile, date=datetime.date.today().isoformat(), complete=complete)
-            if added or kept or memo or bench or complete:
+            added = evidence.export(self.profile, date=datetime.date.today().isoformat(), complete=self.completed)
+            if added or kept or memo or bench or newly:
                 line = status_text(status(self.profile))
                 report(f"published {added} results rows" + (f", weights of {', '.join(kept)}" if kept else "")
-                       + (f", {', '.join(complete)} complete" if complete else "") + f": {line}")
-                also = self.on_family_complete() if complete and self.on_family_complete else []
+                       + (f", {', '.join(newly)} complete" if newly else "") + f": {line}")
+                also = self.on_family_complete() if newly and self.on_family_complete else []
                 if self.commit_to_git:
                     commit([evidence.store_dir(self.profile), *also], f"Evidence ({self.profile}): {line}")
+            self._announced.update(newly)
             return added
 
     def safely(self, *, complete: tuple[str, ...] = ()) -> None:

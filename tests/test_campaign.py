@@ -149,3 +149,19 @@ def test_edits_of_ones_own_are_told_apart_from_the_last_commit(tmp_path, monkeyp
     assert not environment.edited(tmp_path / "README.md")
     (tmp_path / "README.md").write_text("# a\n\nmine\n")
     assert environment.edited(tmp_path / "README.md")
+
+
+def test_a_publication_that_fails_is_retried_whole_by_the_next(store, fresh_cache):
+    calls = []
+
+    def write_readme() -> list:
+        calls.append(len(calls))
+        if len(calls) == 1:
+            raise ValueError("a figure that cannot be drawn")
+        return []
+
+    publish = campaign.Publisher("smoke", commit_to_git=False, on_family_complete=write_readme)
+    publish.safely(complete=("naive_bayes",))  # fails, reported, the run goes on
+    publish.safely()  # the family's README block is written now, though this call names no family
+    publish.safely()  # and only once
+    assert calls == [0, 1]
