@@ -87,7 +87,8 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser("evidence", help="regenerate a profile's evidence as a resumable background run "
                                                "that commits its finished cells to the store as it goes")
     run.add_argument("--profile", default="extended", help=PROFILE_HELP)
-    run.add_argument("--families", nargs="+", help=f"only these (default, in this order: {' '.join(campaign.RUN_ORDER)})")
+    run.add_argument("--families", nargs="+",
+                     help=f"only these (default, in this order: {' '.join(campaign.RUN_ORDER)})")
     run.add_argument("--status", action="store_true", help="print the progress report and stop")
     run.add_argument("--no-commit", action="store_true", help="publish into the store without committing it")
     run.add_argument("--every", type=float, default=campaign.PUBLISH_EVERY_MIN,
@@ -162,8 +163,8 @@ def render_chapters(profile: str) -> None:
     with tempfile.TemporaryDirectory(prefix="genrob-chapters-") as scratch:
         for notebook in book_chapters():
             print(f"rendering {notebook.name} ({profile} profile)", flush=True)
-            papermill.execute_notebook(str(notebook), str(Path(scratch) / notebook.name), parameters={"profile": profile},
-                                       cwd=str(notebook.parent), progress_bar=False)
+            papermill.execute_notebook(str(notebook), str(Path(scratch) / notebook.name),
+                                       parameters={"profile": profile}, cwd=str(notebook.parent), progress_bar=False)
 
 
 def write_headline(profile: str) -> list[Path]:

@@ -109,6 +109,7 @@ def status(profile: str, *, families: list[str] | None = None) -> pd.DataFrame:
     except FileNotFoundError:
         stored, complete = read_results(profile).iloc[:0].assign(family=[]), []
     table = pd.concat([stored.drop(columns="family"), read_results(profile)], ignore_index=True)
+    table = table[~table.apply(row_key, axis=1).duplicated()]  # a row both stored and in the cache, once
     keys, cascaded = _done(table)
     measured = _seconds_per_image(table)
     try:  # costs not measured yet: the default profile's, scaled by the attack budgets
@@ -117,8 +118,10 @@ def status(profile: str, *, families: list[str] | None = None) -> pd.DataFrame:
     except FileNotFoundError:
         fallback = pd.Series(dtype=float)
     rows = []
+    # a row two families plan (a counterpart in another family's chapter) is counted once, in the first
+    plans = pd.concat([planned_rows(family, profile) for family in RUN_ORDER]).drop_duplicates("key")
     for family in families or list(RUN_ORDER):
-        plan = planned_rows(family, profile)
+        plan = plans[plans["family"] == family]
         done = np.array([r.key in keys or (r.cascade and (r.model, r.attack, round(float(r.eps), 10), r.n)
                                            in cascaded) for r in plan.itertuples()], bool)
         left = plan[~done]

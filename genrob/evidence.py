@@ -101,7 +101,8 @@ def outcome_key(row: Mapping) -> tuple:
 def _read_folder(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """The store's three tables as written (empty ones where there is no store yet)."""
     if not (folder / "results.csv").exists():
-        return (pd.DataFrame(columns=[*COLUMNS, "family"]), pd.DataFrame(columns=["n", "seed", "position", "test_index"]),
+        return (pd.DataFrame(columns=[*COLUMNS, "family"]),
+                pd.DataFrame(columns=["n", "seed", "position", "test_index"]),
                 pd.DataFrame(columns=[*OUTCOME_KEY, "clean_correct", "fooled", "perturbation"]))
     results = with_every_column(pd.read_csv(folder / "results.csv", dtype=TEXT_COLUMNS))
     images = pd.read_csv(folder / "images.csv")
