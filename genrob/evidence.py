@@ -266,17 +266,21 @@ def restore_weights(profile: str) -> list[str]:
     return restored
 
 
-def keep_memo(profile: str) -> list[str]:
-    """Copy the arrays the cache memoised (:func:`genrob.results.memoised`) into the store where it lacks
-    them (a run's cache holds only its profile's); returns their names (``kind/key``)."""
-    source, target = cache_dir() / "memo", store_dir(profile) / MEMO
-    kept = []
+def _copy_missing(source: Path, target: Path) -> list[str]:
+    """Copy each ``kind/key.npz`` under ``source`` that ``target`` lacks; returns their names (``kind/key``)."""
+    copied = []
     for path in sorted(source.glob("*/*.npz")) if source.is_dir() else ():
         copy = target / path.relative_to(source)
         if not copy.exists():
             atomic_write(copy, lambda tmp, path=path: tmp.write_bytes(path.read_bytes()))
-            kept.append(str(path.relative_to(source).with_suffix("")))
-    return kept
+            copied.append(str(path.relative_to(source).with_suffix("")))
+    return copied
+
+
+def keep_memo(profile: str) -> list[str]:
+    """Copy the arrays the cache memoised (:func:`genrob.results.memoised`) into the store where it lacks
+    them (a run's cache holds only its profile's); returns their names (``kind/key``)."""
+    return _copy_missing(cache_dir() / "memo", store_dir(profile) / MEMO)
 
 
 def keep_benchmark(profile: str) -> bool:
@@ -291,14 +295,7 @@ def keep_benchmark(profile: str) -> bool:
 
 def restore_memo(profile: str) -> list[str]:
     """Put the store's memoised arrays into the cache where it lacks them; returns their names."""
-    source, target = store_dir(profile) / MEMO, cache_dir() / "memo"
-    restored = []
-    for path in sorted(source.glob("*/*.npz")) if source.is_dir() else ():
-        copy = target / path.relative_to(source)
-        if not copy.exists():
-            atomic_write(copy, lambda tmp, path=path: tmp.write_bytes(path.read_bytes()))
-            restored.append(str(path.relative_to(source).with_suffix("")))
-    return restored
+    return _copy_missing(store_dir(profile) / MEMO, cache_dir() / "memo")
 
 
 def provenance(profile: str) -> dict:
