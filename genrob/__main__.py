@@ -8,6 +8,7 @@
     python -m genrob evidence --profile extended [--families vae conv_vae] [--status] [--no-commit]
     python -m genrob restore --profile extended
     python -m genrob bench --profile default [--models cnn cnn_vae] [--batch 500]
+    python -m genrob throughput conv_vae --profile default [--seconds 300] [--first 30] [--out DIR]
 
 ``sweep`` trains what is not cached, then runs the chapter's attacks and, for
 models that sample, its EOT comparison; ``adaptive`` runs what the adaptive
@@ -24,7 +25,9 @@ background run that publishes its finished cells into the store and commits them
 (:mod:`genrob.campaign`); ``--status`` prints its progress. ``restore`` puts a store into the cache, so
 that the chapters read it instead of computing (``make evidence-book``). ``bench``
 measures what each model costs on this machine (:mod:`genrob.cost.measure`) and sets
-the seconds per image the sweeps recorded beside it (the book's Table 3).
+the seconds per image the sweeps recorded beside it (the book's Table 3). ``throughput`` times a
+family's adaptive evaluation at growing n, each the largest that surely fits a time budget (what a GPU gets
+through, :mod:`genrob.cost.throughput`).
 Sweeps of different models can run side by side (``GENROB_THREADS=1`` each on a
 2-core machine); an interrupted one resumes where it stopped.
 """
@@ -38,8 +41,11 @@ import re
 import signal
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Sequence
+
+import pandas as pd
 
 from genrob import adaptive, campaign, chapter, cost, evaluate, evidence, plots, summary, verify
 from genrob.environment import REPO_ROOT, cache_dir, edited, thread_count
@@ -100,7 +106,51 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--profile", default="default", help=PROFILE_HELP)
     bench.add_argument("--models", nargs="+", help="default: every registered model")
     bench.add_argument("--batch", type=int, default=evaluate.DEFAULT_BATCH_SIZE)
+    rate = commands.add_parser("throughput", help="time a family's adaptive evaluation at growing n, each the "
+                                                  "largest that surely fits a time budget (on a GPU, say)")
+    rate.add_argument("family", help="a model family, e.g. conv_vae")
+    rate.add_argument("--profile", default="default", help=PROFILE_HELP)
+    rate.add_argument("--models", nargs="+", help="only these of the family's models (default: all)")
+    rate.add_argument("--seconds", type=float, default=300.0,
+                      help="time budget of each run (default: %(default)s)")
+    rate.add_argument("--first", type=int, default=30, help="images of the first run (default: %(default)s)")
+    rate.add_argument("--within", type=float,
+                      help="seconds from now by which the last run must end (default: no limit)")
+    rate.add_argument("--out", help="folder for throughput.csv and results.csv (default: print only)")
     return parser
+
+
+def _throughput(args: argparse.Namespace) -> int:
+    try:
+        adaptive.families_to_evaluate(args.family)
+        adaptive.family_config(args.family, profile=args.profile, models=args.models)
+    except ParameterError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    until = time.time() + args.within if args.within else None
+
+    def save(table: pd.DataFrame, results: pd.DataFrame) -> None:
+        if args.out:
+            folder = Path(args.out)
+            folder.mkdir(parents=True, exist_ok=True)
+            table.to_csv(folder / "throughput.csv", index=False)
+            results.to_csv(folder / "results.csv", index=False)
+
+    try:
+        table, _ = cost.adaptive_throughput(args.family, profile=args.profile, models=args.models,
+                                            seconds=args.seconds, first=args.first, until=until, on_run=save)
+    except ParameterError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(table.round(3).to_string(index=False), flush=True)
+    walls = table.drop_duplicates("run_n")[["run_n", "run_wall_s"]].itertuples(index=False)
+    points = [(int(n), float(wall)) for n, wall in walls]
+    if len(points) > 1:
+        print(f"the line through the last two runs puts the largest n for {args.seconds:.0f} s at "
+              f"{cost.fitted_n(points, args.seconds, most=10_000)} (an extrapolation)", flush=True)
+    if args.out:
+        print(f"written to {args.out}", flush=True)
+    return 0
 
 
 def _bench(args: argparse.Namespace) -> int:
@@ -280,6 +330,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _verify(args)
     if args.command == "bench":
         return _bench(args)
+    if args.command == "throughput":
+        return _throughput(args)
     if args.command == "headline":
         return _headline(args)
     if args.command == "answer":
