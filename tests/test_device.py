@@ -53,3 +53,18 @@ def test_a_cached_checkpoint_is_loaded_onto_the_device_asked_for(models, mnist):
     loaded = load_model("gaussian_nb", "smoke", data=mnist, device="meta")
     assert model_device(loaded).type == "meta"
     assert all(t.device.type == "meta" for t in [*loaded.parameters(), *loaded.buffers()])
+
+
+def test_off_the_cpu_the_chunks_are_large_and_on_it_as_the_model_asks():
+    # On a GPU a chunk of 5 images costs its kernel launches whatever its size: chunks there are large.
+    from genrob.contract import ACCELERATOR_CHUNK_IMAGES, in_chunks
+
+    def sizes(device: str) -> list[int]:
+        seen: list[int] = []
+        x = torch.zeros(2 * ACCELERATOR_CHUNK_IMAGES + 7, 1, 28, 28, device=device)
+        out = in_chunks(lambda part: seen.append(len(part)) or part.sum((1, 2, 3)), x, 5)
+        assert out.shape == (len(x),) and out.device.type == device
+        return seen
+
+    assert sizes("meta") == [ACCELERATOR_CHUNK_IMAGES, ACCELERATOR_CHUNK_IMAGES, 7]
+    assert sizes("cpu") == [5] * (2 * ACCELERATOR_CHUNK_IMAGES // 5 + 1) + [2]
