@@ -1,10 +1,11 @@
 """How many images a family's adaptive evaluation gets through in a given time on this machine (a GPU's,
 say), and what the same cells cost on two machines.
 
-On a GPU the time an evaluation takes grows more slowly than n (a batch of 30 images may cost nearly what
-one of 100 does), but never faster. :func:`adaptive_throughput` therefore starts at a given n and then runs
-the largest n that would still fit the time given if the cost were proportional to n, again and again,
-while that n grows: each run is certain to fit, and the last one is the largest n measured to fit. Every
+On a GPU the time an evaluation takes may grow more slowly than n (a batch of 30 images can cost nearly
+what one of 100 does); it is taken to grow no faster. :func:`adaptive_throughput` therefore starts at a
+given n and then runs the largest n that would still fit the time given if the cost were proportional to
+n, again and again, while that n grows: each run fits (where the cost is at most proportional), and the
+last one is the largest n measured to fit. Every
 run is an ordinary adaptive evaluation (:func:`genrob.adaptive.evaluate_family`): it reads what the cache
 holds (trained models, finished cells) and writes its results rows, with the machine.
 """
