@@ -26,8 +26,8 @@ background run that publishes its finished cells into the store and commits them
 that the chapters read it instead of computing (``make evidence-book``). ``bench``
 measures what each model costs on this machine (:mod:`genrob.cost.measure`) and sets
 the seconds per image the sweeps recorded beside it (the book's Table 3). ``throughput`` times a
-family's adaptive evaluation at growing n, each the largest that surely fits a time budget (what a GPU gets
-through, :mod:`genrob.cost.throughput`).
+family's adaptive evaluation at growing n, each the largest that fits a time budget at the last run's cost
+per image (what a GPU gets through, :mod:`genrob.cost.throughput`).
 Sweeps of different models can run side by side (``GENROB_THREADS=1`` each on a
 2-core machine); an interrupted one resumes where it stopped.
 """
@@ -106,8 +106,8 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--profile", default="default", help=PROFILE_HELP)
     bench.add_argument("--models", nargs="+", help="default: every registered model")
     bench.add_argument("--batch", type=int, default=evaluate.DEFAULT_BATCH_SIZE)
-    rate = commands.add_parser("throughput", help="time a family's adaptive evaluation at growing n, each the "
-                                                  "largest that surely fits a time budget (on a GPU, say)")
+    rate = commands.add_parser("throughput", help="time a family's adaptive evaluation at growing n, each the largest "
+                                                  "that fits a time budget at the last run's cost per image")
     rate.add_argument("family", help="a model family, e.g. conv_vae")
     rate.add_argument("--profile", default="default", help=PROFILE_HELP)
     rate.add_argument("--models", nargs="+", help="only these of the family's models (default: all)")
