@@ -100,8 +100,8 @@ def in_chunks(function: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
     forward pass with the gradient took 2.0 instead of 3.2 ms per image for the CVAE
     (300 images, chunks of 50) and 19-22 instead of 24 ms for the CNN-VAE (30 images, chunks of 5).
     Off the CPU, chunks of at least :data:`ACCELERATOR_CHUNK_IMAGES`: there a chunk of 5 costs its
-    kernel launches whatever its size (measured on an H200: the CNN-VAEs' forward pass took 0.3 ms per
-    image at every batch from 30 to 5 000 images, in chunks of 5; the 2-core CPU's took 1.2 ms).
+    kernel launches whatever its size (measured on an H200: the CNN-VAEs' forward pass took 0.3 to 0.4 ms per
+    image at every batch from 30 to 5 000 images, in chunks of 5; the 2-core CPU's 1.2 ms).
     """
     if x.device.type != "cpu":
         size = max(size, ACCELERATOR_CHUNK_IMAGES)
