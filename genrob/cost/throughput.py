@@ -23,9 +23,11 @@ from genrob.cost.accounting import sweep_cost
 from genrob.data import MNIST
 from genrob.environment import machine, report, thread_count
 from genrob.params import ParameterError
+from genrob.results import KEY
 
-#: Columns that name one cell of the results table, whatever machine computed it.
-CELL = ["model", "model_config", "attack", "attack_config", "norm", "eps", "n", "seed"]
+#: Columns that name one cell of the results table, whatever machine computed it: the results key without
+#: the cascade's image subset, which another machine's attacks may have drawn differently.
+CELL = [column for column in KEY if column != "images"]
 #: A next run must be at least this much larger than the last to be worth its time.
 LEAST_GROWTH = 1.25
 
