@@ -30,7 +30,8 @@ def test_a_larger_run_that_was_no_slower_fits_as_many_as_allowed_and_one_n_canno
 
 
 def _rows(machine: str, seconds: float, *, attacks=("fgsm_linf", "pgd_linf"), n: int = 30) -> pd.DataFrame:
-    return pd.DataFrame([{"profile": "default", "model": "cnn_vae", "model_config": "m1", "attack": a, "attack_config": "a1",
+    return pd.DataFrame([{"profile": "default", "model": "cnn_vae", "model_config": "m1", "attack": a,
+                          "attack_config": "a1",
                           "norm": "linf", "eps": eps, "n": n, "seed": 0, "wall_time_s": seconds,
                           "machine": machine, "threads": 2 if machine == "AMD EPYC" else 16}
                          for a in attacks for eps in (0.1, 0.3)])
