@@ -11,7 +11,7 @@ stops it. Started again, on any machine, it first puts the store back into its
 cache (:func:`genrob.evidence.restore`) and goes on from there.
 
 :func:`status` is the progress report: per family, the results rows planned and
-stored, the attack time they took, and the hours left estimated from the costs
+stored, the attack time they took, the training time of its models, and the hours left estimated from the costs
 measured so far (seconds per image of each model and attack; where a model or
 attack has no measurement yet, the default profile's store, scaled by the
 budgets).
@@ -34,7 +34,7 @@ from genrob.attacks import ATTACKS, attack_config_hash, make_attack
 from genrob.cost import attack_seconds
 from genrob.data import MNIST, load_mnist
 from genrob.environment import code_version, commit, report
-from genrob.models import get_spec, load_model
+from genrob.models import checkpoint_path, get_spec, load_model
 from genrob.models.registry import families
 from genrob.params import SweepConfig, eot_config, sweep_config
 from genrob.profiles import get_profile
@@ -101,7 +101,9 @@ def _seconds_per_image(table: pd.DataFrame) -> pd.Series:
 
 def status(profile: str, *, families: list[str] | None = None) -> pd.DataFrame:
     """Progress of the evidence run of ``profile``: per family, rows planned, stored (in the store or in this
-    machine's cache), attack hours they took, and the hours left estimated from measured costs."""
+    machine's cache), attack hours they took, training hours of the models whose weights the store keeps
+    (a model that two families evaluate counted in the first), and the hours of attacks left estimated
+    from measured costs."""
     profile = get_profile(profile).name
     try:
         stored, _, _ = evidence.stored_tables(profile)
@@ -117,9 +119,11 @@ def status(profile: str, *, families: list[str] | None = None) -> pd.DataFrame:
         fallback = _seconds_per_image(evidence.stored_tables("default")[0]) * scale
     except FileNotFoundError:
         fallback = pd.Series(dtype=float)
+    trained = evidence.training_seconds(profile)
     rows = []
     # a row two families plan (a counterpart in another family's chapter) is counted once, in the first
     plans = pd.concat([planned_rows(family, profile) for family in RUN_ORDER]).drop_duplicates("key")
+    first_family = plans.drop_duplicates("model").set_index("model")["family"]  # where a model's training counts
     for family in families or list(RUN_ORDER):
         plan = plans[plans["family"] == family]
         done = np.array([r.key in keys or (r.cascade and (r.model, r.attack, round(float(r.eps), 10), r.n)
@@ -130,8 +134,10 @@ def status(profile: str, *, families: list[str] | None = None) -> pd.DataFrame:
                           left[left["minimisation"]].drop_duplicates(["model", "attack", "n"])])
         seconds = [_cost(measured, fallback, r.model, r.attack, r.cascade) * r.n for r in left.itertuples()]
         family_rows = table[table["model"].isin(plan["model"]) & table["n"].isin(plan["n"])]
+        checkpoints = {checkpoint_path(m, profile).stem for m in first_family.index[first_family == family]}
         rows.append({"family": family, "complete": family in complete, "rows": len(plan), "stored": int(done.sum()),
                      "attack_hours": round(float(attack_seconds(family_rows).sum()) / 3600, 2),
+                     "training_hours": round(sum(trained.get(c, 0.0) for c in checkpoints) / 3600, 2),
                      "hours_left": round(float(np.nansum(seconds)) / 3600, 1),
                      "unmeasured": int(np.isnan(seconds).sum())})
     return pd.DataFrame(rows)

@@ -247,6 +247,14 @@ def keep_weights(profile: str, models: Iterable[str] | None = None) -> list[str]
     return kept
 
 
+def training_seconds(profile: str) -> dict[str, float]:
+    """Seconds each model whose weights the store of ``profile`` keeps took to train (its training report), by
+    checkpoint name (``<model>-<configuration hash>``)."""
+    folder = _weights_dir(profile)
+    return {p.stem: float(json.loads(p.read_text()).get("train_seconds", float("nan")))
+            for p in sorted(folder.glob("*.json"))} if folder.is_dir() else {}
+
+
 def restore_weights(profile: str) -> list[str]:
     """Put the store's kept weights into the cache's checkpoints where they are missing; returns their names."""
     restored = []

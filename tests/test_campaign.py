@@ -87,6 +87,21 @@ def test_the_status_report_counts_what_is_left(store, fresh_cache, capsys):
     assert "of 2 families complete" in printed and "h of attacks left" in printed
 
 
+def test_the_status_report_counts_each_models_training_once(store, fresh_cache, monkeypatch):
+    hours = {"gaussian_nb": 1.0, "logistic_regression": 0.5, "gmm": 2.0}
+    monkeypatch.setattr(evidence, "training_seconds", lambda profile: {
+        registry.checkpoint_path(m, profile).stem: h * 3600 for m, h in hours.items()})
+    table = campaign.status("smoke", families=["naive_bayes", "mixture"]).set_index("family")
+    # logistic regression, which both chapters evaluate, is counted with naive Bayes (which runs first)
+    assert table["training_hours"].to_dict() == {"naive_bayes": 1.5, "mixture": 2.0}
+
+
+def test_the_store_gives_each_kept_models_training_time(store):
+    trained = evidence.training_seconds("smoke")
+    assert set(trained) == {p.stem for p in (store / evidence.WEIGHTS).glob("*.npz")}
+    assert all(seconds > 0 for seconds in trained.values())
+
+
 def test_bad_parameters_are_clear_errors(capsys):
     assert main(["evidence", "--families", "no_such_family", "--status"]) == 2
     assert main(["evidence", "--profile", "huge", "--status"]) == 2
