@@ -11,10 +11,10 @@ stops it. Started again, on any machine, it first puts the store back into its
 cache (:func:`genrob.evidence.restore`) and goes on from there.
 
 :func:`status` is the progress report: per family, the results rows planned and
-stored, the attack time they took, the training time of its models, and the hours left estimated from the costs
-measured so far (seconds per image of each model and attack; where a model or
-attack has no measurement yet, the default profile's store, scaled by the
-budgets).
+stored, the attack time they took, the training time of its models, and the
+hours left estimated from the costs measured so far (seconds per image of each
+model and attack; where a model or attack has no measurement yet, the default
+profile's store, scaled by each attack's budget: :func:`genrob.attacks.cost_ratio`).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from genrob import adaptive, evaluate, evidence
-from genrob.attacks import ATTACKS, attack_config_hash, make_attack
+from genrob.attacks import ATTACKS, attack_config_hash, cost_ratio, make_attack
 from genrob.cost import attack_seconds
 from genrob.data import MNIST, load_mnist
 from genrob.environment import code_version, commit, report
@@ -114,9 +114,10 @@ def status(profile: str, *, families: list[str] | None = None) -> pd.DataFrame:
     table = table[~table.apply(row_key, axis=1).duplicated()]  # a row both stored and in the cache, once
     keys, cascaded = _done(table)
     measured = _seconds_per_image(table)
-    try:  # costs not measured yet: the default profile's, scaled by the attack budgets
-        scale = get_profile(profile).attack_effort / get_profile("default").attack_effort
-        fallback = _seconds_per_image(evidence.stored_tables("default")[0]) * scale
+    try:  # costs not measured yet: the default profile's, scaled by each attack's budget
+        fallback = _seconds_per_image(evidence.stored_tables("default")[0])
+        fallback *= [cost_ratio(attack, profile, "default") if attack in ATTACKS else 1.0
+                     for attack in fallback.index.get_level_values("attack")]
     except FileNotFoundError:
         fallback = pd.Series(dtype=float)
     trained = evidence.training_seconds(profile)

@@ -10,10 +10,11 @@ import pytest
 import torch
 from torch import nn
 
-from genrob.attacks import ATTACKS, PAPER_ATTACKS, make_attack, perturbation_norm
+from genrob.attacks import ATTACKS, PAPER_ATTACKS, cost_ratio, make_attack, perturbation_norm
 from genrob.attacks.base import AttackConstraintError, torchattacks_instance
 from genrob.attacks.cw import _margin_cw_class
-from genrob.profiles import PAPER_L2_EPS, PAPER_LINF_EPS
+from genrob.contract import counting_evaluations
+from genrob.profiles import PAPER_L2_EPS, PAPER_LINF_EPS, get_profile
 
 CPU = torch.device("cpu")
 
@@ -180,3 +181,29 @@ def test_searches_that_drop_decided_images_find_foolboxs_adversarials(name, fool
     grid = [0.05, *PAPER_LINF_EPS]
     fooled = [attack.outcome(model, x, y, clean_correct, adv, grid).fooled for adv in (ours, theirs)]
     assert np.array_equal(*fooled)
+
+
+def test_every_cost_setting_is_a_positive_count_of_its_attack():
+    for name, cls in ATTACKS.items():
+        for profile in ("smoke", "default", "extended"):
+            settings = cls.default_settings(get_profile(profile))
+            assert all(settings[key] > 0 for key in cls.cost_settings), (name, profile)
+        assert cost_ratio(name, "extended", "extended") == 1
+
+
+def test_cost_ratio_multiplies_the_budgets_an_attack_spends_its_time_on():
+    assert cost_ratio("autoattack_rand_linf", "extended", "default") == 4  # twice the steps, twice the draws
+    assert cost_ratio("square_linf", "extended", "default") == 2
+    assert cost_ratio("fgsm_linf", "extended", "smoke") == 1
+    assert cost_ratio("apgd_t_linf", "extended", "default") == 2 * 9 / 4
+
+
+def test_an_attack_on_images_it_cannot_break_costs_its_cost_ratio(models, few_images):
+    model, x, y = models["logistic_regression"], few_images.x[:4], few_images.y[:4]
+    gradients = {}
+    for profile in ("smoke", "default"):
+        with counting_evaluations(model) as evaluations:  # at eps 1e-6 nothing breaks: every step is spent
+            make_attack("pgd_margin_linf", profile).run(model, x, y, [1e-6], device=CPU, seed=0)
+        gradients[profile] = evaluations.gradient
+    assert gradients["smoke"] > 0
+    assert gradients["default"] == gradients["smoke"] * cost_ratio("pgd_margin_linf", "default", "smoke")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from typing import Any
 
 from genrob.attacks.additive_noise import AdditiveGaussianNoiseL2, AdditiveUniformNoiseLinf
@@ -87,11 +88,20 @@ def attack_config_hash(attack: Attack) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
+def cost_ratio(name: str, profile: Profile | str, reference: Profile | str) -> float:
+    """How many times a run of attack ``name`` under ``profile`` costs one under ``reference``: the ratio
+    of the products of its :attr:`~genrob.attacks.base.Attack.cost_settings` (an upper bound for an
+    attack that leaves broken images early)."""
+    cls = get_attack_class(name)
+    settings, base = (cls.default_settings(get_profile(p)) for p in (profile, reference))
+    return math.prod(settings[key] / base[key] for key in cls.cost_settings)
+
+
 def norm_of(name: str) -> Norm:
     return get_attack_class(name).norm
 
 
 __all__ = [
     "ADAPTIVE_ATTACKS", "ATTACKS", "PAPER_ATTACKS", "THRESHOLD_ATTACKS", "Attack", "AttackConstraintError", "AttackOutcome", "Norm",
-    "attack_config_hash", "get_attack_class", "make_attack", "norm_of", "perturbation_norm",
+    "attack_config_hash", "cost_ratio", "get_attack_class", "make_attack", "norm_of", "perturbation_norm",
 ]

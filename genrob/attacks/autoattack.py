@@ -97,6 +97,7 @@ class _AutoAttackPart(Attack):
 
 class _APGDCrossEntropy(_AutoAttackPart):
     paper_name = "APGD-CE"
+    cost_settings = ("steps",)
 
     def _instance(self, model: nn.Module, eps: float, device: torch.device):
         return torchattacks_instance(torchattacks().APGD, model, device, norm=TORCHATTACKS_NORM[self.norm], eps=eps,
@@ -105,6 +106,7 @@ class _APGDCrossEntropy(_AutoAttackPart):
 
 class _APGDTargeted(_AutoAttackPart):
     paper_name = "APGD-T"
+    cost_settings = ("steps", "targets")
 
     def _instance(self, model: nn.Module, eps: float, device: torch.device):
         attack = torchattacks_instance(torchattacks().APGDT, model, device, norm=TORCHATTACKS_NORM[self.norm],
@@ -115,6 +117,7 @@ class _APGDTargeted(_AutoAttackPart):
 
 class _FABTargeted(_AutoAttackPart):
     paper_name = "FAB-T"
+    cost_settings = ("steps", "targets")
 
     def _instance(self, model: nn.Module, eps: float, device: torch.device):
         attack = torchattacks_instance(_fab(), model, device, norm=TORCHATTACKS_NORM[self.norm], eps=eps, seed=0,
@@ -128,6 +131,7 @@ class _Square(_AutoAttackPart):
     drops; it uses scores only, so a masked gradient does not stop it."""
 
     paper_name = "Square"
+    cost_settings = ("queries",)
     gradient_based = False
 
     @classmethod
@@ -198,6 +202,8 @@ class _AutoAttack(Attack):
     paper_name = "AutoAttack"
     source = "torchattacks"
     gradient_based = True
+    # its parts' costs add up; the targeted ones, most of it, grow with steps and targets
+    cost_settings = ("steps", "targets")
 
     @classmethod
     def default_settings(cls, profile: Profile | None = None) -> dict[str, Any]:
@@ -231,6 +237,7 @@ class AutoAttackL2(_AutoAttack):
 
 class _RandomisedAutoAttack(SamplingModelAttack, _AutoAttack):
     paper_name = "AutoAttack (rand)"
+    cost_settings = ("steps", "draws")
 
     @classmethod
     def default_settings(cls, profile: Profile | None = None) -> dict[str, Any]:

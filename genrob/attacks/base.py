@@ -75,6 +75,10 @@ class Attack(ABC):
     minimisation: ClassVar[bool] = False
     source: ClassVar[str]  # the library that implements it
     gradient_based: ClassVar[bool]
+    #: The settings whose product a run's cost grows with (iterations, restarts, draws, queries): at most in
+    #: proportion, since most attacks leave an image once it is broken. How a cost measured under one
+    #: profile's settings is scaled to another's (:func:`genrob.attacks.cost_ratio`).
+    cost_settings: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, **settings: Any) -> None:
         unknown = set(settings) - set(self.default_settings())

@@ -50,6 +50,7 @@ class CarliniWagnerL2(Attack):
     minimisation = True
     source = "torchattacks"
     gradient_based = True
+    cost_settings = ("steps", "binary_search_steps")
 
     @classmethod
     def default_settings(cls, profile: Profile | None = None) -> dict[str, Any]:

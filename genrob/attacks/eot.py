@@ -25,6 +25,7 @@ class EOTPGDLinf(SamplingModelAttack):
     norm = "linf"
     source = "torchattacks"
     gradient_based = True
+    cost_settings = ("steps", "draws")
 
     @classmethod
     def default_settings(cls, profile: Profile | None = None) -> dict[str, Any]:

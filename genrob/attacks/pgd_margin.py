@@ -54,6 +54,7 @@ class _PGDMargin(Attack):
     paper_name = "PGD-margin"
     source = "genrob"
     gradient_based = True
+    cost_settings = ("steps", "restarts")
     steps: ClassVar[int] = 100
 
     @classmethod

@@ -30,6 +30,7 @@ class _ThresholdFlips(Attack):
     paper_name = "threshold flips"
     source = "genrob"
     gradient_based = False  # a gradient ranks the candidates; exact forward passes decide
+    cost_settings = ("candidates", "flips")  # a forward pass per candidate, at each flip
 
     @classmethod
     def default_settings(cls, profile: Profile | None = None) -> dict[str, Any]:
