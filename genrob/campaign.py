@@ -7,8 +7,10 @@ comparison and the adaptive evaluation, exactly as the chapters and
 family, it publishes what finished into the evidence store
 (:func:`genrob.evidence.export`, with the trained weights) and commits the
 store to git, so that nothing finished is lost when the run stops, whatever
-stops it. Started again, on any machine, it first puts the store back into its
-cache (:func:`genrob.evidence.restore`) and goes on from there.
+stops it; stopped in a training, it keeps that training's last finished epoch
+too (:func:`genrob.evidence.keep_training`). Started again, on any machine, it
+first puts the store back into its cache (:func:`genrob.evidence.restore`) and
+goes on from there.
 
 :func:`status` is the progress report: per family, the results rows planned and
 stored, the attack time they took, the training time of its models, and the
@@ -178,17 +180,21 @@ class Publisher:
         self._lock, self._stop = threading.Lock(), threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True, name="publish-evidence")
 
-    def __call__(self, *, complete: tuple[str, ...] = ()) -> int:
+    def __call__(self, *, complete: tuple[str, ...] = (), stopping: bool = False) -> int:
+        """Publish what finished; ``stopping`` (the run ends), also the state of a training cut off (kept
+        only then: a training state is megabytes, and the store's history keeps every one committed)."""
         with self._lock:
             self.completed.update(complete)
             newly = sorted(self.completed - self._announced)
             kept = evidence.keep_weights(self.profile)
+            training = evidence.keep_training(self.profile, unfinished=stopping)
             memo = evidence.keep_memo(self.profile)
             bench = evidence.keep_benchmark(self.profile)
             added = evidence.export(self.profile, date=datetime.date.today().isoformat(), complete=self.completed)
-            if added or kept or memo or bench or newly:
+            if added or kept or training or memo or bench or newly:
                 line = status_text(status(self.profile))
                 report(f"published {added} results rows" + (f", weights of {', '.join(kept)}" if kept else "")
+                       + (f", training states of {', '.join(training)}" if training else "")
                        + (f", {', '.join(newly)} complete" if newly else "") + f": {line}")
                 also = self.on_family_complete() if newly and self.on_family_complete else []
                 if self.commit_to_git:
@@ -196,11 +202,11 @@ class Publisher:
             self._announced.update(newly)
             return added
 
-    def safely(self, *, complete: tuple[str, ...] = ()) -> None:
+    def safely(self, *, complete: tuple[str, ...] = (), stopping: bool = False) -> None:
         """Publish; a failure (a full disk, git busy beyond waiting) is reported and the run goes on: the
         cells stay in the cache and the next publication takes them."""
         try:
-            self(complete=complete)
+            self(complete=complete, stopping=stopping)
         except Exception as err:  # noqa: BLE001
             report(f"publishing the evidence failed ({err}); the next publication retries")
 
@@ -215,7 +221,7 @@ class Publisher:
     def __exit__(self, kind: type | None, error: BaseException | None, trace: TracebackType | None) -> None:
         self._stop.set()
         self._thread.join()
-        self.safely()  # what finished before the run ended, however it ended
+        self.safely(stopping=True)  # what finished before the run ended, however it ended
 
 
 def run(profile: str, *, families: list[str] | None = None, commit_to_git: bool = True,

@@ -37,7 +37,7 @@ from genrob.data import load_mnist, stratified_indices
 from genrob.environment import REPO_ROOT, atomic_write, cache_dir, cpu_model, thread_count
 from genrob.evaluate import per_image_path
 from genrob.models import checkpoint_path, get_spec, model_names
-from genrob.models.registry import families
+from genrob.models.registry import families, training_state_dir, training_state_stem
 from genrob.profiles import get_profile
 from genrob.results import (
     COLUMNS, EVERY_IMAGE, TEXT_COLUMNS, append_rows, bench_path, existing_keys, fingerprint, load_per_image,
@@ -47,8 +47,8 @@ from genrob.results import (
 EVIDENCE_DIR = REPO_ROOT / "evidence"
 #: Beside the tables: the trained weights of a resumable run, the arrays its chapters memoised (clean
 #: predictions, example adversarials) and its benchmark, which a book rendered from the store reads instead
-#: of computing.
-WEIGHTS, MEMO, BENCHMARK = "weights", "memo", "bench.csv"
+#: of computing; and the state of a training the run was stopped in, which the next run goes on from.
+WEIGHTS, MEMO, BENCHMARK, TRAINING = "weights", "memo", "bench.csv", "training"
 #: What identifies one attack run's per-image outcome within a profile's store.
 OUTCOME_KEY = ["model", "attack", "eps", "n", "seed", "images"]
 #: Version of the store's layout: 2 keeps every row of a run (not only the adaptive evaluation's), the
@@ -202,6 +202,7 @@ def restore(profile: str) -> int:
     restored."""
     folder = store_dir(profile)
     restore_weights(profile)
+    restore_training(profile)
     restore_memo(profile)
     bench = store_dir(profile) / BENCHMARK
     if bench.exists() and not bench_path(profile).exists():
@@ -271,6 +272,58 @@ def restore_weights(profile: str) -> list[str]:
         atomic_write(target.with_suffix(".json"),
                      lambda tmp, s=source: tmp.write_text(s.with_suffix(".json").read_text()))
         restored.append(name)
+    return restored
+
+
+def _training_states(folder: Path, profile: str) -> dict[str, list[Path]]:
+    """The training states (:func:`genrob.models.training.resumable`) under ``folder`` of the models of
+    ``profile`` as the current code configures them, by checkpoint name."""
+    states = {}
+    for name in model_names():
+        stem = training_state_stem(name, profile).name
+        files = sorted(folder.glob(f"{stem}-*.*")) if folder.is_dir() else []
+        if files:
+            states[stem] = files
+    return states
+
+
+def keep_training(profile: str, *, unfinished: bool) -> list[str]:
+    """Drop from the store the training states of the models whose weights it now keeps; with ``unfinished``
+    (a run stopping), copy in the cache's states of the trainings still going, so that the next run goes on
+    from their last epoch on any machine. Returns the checkpoint names whose states changed."""
+    folder = store_dir(profile) / TRAINING
+    changed = []
+    for stem, files in _training_states(folder, profile).items():
+        if (_weights_dir(profile) / f"{stem}.npz").exists():
+            for path in files:
+                path.unlink()
+            changed.append(stem)
+    if unfinished:
+        for stem, files in _training_states(training_state_dir(), profile).items():
+            if (_weights_dir(profile) / f"{stem}.npz").exists():
+                continue
+            stored = {p.name: p for p in _training_states(folder, profile).get(stem, [])}
+            if {p.name: p.read_bytes() for p in files} == {n: p.read_bytes() for n, p in stored.items()}:
+                continue
+            for path in stored.values():
+                path.unlink()
+            for path in files:
+                atomic_write(folder / path.name, lambda tmp, path=path: tmp.write_bytes(path.read_bytes()))
+            changed.append(stem)
+    return changed
+
+
+def restore_training(profile: str) -> list[str]:
+    """Put the store's training states into the cache where it has none for that model; returns their names."""
+    restored = []
+    cache = training_state_dir()
+    have = _training_states(cache, profile)
+    for stem, files in _training_states(store_dir(profile) / TRAINING, profile).items():
+        if stem in have:
+            continue
+        for path in files:
+            atomic_write(cache / path.name, lambda tmp, path=path: tmp.write_bytes(path.read_bytes()))
+        restored.append(stem)
     return restored
 
 

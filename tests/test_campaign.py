@@ -3,6 +3,7 @@ empty cache (another machine, a lost cache) computes nothing the store holds; co
 
 from __future__ import annotations
 
+import json
 import subprocess
 
 import numpy as np
@@ -12,7 +13,7 @@ import pytest
 from genrob import campaign, chapter, environment, evaluate, evidence
 from genrob.__main__ import main
 from genrob.attacks import make_attack
-from genrob.models import get_spec, load_model, registry
+from genrob.models import get_spec, load_model, registry, training
 from genrob.results import read_results
 
 
@@ -100,6 +101,34 @@ def test_the_store_gives_each_kept_models_training_time(store):
     trained = evidence.training_seconds("smoke")
     assert set(trained) == {p.stem for p in (store / evidence.WEIGHTS).glob("*.npz")}
     assert all(seconds > 0 for seconds in trained.values())
+
+
+def test_a_run_stopped_in_a_training_publishes_its_state_and_the_next_run_goes_on_from_it(
+        tmp_path, mnist, monkeypatch):
+    monkeypatch.setattr(evidence, "EVIDENCE_DIR", tmp_path / "evidence")
+    monkeypatch.setenv("GENROB_CACHE", str(tmp_path / "first-cache"))
+    score, calls = training.accuracy, [0]
+
+    def stopped_in_the_second_epoch(*args, **kwargs):
+        calls[0] += 1
+        if calls[0] == 2:
+            raise KeyboardInterrupt  # what the run's SIGTERM handler and Ctrl-C raise
+        return score(*args, **kwargs)
+
+    monkeypatch.setattr(training, "accuracy", stopped_in_the_second_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        campaign.run("smoke", families=["naive_bayes"], commit_to_git=False, data=mnist)
+    kept = tmp_path / "evidence" / "smoke" / evidence.TRAINING
+    (stem,) = {p.name.rsplit("-", 1)[0] for p in kept.iterdir()}  # the training it was stopped in
+    assert sorted(p.suffix for p in kept.iterdir()) == [".json", ".npz"]
+
+    monkeypatch.setattr(training, "accuracy", score)
+    monkeypatch.setenv("GENROB_CACHE", str(tmp_path / "second-cache"))  # another machine, or the cache lost
+    final = campaign.run("smoke", families=["naive_bayes"], commit_to_git=False, data=mnist)
+    assert final["complete"].all()
+    weights = json.loads((tmp_path / "evidence" / "smoke" / evidence.WEIGHTS / f"{stem}.json").read_text())
+    assert weights["resumed_after_epochs"] == [1]
+    assert not list(kept.iterdir())  # trained: its state is dropped from the store
 
 
 def test_bad_parameters_are_clear_errors(capsys):

@@ -66,6 +66,13 @@ class AdversarialLoss:
         adversarial = pgd_cross_entropy(model, x, y, eps=eps, steps=self.steps, step=TOTAL_STEP * eps / self.steps)
         return nn.functional.cross_entropy(model(adversarial), y)
 
+    def state_dict(self) -> dict:
+        """Where the ramp is, for a training resumed after an epoch (:func:`genrob.models.training.fit`)."""
+        return {"batches": self.batches}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.batches = int(state["batches"])
+
 
 def margin_pgd(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, eps: float, steps: int,
                relative_step: float = 2.5) -> torch.Tensor:

@@ -22,6 +22,7 @@ from genrob.data import MNIST, Split, load_mnist
 from genrob.environment import (
     atomic_write, cache_dir, refuse_computing, report, seed_everything, torch_device, use_precision,
 )
+from genrob.models.training import resumable
 from genrob.profiles import Profile, get_profile
 
 #: Bump when a change to training code should invalidate every cached checkpoint.
@@ -113,6 +114,17 @@ def checkpoint_path(name: str, profile: Profile | str) -> Path:
     return cache_dir() / "checkpoints" / f"{name}-{spec.config_hash(profile)}.pt"
 
 
+def training_state_dir() -> Path:
+    """The cache's folder of training states (:func:`genrob.models.training.resumable`)."""
+    return cache_dir() / "training"
+
+
+def training_state_stem(name: str, profile: Profile | str) -> Path:
+    """Where a training of ``name`` under ``profile`` keeps its state after each epoch until the model is saved:
+    ``<name>-<configuration hash>-<k>.npz`` and ``.json`` in :func:`training_state_dir`, for its k-th fit."""
+    return training_state_dir() / checkpoint_path(name, profile).stem
+
+
 def training_subset(data: MNIST, profile: Profile) -> Split:
     """The training images a profile fits on (the split is already shuffled)."""
     if profile.max_train is None:
@@ -144,12 +156,15 @@ def load_model(
     seed_everything(config["seed"])
     model = spec.build_for(profile).to(device)
     started = time.perf_counter()
-    fit_report = spec.train(model, training_subset(data, profile), data.val, config)
-    seconds = time.perf_counter() - started
+    with resumable(training_state_stem(name, profile)) as resumption:  # goes on where a cut-off run stopped
+        fit_report = spec.train(model, training_subset(data, profile), data.val, config)
+    seconds = time.perf_counter() - started + resumption.earlier_seconds
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     atomic_write(path, lambda tmp: torch.save(state, tmp))
-    document = {"config": config, "train_seconds": round(seconds, 2), "report": fit_report}
+    document = {"config": config, "train_seconds": round(seconds, 2), "report": fit_report,
+                **({"resumed_after_epochs": resumption.resumed_at} if resumption.resumed_at else {})}
     atomic_write(report_path, lambda tmp: tmp.write_text(json.dumps(document, indent=1)))
+    resumption.discard()
     report(f"trained {name} ({profile.name}) in {seconds:.1f}s -> {path.name}")
     return model.eval()
 

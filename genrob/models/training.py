@@ -1,22 +1,123 @@
-"""Mini-batch training with Adam, keeping the epoch that scores best on validation."""
+"""Mini-batch training with Adam, keeping the epoch that scores best on validation.
+
+A training run inside :func:`resumable` survives being cut off: after each epoch :func:`fit` keeps
+what the next epoch needs (the weights, Adam's moments, the shuffling and global random states, the
+loss's own state, the best epoch so far) in an npz and a JSON file, and a run started again goes on
+from the last epoch kept, to the same weights as a run never cut off. The evidence run publishes these
+files when it stops (:func:`genrob.evidence.keep_training`), so that an hour of training is not lost
+with the session that ran it.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import copy
+import json
 import math
-from typing import Callable
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
 
+import numpy as np
 import torch
 from torch import nn
 
 from genrob.contract import accuracy, model_device
 from genrob.data import Split
-from genrob.environment import progress
+from genrob.environment import atomic_write, progress
 
 #: The loss of one batch: (model, images, labels) -> scalar to minimise.
 BatchLoss = Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
 #: A model's score on the validation split: higher is better.
 Score = Callable[[nn.Module, Split], float]
+
+
+@dataclass
+class Resumption:
+    """Where the training runs of one model keep their state (``<stem>-<k>.npz`` and ``.json`` for its
+    k-th :func:`fit`), and what the resumed ones had done before."""
+
+    stem: Path
+    earlier_seconds: float = 0.0  # training time of the epochs kept by runs cut off before this one
+    resumed_at: list[int] = field(default_factory=list)  # the epochs each resumption went on after
+    _calls: int = 0
+
+    def files(self, call: int) -> tuple[Path, Path]:
+        name = f"{self.stem.name}-{call}"
+        return self.stem.with_name(name + ".npz"), self.stem.with_name(name + ".json")
+
+    def kept(self) -> list[Path]:
+        """The state files kept so far."""
+        return sorted(self.stem.parent.glob(f"{self.stem.name}-*.*"))
+
+    def discard(self) -> None:
+        for path in self.kept():
+            path.unlink()
+
+
+_RESUMPTION: contextvars.ContextVar[Resumption | None] = contextvars.ContextVar("resumption", default=None)
+
+
+@contextlib.contextmanager
+def resumable(stem: Path) -> Iterator[Resumption]:
+    """Every :func:`fit` in the block keeps its state after each epoch in files named from ``stem``, and
+    goes on from them where an earlier run left them; the caller discards them once the model is saved."""
+    resumption = Resumption(stem)
+    token = _RESUMPTION.set(resumption)
+    try:
+        yield resumption
+    finally:
+        _RESUMPTION.reset(token)
+
+
+def _save_state(paths: tuple[Path, Path], model: nn.Module, optimiser: torch.optim.Optimizer,
+                generator: torch.Generator, loss: object, *, best_state: dict | None, best_score: float,
+                history: list[float], seconds: float, finished: dict | None = None) -> None:
+    """The state after an epoch, in open formats: tensors in the npz, the rest in the JSON."""
+    arrays = {f"model/{k}": v.detach().cpu().numpy() for k, v in model.state_dict().items()}
+    arrays |= {f"best/{k}": v.detach().cpu().numpy() for k, v in (best_state or {}).items()}
+    scalars: dict[str, dict] = {}
+    for index, moments in optimiser.state_dict()["state"].items():
+        for name, value in moments.items():
+            if isinstance(value, torch.Tensor):
+                arrays[f"optimiser/{index}/{name}"] = value.detach().cpu().numpy()
+            else:
+                scalars.setdefault(str(index), {})[name] = value
+    arrays["generator"] = generator.get_state().numpy()
+    arrays["global_rng"] = torch.get_rng_state().numpy()
+    document = {"epochs_done": len(history), "history": history, "best_score": best_score,
+                "seconds": round(seconds, 2), "optimiser_scalars": scalars,
+                "loss": loss.state_dict() if hasattr(loss, "state_dict") else None, "finished": finished}
+    npz, meta = paths
+    atomic_write(npz, lambda tmp: np.savez(open(tmp, "wb"), **arrays))
+    atomic_write(meta, lambda tmp: tmp.write_text(json.dumps(document)))
+
+
+def _load_state(paths: tuple[Path, Path], model: nn.Module, optimiser: torch.optim.Optimizer,
+                generator: torch.Generator, loss: object) -> tuple[dict, dict | None]:
+    """Put a kept state back; returns its JSON document and the best epoch's weights."""
+    npz, meta = paths
+    document = json.loads(meta.read_text())
+    with np.load(npz) as archive:
+        tensors = {key: torch.from_numpy(archive[key].copy()) for key in archive.files}
+    model.load_state_dict({k.split("/", 1)[1]: v for k, v in tensors.items() if k.startswith("model/")})
+    best = {k.split("/", 1)[1]: v for k, v in tensors.items() if k.startswith("best/")} or None
+    state: dict[int, dict] = {}
+    for key, value in tensors.items():
+        if key.startswith("optimiser/"):
+            _, index, name = key.split("/")
+            state.setdefault(int(index), {})[name] = value
+    for index, values in document["optimiser_scalars"].items():
+        state.setdefault(int(index), {}).update(values)
+    # the parameter groups are the ones this optimiser was built with: no schedule changes them
+    optimiser.load_state_dict({"state": state, "param_groups": optimiser.state_dict()["param_groups"]})
+    generator.set_state(tensors["generator"])
+    torch.set_rng_state(tensors["global_rng"])
+    if document["loss"] is not None:
+        loss.load_state_dict(document["loss"])
+    return document, best
 
 
 def fit(
@@ -43,8 +144,24 @@ def fit(
     optimiser = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     generator = torch.Generator().manual_seed(seed)
     best_state, best_score, history = None, -math.inf, []
-    bar = progress(total=epochs * math.ceil(len(train) / batch_size), desc=desc, unit="batch")
-    for _ in range(epochs):
+    resumption = _RESUMPTION.get()
+    paths, seconds_before = None, 0.0
+    if resumption is not None:
+        resumption._calls += 1
+        paths = resumption.files(resumption._calls)
+        if all(path.exists() for path in paths):
+            document, best_state = _load_state(paths, model, optimiser, generator, loss)
+            best_score, history, seconds_before = document["best_score"], document["history"], document["seconds"]
+            resumption.earlier_seconds += seconds_before
+            if document["finished"] is not None:  # a model trained in several fits, cut off in a later one
+                model.load_state_dict(best_state)
+                model.eval()
+                return document["finished"]
+            resumption.resumed_at.append(len(history))
+    started = time.perf_counter()
+    batches = math.ceil(len(train) / batch_size)
+    bar = progress(total=epochs * batches, initial=len(history) * batches, desc=desc, unit="batch")
+    for _ in range(len(history), epochs):
         model.train()
         order = torch.randperm(len(train), generator=generator)
         for start in range(0, len(train), batch_size):
@@ -59,11 +176,18 @@ def fit(
         bar.set_postfix({f"val_{score_name}": f"{value:.4f}"}, refresh=False)
         if value > best_score:
             best_score, best_state = value, copy.deepcopy(model.state_dict())
+        if paths is not None:
+            _save_state(paths, model, optimiser, generator, loss, best_state=best_state, best_score=best_score,
+                        history=history, seconds=seconds_before + time.perf_counter() - started)
     bar.close()
     model.load_state_dict(best_state)
     model.eval()
-    return {f"val_{score_name}_per_epoch": history, "best_epoch": history.index(max(history)) + 1,
-            f"val_{score_name}": best_score}
+    report = {f"val_{score_name}_per_epoch": history, "best_epoch": history.index(max(history)) + 1,
+              f"val_{score_name}": best_score}
+    if paths is not None:  # kept finished until the model is saved: a later fit of the same model may be cut off
+        _save_state(paths, model, optimiser, generator, loss, best_state=best_state, best_score=best_score,
+                    history=history, seconds=seconds_before + time.perf_counter() - started, finished=report)
+    return report
 
 
 def _cross_entropy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
