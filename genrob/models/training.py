@@ -42,18 +42,15 @@ class Resumption:
     stem: Path
     earlier_seconds: float = 0.0  # training time of the epochs kept by runs cut off before this one
     resumed_at: list[int] = field(default_factory=list)  # the epochs each resumption went on after
-    _calls: int = 0
+    fits: int = 0  # the fits begun so far in this run: the k of the next one's files is fits + 1
 
-    def files(self, call: int) -> tuple[Path, Path]:
-        name = f"{self.stem.name}-{call}"
+    def files(self, fit: int) -> tuple[Path, Path]:
+        name = f"{self.stem.name}-{fit}"
         return self.stem.with_name(name + ".npz"), self.stem.with_name(name + ".json")
 
-    def kept(self) -> list[Path]:
-        """The state files kept so far."""
-        return sorted(self.stem.parent.glob(f"{self.stem.name}-*.*"))
-
     def discard(self) -> None:
-        for path in self.kept():
+        """Remove every state kept (the model is saved)."""
+        for path in self.stem.parent.glob(f"{self.stem.name}-*.*"):
             path.unlink()
 
 
@@ -87,11 +84,17 @@ def _save_state(paths: tuple[Path, Path], model: nn.Module, optimiser: torch.opt
                 scalars.setdefault(str(index), {})[name] = value
     arrays["generator"] = generator.get_state().numpy()
     arrays["global_rng"] = torch.get_rng_state().numpy()
+    if torch.cuda.is_available():  # a GPU draws the attacks' random starts from its own generator
+        arrays["cuda_rng"] = torch.cuda.get_rng_state().numpy()
     document = {"epochs_done": len(history), "history": history, "best_score": best_score,
                 "seconds": round(seconds, 2), "optimiser_scalars": scalars,
                 "loss": loss.state_dict() if hasattr(loss, "state_dict") else None, "finished": finished}
+    def write_arrays(tmp: Path) -> None:
+        with open(tmp, "wb") as handle:
+            np.savez(handle, **arrays)
+
     npz, meta = paths
-    atomic_write(npz, lambda tmp: np.savez(open(tmp, "wb"), **arrays))
+    atomic_write(npz, write_arrays)
     atomic_write(meta, lambda tmp: tmp.write_text(json.dumps(document)))
 
 
@@ -115,6 +118,8 @@ def _load_state(paths: tuple[Path, Path], model: nn.Module, optimiser: torch.opt
     optimiser.load_state_dict({"state": state, "param_groups": optimiser.state_dict()["param_groups"]})
     generator.set_state(tensors["generator"])
     torch.set_rng_state(tensors["global_rng"])
+    if "cuda_rng" in tensors and torch.cuda.is_available():
+        torch.cuda.set_rng_state(tensors["cuda_rng"])
     if document["loss"] is not None:
         loss.load_state_dict(document["loss"])
     return document, best
@@ -147,8 +152,8 @@ def fit(
     resumption = _RESUMPTION.get()
     paths, seconds_before = None, 0.0
     if resumption is not None:
-        resumption._calls += 1
-        paths = resumption.files(resumption._calls)
+        resumption.fits += 1
+        paths = resumption.files(resumption.fits)
         if all(path.exists() for path in paths):
             document, best_state = _load_state(paths, model, optimiser, generator, loss)
             best_score, history, seconds_before = document["best_score"], document["history"], document["seconds"]
