@@ -100,7 +100,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--every", type=float, default=campaign.PUBLISH_EVERY_MIN,
                      help="minutes between two publications of the store (default: %(default)s)")
     restore = commands.add_parser("restore", help="put an evidence store into the cache (results, per-image "
-                                                  "outcomes, kept weights and memoised arrays); computes nothing")
+                                                  "outcomes, kept weights, unfinished trainings and memoised "
+                                                  "arrays); computes nothing")
     restore.add_argument("--profile", default="extended", help=PROFILE_HELP)
     bench = commands.add_parser("bench", help="measure what each model costs on this machine (not a test)")
     bench.add_argument("--profile", default="default", help=PROFILE_HELP)
@@ -315,8 +316,8 @@ def _restore(args: argparse.Namespace) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     rows = evidence.restore(args.profile)
-    print(f"restored {rows} results rows of {evidence.store_dir(args.profile)} (with its weights and memoised "
-          f"arrays) into {cache_dir()}", flush=True)
+    print(f"restored {rows} results rows of {evidence.store_dir(args.profile)} (with its weights, unfinished "
+          f"trainings and memoised arrays) into {cache_dir()}", flush=True)
     return 0
 
 
