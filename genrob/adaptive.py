@@ -464,6 +464,11 @@ class Paired:
     both: int = 0  # images that survive on both
 
     @property
+    def same_images(self) -> bool:
+        """Whether both keep exactly the same images (then no number of images tells them apart)."""
+        return self.model_only == self.than_only == 0
+
+    @property
     def p_value(self) -> float:
         """McNemar's exact test: under no difference a discordant image is ``model``'s with probability 1/2."""
         discordant = self.model_only + self.than_only
@@ -578,11 +583,18 @@ def claims_summary(claims_table: pd.DataFrame) -> str:
     for finding in dict.fromkeys(FINDINGS + tuple(claims_table["finding"])):
         group = claims_table[claims_table["finding"] == finding]
         if len(group):
-            where = group.groupby("claim", sort=False)["norm"].agg(
-                lambda norms: " and ".join("l_inf" if n == "linf" else "l_2" for n in norms))
+            norms = [("l_inf" if row.norm == "linf" else "l_2") + _why_undecided(row) for row in group.itertuples()]
+            where = group.assign(norms=norms).groupby("claim", sort=False)["norms"].agg(" and ".join)
             lines.append(f"- **{finding}** ({len(group)} of {len(claims_table)}): "
                          + "; ".join(f"{claim} ({norms})" for claim, norms in where.items()))
     return "\n".join(lines)
+
+
+def _why_undecided(claim) -> str:
+    """For a claim that no number of images decides (:func:`judge_claim`), why, as a parenthesis's tail."""
+    if claim.finding != UNDECIDED or pd.notna(claim.n_to_decide):
+        return ""
+    return f" [{NEVER_DECIDED}" + (f": {SAME_IMAGES}]" if claim.model_only == claim.than_only == 0 else "]")
 
 
 def reference_comparison(evidence: list[FamilyEvidence], *, model: str = "cnn_adversarial") -> pd.DataFrame:
@@ -611,11 +623,21 @@ def reference_comparison(evidence: list[FamilyEvidence], *, model: str = "cnn_ad
                          for name, evaluation, n, accuracy in rows])
 
 
-def with_n_to_decide(finding: str, needed: float | None, *, images: str = "images") -> str:
-    """A ruling or finding as a table cell: *undecided at this n* says how many ``images`` would decide it."""
-    if finding == UNDECIDED and needed is not None and pd.notna(needed):
+#: Said of a ruling or finding left undecided where more images would not help: at the observed rates
+#: every n leaves it undecided (a rate on a region's boundary; two models that keep the same images).
+NEVER_DECIDED = "no n would decide at these rates"
+SAME_IMAGES = "both models keep exactly the same images"
+
+
+def with_n_to_decide(finding: str, needed: float | None, *, images: str = "images",
+                     same_images: bool = False) -> str:
+    """A ruling or finding as a table cell: *undecided at this n* says how many ``images`` would decide it,
+    or that none would (with why, where the two models compared keep the ``same_images``)."""
+    if finding != UNDECIDED:
+        return finding
+    if needed is not None and pd.notna(needed):
         return f"{UNDECIDED} (about {int(needed)} {images} would decide)"
-    return finding
+    return f"{UNDECIDED} ({NEVER_DECIDED}" + (f": {SAME_IMAGES})" if same_images else ")")
 
 
 def verdict_table(verdicts_table: pd.DataFrame) -> pd.DataFrame:
@@ -646,8 +668,9 @@ def claims_table(claims_table_: pd.DataFrame) -> pd.DataFrame:
         "the other": [f"{model_name(m)}: {interval_text(a, *ci)}" for m, a, ci in
                       zip(claims_table_["than"], claims_table_["than_worst"], claims_table_["than_ci"])],
         "shared images": claims_table_["n_paired"],
-        "finding": [with_n_to_decide(f, n, images="shared images")
-                    for f, n in zip(claims_table_["finding"], claims_table_["n_to_decide"])],
+        "finding": [with_n_to_decide(row.finding, row.n_to_decide, images="shared images",
+                                     same_images=row.model_only == row.than_only == 0)
+                    for row in claims_table_.itertuples()],
     }).set_index("claim")
 
 

@@ -476,7 +476,8 @@ def headline_markdown(verdicts: pd.DataFrame, *, profile: str, claims: pd.DataFr
     for row in verdicts.itertuples():
         name = f"**{row.model}**" if row.kind == "generative" else row.model
         paper = "-" if pd.isna(row.paper) else f"{row.paper:.2f}"
-        ruling = row.verdict if pd.isna(row.n_to_decide) else f"{row.verdict} (n = {int(row.n_to_decide)} would decide)"
+        ruling = (adaptive.with_n_to_decide(row.verdict, None) if pd.isna(row.n_to_decide)
+                  else f"{row.verdict} (n = {int(row.n_to_decide)} would decide)")
         lines.append(f"| {name} | {row.n} | {row.clean:.2f} | {paper} | {row.ours_paper_attacks:.2f} "
                      f"| {row.worst_case:.2f} [{row.worst_ci_low:.2f}, {row.worst_ci_high:.2f}] | {ruling} |")
     judged = verdicts[verdicts["verdict"] != "not in the paper"]

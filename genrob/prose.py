@@ -61,7 +61,9 @@ def compare_sentence(first: str, second: str, pair: Paired | None, *, norm: str,
     elif finding == "overturned":
         verdict = f"{b} is more robust ({p_value(pair.p_value)}, McNemar's exact test)"
     elif needed is None:
-        verdict = "no number of images would tell them apart at these rates"
+        verdict = ("they keep exactly the same images, so no number of images would tell them apart at these rates"
+                   if pair.same_images else
+                   "no number of images would tell them apart at these rates")
     else:
         verdict = (f"{pair.n} images cannot tell them apart ({p_value(pair.p_value)}); about {needed} would, "
                    "at these rates")
@@ -84,7 +86,8 @@ def compare_row(first: str, second: str, pair: Paired | None, *, norm: str, eps:
                 "finding": "no shared images"}
     finding, needed = adaptive.judge_claim("more robust", pair)
     kept_a, kept_b = _kept(pair)
-    verdict = adaptive.with_n_to_decide(ordering(first, second, finding), needed)
+    verdict = adaptive.with_n_to_decide(ordering(first, second, finding), needed,
+                                        same_images=pair.same_images)
     return {"budget": budget(norm, eps), "n": pair.n, "generative model": f"{a}: {share(kept_a, pair.n)}",
             "counterpart": f"{b}: {share(kept_b, pair.n)}", "kept by one only": f"{pair.model_only} / {pair.than_only}",
             "McNemar": p_value(pair.p_value), "finding": verdict}

@@ -216,6 +216,30 @@ def test_the_papers_claims_are_judged_on_the_worst_case_image_by_image_and_shown
     assert claims_summary(table.reset_index()).startswith("- **overturned** (1 of 2)")
 
 
+def test_a_claim_no_n_decides_says_so_and_why_in_the_summary_and_the_table():
+    import pandas as pd
+
+    from genrob.adaptive import UNDECIDED, claims_summary, claims_table
+
+    def row(model, than, norm, model_only, than_only, finding, needed):
+        return {"claim": f"{model} beats {than}", "model": model, "than": than, "norm": norm,
+                "eps": 0.3 if norm == "linf" else 2.0, "model_worst": 0.0, "than_worst": 0.0,
+                "model_ci": (0.0, 0.004), "than_ci": (0.0, 0.004), "n_paired": 1000, "model_only": model_only,
+                "than_only": than_only, "finding": finding, "n_to_decide": needed}
+
+    table = pd.DataFrame([row("cvae", "mlp", "linf", 0, 0, UNDECIDED, None),
+                          row("cvae", "mlp", "l2", 3, 3, UNDECIDED, None),
+                          row("gaussian_nb", "logistic_regression", "linf", 2, 0, UNDECIDED, 2750)])
+    summary = claims_summary(table)
+    assert summary == ("- **undecided at this n** (3 of 3): cvae beats mlp (l_inf [no n would decide at these rates: "
+                       "both models keep exactly the same images] and l_2 [no n would decide at these rates]); "
+                       "gaussian_nb beats logistic_regression (l_inf)")
+    assert claims_table(table)["finding"].tolist() == [
+        "undecided at this n (no n would decide at these rates: both models keep exactly the same images)",
+        "undecided at this n (no n would decide at these rates)",
+        "undecided at this n (about 2750 shared images would decide)"]
+
+
 def test_the_worst_case_is_image_by_image(models, fresh_cache, mnist):
     """An image is robust only if every attack missed it; the worst case is at most the best attack."""
     from genrob.adaptive import worst_case

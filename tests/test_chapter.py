@@ -117,7 +117,8 @@ def test_the_adaptive_findings_pair_worst_cases_on_shared_images_and_count_the_r
     claims = pd.DataFrame({"claim": ["A", "A"], "finding": ["undecided at this n", "stands"]})
     first, second, rulings, findings = chapter.adaptive_findings(evidence, verdicts, claims).split("\n\n")
     assert first.startswith("At l∞ eps 0.3 under every attack run on both, naive Bayes keeps 0.00 [0.00, 0.11] and "
-                            "logistic regression 0.00 [0.00, 0.11] of the same 30 test images: no number of images")
+                            "logistic regression 0.00 [0.00, 0.11] of the same 30 test images: they keep exactly the "
+                            "same images, so no number of images")
     assert second.endswith("naive Bayes is more robust (p < 0.001, McNemar's exact test).")
     assert rulings == "Of the paper's 3 numbers at l∞ eps 0.3 ruled on this page: 1 overturned, 1 stands, " \
                       "1 undecided at this n."

@@ -112,7 +112,8 @@ def test_the_readme_headline_is_written_between_its_markers_and_nowhere_else():
                               "worst_ci_low": 0.0, "worst_ci_high": 0.037, "verdict": "not in the paper",
                               "n_to_decide": None}])
     claims = pd.DataFrame({"claim": ["A", "A", "B"], "norm": ["linf", "l2", "linf"],
-                           "finding": ["stands", "undecided at this n", "stands"]})
+                           "finding": ["stands", "undecided at this n", "stands"], "n_to_decide": [None, 40, None],
+                           "model_only": [5, 2, 6], "than_only": [0, 1, 0]})
     block = headline_markdown(verdicts, profile="default", claims=claims, code_version="abc123", date="2026-11-26")
     assert "| **gmm** | 1000 | 0.96 | 0.67 | 0.74 | 0.00 [0.00, 0.00] | overturned |" in block
     assert "| 0.40 [0.25, 0.58] | undecided at this n (n = 155 would decide) |" in block

@@ -39,9 +39,11 @@ def test_a_pair_that_n_cannot_separate_is_undecided_with_the_n_that_would_decide
                                "10 images cannot tell them apart (p = 1.000); about ")
     needed = int(sentence.split("about ")[1].split(" ")[0])
     assert needed > 10
-    # equal rates: no n decides
+    # equal rates: no n decides, and where they keep the same images the sentence says so
     assert compare_sentence("cnn", "mlp", Paired(30, 0, 0, 0), norm="linf", eps=0.3).endswith(
-        "no number of images would tell them apart at these rates.")
+        ": they keep exactly the same images, so no number of images would tell them apart at these rates.")
+    assert compare_sentence("cnn", "mlp", Paired(30, 3, 3, 0), norm="linf", eps=0.3).endswith(
+        "of the same 30 test images: no number of images would tell them apart at these rates.")
     assert "no common images" in compare_sentence("cnn", "mlp", None, norm="linf", eps=0.3)
 
 
