@@ -67,6 +67,30 @@ def test_the_adaptive_evidence_comes_back_from_the_store_exactly(tmp_path, monke
     assert robust == results["robust_correct"].tolist()
 
 
+def test_the_headline_command_computes_on_top_of_the_store_not_again(tmp_path, monkeypatch):
+    """`headline` without --from-store evaluates the families in the cache: it first puts the store's rows
+    there, so that a day of stored evidence is read, not recomputed, and the store keeps its provenance."""
+    from genrob import __main__ as cli
+    from genrob.results import read_results
+
+    monkeypatch.setattr(evidence, "EVIDENCE_DIR", tmp_path / "evidence")
+    monkeypatch.setenv("GENROB_CACHE", str(tmp_path / "cache"))
+    found = _synthetic_family()
+    evidence.write([found], profile="smoke", date="2026-11-26")
+    seen = []
+
+    def evaluate(family, *, profile):
+        seen.append(len(read_results(profile)))  # what the evaluation finds cached
+        return found
+
+    monkeypatch.setattr(adaptive, "families_to_evaluate", lambda: ["naive_bayes"])
+    monkeypatch.setattr(adaptive, "evaluate_family", evaluate)
+    monkeypatch.setattr(cli, "write_headline", lambda profile: [])  # the README is not this test's
+    assert cli.main(["headline", "--profile", "smoke"]) == 0
+    assert seen == [len(found.results)]
+    assert evidence.provenance("smoke")["code_versions"] == ["abc1234567"]
+
+
 def test_a_profile_without_a_store_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setattr(evidence, "EVIDENCE_DIR", tmp_path)
     with pytest.raises(FileNotFoundError, match="python -m genrob headline --profile smoke"):
