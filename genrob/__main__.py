@@ -39,6 +39,7 @@ import datetime
 import os
 import re
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -196,7 +197,12 @@ def _headline_of_the_run(profile: str) -> list[Path]:
     """The README's block written by the evidence run when a family completes; the files for it to commit.
     A README with edits of someone's own gets the block too, but is left for them to commit."""
     readme_edited = edited(REPO_ROOT / "README.md")
-    written = write_headline(profile)
+    # In a fresh interpreter: a run lasts days and keeps the code it started with, while the README's test
+    # recomputes the block with the code checked out (the results rows keep the version that computed them).
+    subprocess.run([sys.executable, "-m", "genrob", "headline", "--profile", profile, "--from-store"],
+                   cwd=REPO_ROOT, check=True)
+    written = [path for path in (REPO_ROOT / "README.md", REPO_ROOT / evidence.headline_figure(profile))
+               if path.exists()]
     if readme_edited:
         print("README.md has edits of its own: its block was rewritten but not committed", flush=True)
         return [path for path in written if path.name != "README.md"]

@@ -91,6 +91,22 @@ def test_the_headline_command_computes_on_top_of_the_store_not_again(tmp_path, m
     assert evidence.provenance("smoke")["code_versions"] == ["abc1234567"]
 
 
+def test_the_run_writes_the_readme_block_with_the_code_checked_out_not_the_code_it_started_with(monkeypatch):
+    """An evidence run lasts days; the README's test recomputes its block with the current code, so the run
+    writes it from a fresh interpreter, from the store alone."""
+    from genrob import __main__ as cli
+
+    calls = []
+    monkeypatch.setattr(cli.subprocess, "run", lambda command, **kwargs: calls.append((command, kwargs)))
+    monkeypatch.setattr(cli, "write_headline", lambda profile: pytest.fail("written with the run's own code"))
+    monkeypatch.setattr(cli, "edited", lambda path: False)
+    written = cli._headline_of_the_run("extended")
+    ((command, kwargs),) = calls
+    assert command[1:] == ["-m", "genrob", "headline", "--profile", "extended", "--from-store"]
+    assert kwargs == {"cwd": REPO_ROOT, "check": True}
+    assert written == [REPO_ROOT / "README.md", REPO_ROOT / "docs/headline-extended.png"]
+
+
 def test_a_profile_without_a_store_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setattr(evidence, "EVIDENCE_DIR", tmp_path)
     with pytest.raises(FileNotFoundError, match="python -m genrob headline --profile smoke"):
