@@ -67,6 +67,24 @@ def test_a_fit_cut_off_goes_on_to_the_weights_of_one_never_cut_off(tmp_path):
         assert torch.equal(resumed.state_dict()[name], value), name
 
 
+def test_a_fit_cut_off_twice_reports_both_resumptions(tmp_path):
+    whole = _linear()
+    with training.resumable(tmp_path / "whole"):
+        expected = _fit(whole, AdversarialLoss(eps=0.3, steps=1, ramp=2), _improving(), epochs=4)
+    with pytest.raises(_CutOff), training.resumable(tmp_path / "cut"):
+        _fit(_linear(), AdversarialLoss(eps=0.3, steps=1, ramp=2), _improving(2), epochs=4)
+    with pytest.raises(_CutOff), training.resumable(tmp_path / "cut"):  # a second session, cut off again
+        _fit(_linear(), AdversarialLoss(eps=0.3, steps=1, ramp=2), _improving(3, first=2), epochs=4)
+    assert json.loads((tmp_path / "cut-1.json").read_text())["resumed_at"] == [1]
+    resumed = _linear()
+    with training.resumable(tmp_path / "cut") as resumption:
+        report = _fit(resumed, AdversarialLoss(eps=0.3, steps=1, ramp=2), _improving(first=3), epochs=4)
+    assert resumption.resumed_at == [1, 2]
+    assert report == expected
+    for name, value in whole.state_dict().items():
+        assert torch.equal(resumed.state_dict()[name], value), name
+
+
 def test_a_model_of_two_fits_cut_off_in_the_second_does_not_repeat_the_first(tmp_path):
     def two_fits(model: nn.Module, second_score) -> tuple[dict, dict]:
         return (_fit(model, AdversarialLoss(eps=0.3, steps=1, ramp=1), _improving(), epochs=2),

@@ -71,8 +71,10 @@ def resumable(stem: Path) -> Iterator[Resumption]:
 
 def _save_state(paths: tuple[Path, Path], model: nn.Module, optimiser: torch.optim.Optimizer,
                 generator: torch.Generator, loss: object, *, best_state: dict | None, best_score: float,
-                history: list[float], seconds: float, finished: dict | None = None) -> None:
-    """The state after an epoch, in open formats: tensors in the npz, the rest in the JSON."""
+                history: list[float], seconds: float, resumed_at: list[int],
+                finished: dict | None = None) -> None:
+    """The state after an epoch, in open formats: tensors in the npz, the rest in the JSON (with the epochs
+    after which this fit was resumed so far, so that a fit cut off several times reports every resumption)."""
     arrays = {f"model/{k}": v.detach().cpu().numpy() for k, v in model.state_dict().items()}
     arrays |= {f"best/{k}": v.detach().cpu().numpy() for k, v in (best_state or {}).items()}
     scalars: dict[str, dict] = {}
@@ -87,7 +89,7 @@ def _save_state(paths: tuple[Path, Path], model: nn.Module, optimiser: torch.opt
     if torch.cuda.is_available():  # a GPU draws the attacks' random starts from its own generator
         arrays["cuda_rng"] = torch.cuda.get_rng_state().numpy()
     document = {"epochs_done": len(history), "history": history, "best_score": best_score,
-                "seconds": round(seconds, 2), "optimiser_scalars": scalars,
+                "seconds": round(seconds, 2), "resumed_at": resumed_at, "optimiser_scalars": scalars,
                 "loss": loss.state_dict() if hasattr(loss, "state_dict") else None, "finished": finished}
     def write_arrays(tmp: Path) -> None:
         with open(tmp, "wb") as handle:
@@ -150,7 +152,7 @@ def fit(
     generator = torch.Generator().manual_seed(seed)
     best_state, best_score, history = None, -math.inf, []
     resumption = _RESUMPTION.get()
-    paths, seconds_before = None, 0.0
+    paths, seconds_before, resumed_at = None, 0.0, []
     if resumption is not None:
         resumption.fits += 1
         paths = resumption.files(resumption.fits)
@@ -158,11 +160,14 @@ def fit(
             document, best_state = _load_state(paths, model, optimiser, generator, loss)
             best_score, history, seconds_before = document["best_score"], document["history"], document["seconds"]
             resumption.earlier_seconds += seconds_before
+            resumed_at = document.get("resumed_at", [])  # states kept before it was recorded: none known
             if document["finished"] is not None:  # a model trained in several fits, cut off in a later one
+                resumption.resumed_at += resumed_at
                 model.load_state_dict(best_state)
                 model.eval()
                 return document["finished"]
-            resumption.resumed_at.append(len(history))
+            resumed_at = resumed_at + [len(history)]
+            resumption.resumed_at += resumed_at
     started = time.perf_counter()
     batches = math.ceil(len(train) / batch_size)
     bar = progress(total=epochs * batches, initial=len(history) * batches, desc=desc, unit="batch")
@@ -183,7 +188,8 @@ def fit(
             best_score, best_state = value, copy.deepcopy(model.state_dict())
         if paths is not None:
             _save_state(paths, model, optimiser, generator, loss, best_state=best_state, best_score=best_score,
-                        history=history, seconds=seconds_before + time.perf_counter() - started)
+                        history=history, seconds=seconds_before + time.perf_counter() - started,
+                        resumed_at=resumed_at)
     bar.close()
     model.load_state_dict(best_state)
     model.eval()
@@ -191,7 +197,8 @@ def fit(
               f"val_{score_name}": best_score}
     if paths is not None:  # kept finished until the model is saved: a later fit of the same model may be cut off
         _save_state(paths, model, optimiser, generator, loss, best_state=best_state, best_score=best_score,
-                    history=history, seconds=seconds_before + time.perf_counter() - started, finished=report)
+                    history=history, seconds=seconds_before + time.perf_counter() - started, resumed_at=resumed_at,
+                    finished=report)
     return report
 
 
