@@ -287,10 +287,21 @@ def _training_states(folder: Path, profile: str) -> dict[str, list[Path]]:
     return states
 
 
+#: A training state goes into the store only once it holds this much training: a state is the weights twice
+#: and Adam's moments (29 MB for a CNN-VAE), and git keeps every one committed, so a state is worth its
+#: bytes only where it saves more than a few minutes of training.
+KEEP_TRAINING_AFTER_S = 600.0
+
+
+def _trained_seconds(files: list[Path]) -> float:
+    return sum(json.loads(p.read_text())["seconds"] for p in files if p.suffix == ".json")
+
+
 def keep_training(profile: str, *, unfinished: bool) -> list[str]:
     """Drop from the store the training states of the models whose weights it now keeps; with ``unfinished``
-    (a run stopping), copy in the cache's states of the trainings still going, so that the next run goes on
-    from their last epoch on any machine. Returns the checkpoint names whose states changed."""
+    (a run stopping), copy in the cache's states of the trainings still going that hold at least
+    :data:`KEEP_TRAINING_AFTER_S` of training, so that the next run goes on from their last epoch on any
+    machine. Returns the checkpoint names whose states changed."""
     folder = store_dir(profile) / TRAINING
     changed = []
     for stem, files in _training_states(folder, profile).items():
@@ -300,7 +311,7 @@ def keep_training(profile: str, *, unfinished: bool) -> list[str]:
             changed.append(stem)
     if unfinished:
         for stem, files in _training_states(training_state_dir(), profile).items():
-            if (_weights_dir(profile) / f"{stem}.npz").exists():
+            if (_weights_dir(profile) / f"{stem}.npz").exists() or _trained_seconds(files) < KEEP_TRAINING_AFTER_S:
                 continue
             stored = {p.name: p for p in _training_states(folder, profile).get(stem, [])}
             if {p.name: p.read_bytes() for p in files} == {n: p.read_bytes() for n, p in stored.items()}:

@@ -107,6 +107,7 @@ def test_a_run_stopped_in_a_training_publishes_its_state_and_the_next_run_goes_o
         tmp_path, mnist, monkeypatch):
     monkeypatch.setattr(evidence, "EVIDENCE_DIR", tmp_path / "evidence")
     monkeypatch.setenv("GENROB_CACHE", str(tmp_path / "first-cache"))
+    monkeypatch.setattr(evidence, "KEEP_TRAINING_AFTER_S", 0.0)  # the smoke training takes a second
     score, calls = training.accuracy, [0]
 
     def stopped_in_the_second_epoch(*args, **kwargs):
@@ -129,6 +130,21 @@ def test_a_run_stopped_in_a_training_publishes_its_state_and_the_next_run_goes_o
     weights = json.loads((tmp_path / "evidence" / "smoke" / evidence.WEIGHTS / f"{stem}.json").read_text())
     assert weights["resumed_after_epochs"] == [1]
     assert not list(kept.iterdir())  # trained: its state is dropped from the store
+
+
+def test_a_state_of_a_few_minutes_training_is_not_worth_its_bytes_in_the_store(tmp_path, monkeypatch):
+    monkeypatch.setattr(evidence, "EVIDENCE_DIR", tmp_path / "evidence")
+    monkeypatch.setenv("GENROB_CACHE", str(tmp_path / "cache"))
+    cache = registry.training_state_dir()
+    cache.mkdir(parents=True)
+    stem = registry.training_state_stem("gmm", "smoke").name
+    (cache / f"{stem}-1.npz").write_bytes(b"weights")
+    (cache / f"{stem}-1.json").write_text(json.dumps({"seconds": evidence.KEEP_TRAINING_AFTER_S - 1}))
+    assert evidence.keep_training("smoke", unfinished=True) == []
+    (cache / f"{stem}-1.json").write_text(json.dumps({"seconds": evidence.KEEP_TRAINING_AFTER_S}))
+    assert evidence.keep_training("smoke", unfinished=True) == [stem]
+    assert sorted(p.name for p in (tmp_path / "evidence" / "smoke" / evidence.TRAINING).iterdir()) == [
+        f"{stem}-1.json", f"{stem}-1.npz"]
 
 
 def test_bad_parameters_are_clear_errors(capsys):
