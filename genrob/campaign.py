@@ -191,10 +191,12 @@ class Publisher:
             memo = evidence.keep_memo(self.profile)
             bench = evidence.keep_benchmark(self.profile)
             added = evidence.export(self.profile, date=datetime.date.today().isoformat(), complete=self.completed)
-            if added or kept or training or memo or bench or newly:
+            parts = evidence.keep_parts(self.profile)  # after the rows: a part outlives its run only briefly
+            if added or kept or training or memo or bench or parts or newly:
                 line = status_text(status(self.profile))
                 report(f"published {added} results rows" + (f", weights of {', '.join(kept)}" if kept else "")
                        + (f", training states of {', '.join(training)}" if training else "")
+                       + (f", {len(parts)} attack parts added or dropped" if parts else "")
                        + (f", {', '.join(newly)} complete" if newly else "") + f": {line}")
                 also = self.on_family_complete() if newly and self.on_family_complete else []
                 if self.commit_to_git:

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from genrob.attacks import Attack, attack_config_hash, make_attack, norm_of
+from genrob.attacks.base import AttackOutcome
 from genrob.contract import Evaluations, counting_evaluations, logit_margin, model_device, predict
 from genrob.data import MNIST, Split, evaluation_subset, load_mnist
 from genrob.environment import (
@@ -30,8 +31,8 @@ from genrob.environment import (
 from genrob.models import get_spec, load_model
 from genrob.params import SweepConfig
 from genrob.results import (
-    EVERY_IMAGE, append_rows, existing_keys, fingerprint, load_per_image, memoised, per_image_dir, read_results,
-    row_key, save_per_image, wilson_interval,
+    EVERY_IMAGE, append_rows, attack_parts_dir, existing_keys, fingerprint, load_per_image, memoised,
+    per_image_dir, read_results, row_key, save_per_image, wilson_interval,
 )
 
 DEFAULT_BATCH_SIZE = 500
@@ -181,20 +182,72 @@ def _run_cell(model: nn.Module, attack, subset: Split, base: dict, todo: list[fl
         append_rows(config.profile, rows)
     else:
         for eps in todo:
-            t0 = time.perf_counter()
-            with counting_evaluations(model) as evaluations:
-                out = attack.run(model, subset.x, subset.y, [eps], device=device, seed=config.seed,
-                                 batch_size=batch_size, bar=bar)
-            seconds = time.perf_counter() - t0
-            save_per_image(_per_image_path(config, base, eps), clean_correct=out.clean_correct,
-                           fooled=out.fooled[0], perturbation=out.perturbation[0])
+            path = _per_image_path(config, base, eps)
+            out, seconds, evaluations = attack_in_parts(model, attack, subset, eps, path=path, config=config,
+                                                        device=device, batch_size=batch_size, bar=bar)
+            save_per_image(path, clean_correct=out.clean_correct, fooled=out.fooled[0],
+                           perturbation=out.perturbation[0])
             row = _row(base, eps, out.clean_correct, out.fooled[0], out.perturbation[0], seconds, evaluations,
                        device=device)
             append_rows(config.profile, [row])  # written at once: an interruption loses at most this eps
+            drop_parts(path)
             rows.append(row)
     bar.close()
     report(_summary(base["model"], attack.name, rows, time.perf_counter() - started))
     return rows
+
+
+def part_path(path: Path, start: int, stop: int) -> Path:
+    """Where the arrays of images ``start:stop`` of the run whose per-image file is ``path`` are kept until
+    that run is whole (under :func:`genrob.results.attack_parts_dir`, mirroring the per-image folder)."""
+    profile = path.parent.parent.name
+    return attack_parts_dir(profile) / path.parent.name / f"{path.stem}-images{start}-{stop}.npz"
+
+
+def drop_parts(path: Path) -> None:
+    """Remove the parts of the run whose per-image file is ``path`` (it is written whole)."""
+    for part in part_path(path, 0, 0).parent.glob(f"{path.stem}-images*-*.npz"):
+        part.unlink()
+
+
+def attack_in_parts(model: nn.Module, attack: Attack, subset: Split, eps: float, *, path: Path,
+                    config: SweepConfig, device: torch.device, batch_size: int, bar=None,
+                    only: np.ndarray | None = None) -> tuple[AttackOutcome, float, Evaluations]:
+    """``attack`` at ``eps`` on ``subset`` (on the images of ``only`` where given), with its seconds and
+    evaluations: in one go, or where the profile sets :attr:`~genrob.profiles.Profile.attack_part_images`,
+    part by part, each seeded on its own and kept (:func:`part_path`) as it finishes, so that a run stopped
+    and started again, here or on another machine with the store's parts, computes only the parts missing."""
+    size = config.profile.attack_part_images
+    if not size or size >= len(subset.y):
+        with counting_evaluations(model) as evaluations:
+            t0 = time.perf_counter()
+            out = attack.run(model, subset.x, subset.y, [eps], device=device, seed=config.seed,
+                             batch_size=batch_size, bar=bar, only=only)
+        return out, time.perf_counter() - t0, evaluations
+    parts = []
+    for start in range(0, len(subset.y), size):
+        stop = min(start + size, len(subset.y))
+        kept = part_path(path, start, stop)
+        arrays = load_per_image(kept)
+        if arrays is None:
+            seed_everything(config.seed)
+            t0 = time.perf_counter()
+            with counting_evaluations(model) as evaluations:
+                out = attack.run(model, subset.x[start:stop], subset.y[start:stop], [eps], device=device,
+                                 seed=config.seed, batch_size=batch_size, bar=bar,
+                                 only=None if only is None else only[start:stop])
+            arrays = {"clean_correct": out.clean_correct, "fooled": out.fooled[0],
+                      "perturbation": out.perturbation[0], "seconds": np.array(time.perf_counter() - t0),
+                      "evaluations": np.array([evaluations.forward, evaluations.gradient])}
+            save_per_image(kept, **arrays)
+        elif bar is not None:
+            bar.update(stop - start)
+        parts.append(arrays)
+    joined = {k: np.concatenate([part[k] for part in parts]) for k in ("clean_correct", "fooled", "perturbation")}
+    out = AttackOutcome(np.array([eps], dtype=float), joined["clean_correct"], joined["fooled"][None],
+                        joined["perturbation"][None])
+    return (out, float(sum(float(part["seconds"]) for part in parts)),
+            Evaluations(*(int(sum(int(part["evaluations"][k]) for part in parts)) for k in (0, 1))))
 
 
 def _prepared(config: SweepConfig, data: MNIST | None, device: torch.device | str | None
@@ -276,9 +329,11 @@ def cascade(config: SweepConfig, *, before: BrokenBefore, data: MNIST | None = N
                         if model is None and todo.any():
                             model = load_model(model_name, config.profile, data=data, device=device)
                         arrays, row = _cascade_cell(model, attack, subset, base, eps, todo, clean_correct, broken,
-                                                    config=config, device=device, batch_size=batch_size)
+                                                    path=path, config=config, device=device,
+                                                    batch_size=batch_size)
                         save_per_image(path, **arrays)
                         append_rows(config.profile, [row])  # written at once: an interruption loses one run
+                        drop_parts(path)
                         done.add(key)
                     wanted.append(key)
                     broken = broken | arrays["fooled"]
@@ -287,8 +342,8 @@ def cascade(config: SweepConfig, *, before: BrokenBefore, data: MNIST | None = N
 
 
 def _cascade_cell(model: nn.Module | None, attack: Attack, subset: Split, base: dict, eps: float,
-                  todo: np.ndarray, clean_correct: np.ndarray, broken: np.ndarray, *, config: SweepConfig,
-                  device: torch.device, batch_size: int) -> tuple[dict[str, np.ndarray], dict]:
+                  todo: np.ndarray, clean_correct: np.ndarray, broken: np.ndarray, *, path: Path,
+                  config: SweepConfig, device: torch.device, batch_size: int) -> tuple[dict[str, np.ndarray], dict]:
     """One cascade run: ``attack`` at ``eps`` on the images of ``todo`` (none: nothing to run)."""
     evaluations, seconds = Evaluations(), 0.0
     fooled, perturbation = np.zeros(len(todo), dtype=bool), np.full(len(todo), np.nan)
@@ -298,11 +353,8 @@ def _cascade_cell(model: nn.Module | None, attack: Attack, subset: Split, base: 
         seed_everything(config.seed)
         bar = progress(total=len(subset), desc=f"{base['model']} x {attack.name} (cascade)", unit="img",
                        leave=False)
-        t0 = time.perf_counter()
-        with counting_evaluations(model) as evaluations:
-            out = attack.run(model, subset.x, subset.y, [eps], device=device, seed=config.seed,
-                             batch_size=batch_size, bar=bar, only=todo)
-        seconds = time.perf_counter() - t0
+        out, seconds, evaluations = attack_in_parts(model, attack, subset, eps, path=path, config=config,
+                                                    device=device, batch_size=batch_size, bar=bar, only=todo)
         bar.close()
         fooled, perturbation = out.fooled[0], out.perturbation[0]
     row = _row(base, eps, clean_correct, fooled, perturbation, seconds, evaluations, device=device, attacked=todo,

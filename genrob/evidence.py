@@ -40,15 +40,15 @@ from genrob.models import checkpoint_path, get_spec, model_names
 from genrob.models.registry import families, training_state_dir, training_state_stem
 from genrob.profiles import get_profile
 from genrob.results import (
-    COLUMNS, EVERY_IMAGE, TEXT_COLUMNS, append_rows, bench_path, existing_keys, fingerprint, load_per_image,
-    read_results, row_key, save_per_image, with_every_column,
+    COLUMNS, EVERY_IMAGE, TEXT_COLUMNS, append_rows, attack_parts_dir, bench_path, existing_keys, fingerprint,
+    load_per_image, read_results, row_key, save_per_image, with_every_column,
 )
 
 EVIDENCE_DIR = REPO_ROOT / "evidence"
 #: Beside the tables: the trained weights of a resumable run, the arrays its chapters memoised (clean
 #: predictions, example adversarials) and its benchmark, which a book rendered from the store reads instead
 #: of computing; and the state of a training the run was stopped in, which the next run goes on from.
-WEIGHTS, MEMO, BENCHMARK, TRAINING = "weights", "memo", "bench.csv", "training"
+WEIGHTS, MEMO, BENCHMARK, TRAINING, PARTS = "weights", "memo", "bench.csv", "training", "parts"
 #: What identifies one attack run's per-image outcome within a profile's store.
 OUTCOME_KEY = ["model", "attack", "eps", "n", "seed", "images"]
 #: Version of the store's layout: 2 keeps every row of a run (not only the adaptive evaluation's), the
@@ -204,6 +204,7 @@ def restore(profile: str) -> int:
     restore_weights(profile)
     restore_training(profile)
     restore_memo(profile)
+    restore_parts(profile)
     bench = store_dir(profile) / BENCHMARK
     if bench.exists() and not bench_path(profile).exists():
         atomic_write(bench_path(profile), lambda tmp: tmp.write_bytes(bench.read_bytes()))
@@ -347,6 +348,25 @@ def _copy_missing(source: Path, target: Path) -> list[str]:
             atomic_write(copy, lambda tmp, path=path: tmp.write_bytes(path.read_bytes()))
             copied.append(str(path.relative_to(source).with_suffix("")))
     return copied
+
+
+def keep_parts(profile: str) -> list[str]:
+    """Make the store's attack parts (:func:`genrob.evaluate.attack_in_parts`) those the cache holds now: the
+    finished parts of the runs still going are copied in, those of runs written whole since are dropped.
+    Returns the names (``folder/part``) added or dropped."""
+    source, target = attack_parts_dir(profile), store_dir(profile) / PARTS
+    have = {p.relative_to(source) for p in source.glob("*/*.npz")} if source.is_dir() else set()
+    changed = _copy_missing(source, target)
+    for path in sorted(target.glob("*/*.npz")) if target.is_dir() else ():
+        if path.relative_to(target) not in have:
+            path.unlink()
+            changed.append(str(path.relative_to(target).with_suffix("")))
+    return changed
+
+
+def restore_parts(profile: str) -> list[str]:
+    """Put the store's attack parts into the cache where it lacks them; returns their names."""
+    return _copy_missing(store_dir(profile) / PARTS, attack_parts_dir(profile))
 
 
 def keep_memo(profile: str) -> list[str]:

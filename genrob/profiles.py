@@ -41,6 +41,13 @@ class Profile:
     #: notebook outputs hold on any CPU: in float32, the rounding differences between CPUs' vector
     #: kernels grow through training into different predictions (README, "make test").
     dtype: str = "float32"
+    #: Run each fixed-eps attack on this many images at a time (a minimisation search runs whole), each part
+    #: kept as it finishes (in the cache and the evidence store), so that a stopped run loses at most one
+    #: part of an attack that outlasts a sitting (the binary CNN-VAE's randomised AutoAttack: hours on 2
+    #: cores). None: all images in one part.
+    #: A part draws its random starts and samples from the run's seed on its own, so the per-image outcomes
+    #: depend on it: fixed per profile, never on the machine.
+    attack_part_images: int | None = None
 
     @property
     def torch_dtype(self) -> torch.dtype:
@@ -96,6 +103,7 @@ PROFILES: dict[str, Profile] = {
         # Each family's adaptive evaluation runs on its chapter's images, every attack on every model.
         family_n_eval=(("conv_vae", 200),),
         importance_samples=2,
+        attack_part_images=20,
     ),
     "full": Profile(
         name="full", n_eval=10_000, max_train=None, epoch_scale=1.0, attack_effort=1.0,

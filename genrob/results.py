@@ -81,6 +81,11 @@ def per_image_dir(profile: Profile | str) -> Path:
     return cache_dir() / "results" / get_profile(profile).name
 
 
+def attack_parts_dir(profile: Profile | str) -> Path:
+    """Where the finished parts of the attack runs still going are kept (:data:`Profile.attack_part_images`)."""
+    return cache_dir() / "parts" / get_profile(profile).name
+
+
 def bench_path(profile: Profile | str) -> Path:
     """Where the benchmark table of ``profile`` is written (beside the results table; :mod:`genrob.cost`)."""
     name = get_profile(profile).name

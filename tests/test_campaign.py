@@ -132,6 +132,45 @@ def test_a_run_stopped_in_a_training_publishes_its_state_and_the_next_run_goes_o
     assert not list(kept.iterdir())  # trained: its state is dropped from the store
 
 
+def test_a_run_stopped_inside_an_attack_keeps_its_finished_parts_and_the_next_run_computes_the_rest(
+        tmp_path, mnist, monkeypatch):
+    import dataclasses
+
+    from genrob import profiles
+    from genrob.attacks.base import Attack
+
+    smoke = profiles.get_profile("smoke")
+    monkeypatch.setitem(profiles.PROFILES, "smoke", dataclasses.replace(smoke, attack_part_images=25))
+    monkeypatch.setattr(evidence, "EVIDENCE_DIR", tmp_path / "evidence")
+    monkeypatch.setenv("GENROB_CACHE", str(tmp_path / "first-cache"))
+    run, sizes = Attack.run, []
+
+    def stopped_in_a_last_part(self, model, x, *args, **kwargs):
+        sizes.append(len(x))
+        if len(x) < 25:
+            raise KeyboardInterrupt  # the first run's first last part: 60 images are 25 + 25 + 10
+        return run(self, model, x, *args, **kwargs)
+
+    monkeypatch.setattr(Attack, "run", stopped_in_a_last_part)
+    with pytest.raises(KeyboardInterrupt):
+        campaign.run("smoke", families=["naive_bayes"], commit_to_git=False, data=mnist)
+    assert sizes[-3:] == [25, 25, 10]
+    kept = tmp_path / "evidence" / "smoke" / evidence.PARTS
+    assert sorted(p.name.rsplit("-images", 1)[1] for p in kept.glob("*/*.npz")) == ["0-25.npz", "25-50.npz"]
+
+    def recording(self, model, x, *args, **kwargs):
+        sizes.append(len(x))
+        return run(self, model, x, *args, **kwargs)
+
+    sizes.clear()
+    monkeypatch.setattr(Attack, "run", recording)
+    monkeypatch.setenv("GENROB_CACHE", str(tmp_path / "second-cache"))  # another machine, or the cache lost
+    final = campaign.run("smoke", families=["naive_bayes"], commit_to_git=False, data=mnist)
+    assert final["complete"].all()
+    assert sizes[0] == 10  # it went on with the part it was stopped in, the two before it read from the store
+    assert not list(kept.glob("*/*.npz"))  # every run whole: no part is left in the store
+
+
 def test_a_state_of_a_few_minutes_training_is_not_worth_its_bytes_in_the_store(tmp_path, monkeypatch):
     monkeypatch.setattr(evidence, "EVIDENCE_DIR", tmp_path / "evidence")
     monkeypatch.setenv("GENROB_CACHE", str(tmp_path / "cache"))

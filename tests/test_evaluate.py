@@ -254,3 +254,68 @@ def test_a_cascade_recomputes_nothing_unless_what_came_before_changed(models, mn
     second = cascade(config, before=one_more, data=mnist)
     assert (second["images"] != first["images"]).any()
     assert (second["attacked"] <= first["attacked"]).all()
+
+
+def _in_parts(config, size: int):
+    """``config`` with its profile running each attack on ``size`` images at a time."""
+    import dataclasses
+
+    return dataclasses.replace(config, profile=dataclasses.replace(config.profile, attack_part_images=size))
+
+
+def test_an_attack_stopped_between_its_parts_resumes_from_the_parts_it_finished(models, fresh_cache, monkeypatch):
+    from genrob.evaluate import per_image_outcome
+    from genrob.results import attack_parts_dir
+
+    # 40 images in parts of 15: images 0-15, 15-30, 30-40; PGD starts at random, so a part draws its own start
+    config = _in_parts(naive_bayes_config(models=["logistic_regression"], attacks=["pgd_linf"], linf_eps=[0.2]), 15)
+    run, sizes = Attack.run, []
+
+    def stopped_in_the_third_part(self, model, x, *args, **kwargs):
+        sizes.append(len(x))
+        if len(sizes) == 3:
+            raise KeyboardInterrupt  # the run stopped here
+        return run(self, model, x, *args, **kwargs)
+
+    monkeypatch.setattr(Attack, "run", stopped_in_the_third_part)
+    with pytest.raises(KeyboardInterrupt):
+        sweep(config)
+    assert len(list(attack_parts_dir("smoke").glob("*/*.npz"))) == 2 and read_results("smoke").empty
+
+    sizes.clear()
+    resumed = sweep(config)
+    assert sizes == [10]  # the third part only: the two it finished before it stopped are read back
+    assert not list(attack_parts_dir("smoke").glob("*/*.npz"))  # the row written whole, its parts go
+    resumed_arrays = per_image_outcome(config, "logistic_regression", "pgd_linf", 0.2)
+
+    monkeypatch.setenv("GENROB_CACHE", str(fresh_cache.parent / "uninterrupted"))
+    monkeypatch.setattr(Attack, "run", run)
+    whole = sweep(config)
+    whole_arrays = per_image_outcome(config, "logistic_regression", "pgd_linf", 0.2)
+    for name in ("clean_correct", "fooled", "perturbation"):
+        np.testing.assert_array_equal(resumed_arrays[name], whole_arrays[name])
+    same = ["robust_correct", "clean_correct", "attacked", "forward_evals", "gradient_evals"]
+    pd.testing.assert_frame_equal(resumed[same], whole[same])
+    assert resumed["attacked"].iloc[0] > 15 and whole["gradient_evals"].iloc[0] > 0
+
+
+def test_a_cascade_run_in_parts_attacks_its_images_part_by_part(models, mnist, fresh_cache, monkeypatch):
+    from genrob.evaluate import cascade, per_image_outcome
+
+    config, before = _cascade_setup(models, mnist)
+    config = _in_parts(config, 15)
+    run, calls = Attack.run, []
+
+    def recording(self, model, x, *args, only=None, **kwargs):
+        calls.append(only.copy())
+        return run(self, model, x, *args, only=only, **kwargs)
+
+    monkeypatch.setattr(Attack, "run", recording)
+    table = cascade(config, before=before, data=mnist)
+    ran = table[table["attacked"] > 0]
+    assert [len(only) for only in calls] == [15, 15, 10] * len(ran)
+    for k, row in enumerate(ran.itertuples()):
+        arrays = per_image_outcome(config, row.model, row.attack, row.eps, images=row.images)
+        # the parts together attacked exactly the images the cascade left to this attack, nothing else
+        np.testing.assert_array_equal(np.concatenate(calls[3 * k:3 * k + 3]), arrays["attacked"])
+        assert not (arrays["fooled"] & ~arrays["attacked"]).any()
