@@ -15,8 +15,9 @@ goes on from there.
 :func:`status` is the progress report: per family, the results rows planned and
 stored, the attack time they took, the training time of its models, and the
 hours left estimated from the costs measured so far (seconds per image of each
-model and attack; where a model or attack has no measurement yet, the default
-profile's store, scaled by each attack's budget: :func:`genrob.attacks.cost_ratio`).
+model and attack; for a run going on in parts, of its finished parts; where a model
+or attack has no measurement yet, the default profile's store, scaled by each
+attack's budget: :func:`genrob.attacks.cost_ratio`).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from genrob.models import checkpoint_path, get_spec, load_model
 from genrob.models.registry import families
 from genrob.params import SweepConfig, eot_config, sweep_config
 from genrob.profiles import get_profile
-from genrob.results import EVERY_IMAGE, read_results, row_key
+from genrob.results import EVERY_IMAGE, attack_parts_dir, read_results, row_key
 
 #: The order families run in: the cheapest first, so that whole families reach the store early; the
 #: convolutional family, about half of the extended profile's compute, last.
@@ -78,8 +79,17 @@ def planned_rows(family: str, profile: str) -> pd.DataFrame:
                         "seed": part.seed, "images": "cascade" if cascaded else EVERY_IMAGE}
                 rows += [{"family": family, "model": model, "attack": attack, "eps": eps, "n": part.n,
                           "cascade": cascaded, "minimisation": spec.minimisation,
-                          "key": row_key({**base, "eps": eps})} for eps in part.eps_for(attack)]
+                          "key": row_key({**base, "eps": eps}), "run": _run_name({**base, "eps": eps})}
+                         for eps in part.eps_for(attack)]
     return pd.DataFrame(rows).drop_duplicates("key").reset_index(drop=True)
+
+
+def _run_name(row: dict) -> str:
+    """A planned row's run as :func:`genrob.evaluate.images_in_parts` names it (a cascade's: none yet)."""
+    if row["images"] != EVERY_IMAGE:
+        return ""
+    path = evaluate.per_image_path(row)
+    return f"{path.parent.name}/{path.stem}"
 
 
 def _done(table: pd.DataFrame) -> tuple[set[tuple], set[tuple]]:
@@ -123,6 +133,9 @@ def status(profile: str, *, families: list[str] | None = None) -> pd.DataFrame:
     except FileNotFoundError:
         fallback = pd.Series(dtype=float)
     trained = evidence.training_seconds(profile)
+    in_parts = pd.concat([evaluate.images_in_parts(evidence.store_dir(profile) / evidence.PARTS),
+                          evaluate.images_in_parts(attack_parts_dir(profile))])  # the cache's may be ahead
+    in_parts = in_parts.sort_values("images").groupby(level="run").last()
     rows = []
     # a row two families plan (a counterpart in another family's chapter) is counted once, in the first
     plans = pd.concat([planned_rows(family, profile) for family in RUN_ORDER]).drop_duplicates("key")
@@ -135,7 +148,7 @@ def status(profile: str, *, families: list[str] | None = None) -> pd.DataFrame:
         # a minimisation attack searches once for every eps of its grid
         left = pd.concat([left[~left["minimisation"]],
                           left[left["minimisation"]].drop_duplicates(["model", "attack", "n"])])
-        seconds = [_cost(measured, fallback, r.model, r.attack, r.cascade) * r.n for r in left.itertuples()]
+        seconds = [_seconds_left(r, in_parts, measured, fallback) for r in left.itertuples()]
         family_rows = table[table["model"].isin(plan["model"]) & table["n"].isin(plan["n"])]
         checkpoints = {checkpoint_path(m, profile).stem for m in first_family.index[first_family == family]}
         rows.append({"family": family, "complete": family in complete, "rows": len(plan), "stored": int(done.sum()),
@@ -144,6 +157,15 @@ def status(profile: str, *, families: list[str] | None = None) -> pd.DataFrame:
                      "hours_left": round(float(np.nansum(seconds)) / 3600, 1),
                      "unmeasured": int(np.isnan(seconds).sum())})
     return pd.DataFrame(rows)
+
+
+def _seconds_left(row, in_parts: pd.DataFrame, measured: pd.Series, fallback: pd.Series) -> float:
+    """Seconds the planned ``row`` will take: a run going on in parts, the images its finished parts do not
+    hold at the seconds per image those parts took; any other, its n at :func:`_cost`."""
+    if row.run in in_parts.index:
+        done = in_parts.loc[row.run]
+        return float(done["seconds"]) / float(done["images"]) * (row.n - float(done["images"]))
+    return _cost(measured, fallback, row.model, row.attack, row.cascade) * row.n
 
 
 def _cost(measured: pd.Series, fallback: pd.Series, model: str, attack: str, cascaded: bool) -> float:

@@ -210,6 +210,18 @@ def drop_parts(path: Path) -> None:
         part.unlink()
 
 
+def images_in_parts(folder: Path) -> pd.DataFrame:
+    """The images the parts kept under ``folder`` (laid out as :func:`part_path` lays them out) hold, and the
+    seconds they took, by the run they belong to (index ``<model folder>/<stem of its per-image file>``)."""
+    rows = []
+    for part in folder.glob("*/*.npz") if folder.is_dir() else ():
+        stem, span = part.stem.rsplit("-images", 1)
+        start, stop = (int(v) for v in span.split("-"))
+        seconds = float(load_per_image(part)["seconds"])
+        rows.append({"run": f"{part.parent.name}/{stem}", "images": stop - start, "seconds": seconds})
+    return pd.DataFrame(rows, columns=["run", "images", "seconds"]).groupby("run").sum()
+
+
 def attack_in_parts(model: nn.Module, attack: Attack, subset: Split, eps: float, *, path: Path,
                     config: SweepConfig, device: torch.device, batch_size: int, bar=None,
                     only: np.ndarray | None = None) -> tuple[AttackOutcome, float, Evaluations]:

@@ -88,6 +88,24 @@ def test_the_status_report_counts_what_is_left(store, fresh_cache, capsys):
     assert "of 2 families complete" in printed and "h of attacks left" in printed
 
 
+def test_the_status_report_prices_a_run_in_parts_by_the_images_its_parts_left(store, fresh_cache):
+    from genrob.results import attack_parts_dir, save_per_image
+
+    before = campaign.status("smoke", families=["mixture"])  # not run here: every row is left
+    plan = campaign.planned_rows("mixture", "smoke")
+    row = plan[plan["run"] != ""].iloc[0]
+    folder, stem = row["run"].split("/")
+    half = int(row["n"]) // 2
+    # the first half of its images done, in 5 h: the other half is priced at the same rate
+    save_per_image(attack_parts_dir("smoke") / folder / f"{stem}-images0-{half}.npz",
+                   clean_correct=np.ones(half, bool), fooled=np.zeros(half, bool),
+                   perturbation=np.full(half, np.nan), seconds=np.array(5 * 3600.0), evaluations=np.array([0, 0]))
+    after = campaign.status("smoke", families=["mixture"])
+    added = float(after["hours_left"].iloc[0] - before["hours_left"].iloc[0])
+    assert 4.8 <= added <= 5.1  # the row's own estimate before (smoke: seconds) replaced by 5 h
+    assert (plan.loc[plan["cascade"], "run"] == "").all()  # a cascade's images, hence its run, are not known yet
+
+
 def test_the_status_report_counts_each_models_training_once(store, fresh_cache, monkeypatch):
     hours = {"gaussian_nb": 1.0, "logistic_regression": 0.5, "gmm": 2.0}
     monkeypatch.setattr(evidence, "training_seconds", lambda profile: {
