@@ -277,11 +277,15 @@ def _verify(args: argparse.Namespace) -> int:
     os.environ["GENROB_CACHE"] = args.cache or tempfile.mkdtemp(prefix="genrob-verify-")
     print(f"verifying the {get_profile(args.profile).name} evidence store in the cache {os.environ['GENROB_CACHE']}",
           flush=True)
+    rows = []
     try:
-        report = verify.verify(args.profile, cells=args.cells, images=args.images, seed=args.seed)
+        for row in verify.verified_cells(args.profile, cells=args.cells, images=args.images, seed=args.seed):
+            print(verify.cell_line(row), flush=True)  # as it comes: a long verification stopped keeps these
+            rows.append(row)
     except (ParameterError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    report = pd.DataFrame(rows)
     print(report.to_string(index=False), flush=True)
     disagreeing = verify.disagreements(report)
     if disagreeing:

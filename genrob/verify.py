@@ -24,6 +24,7 @@ so a cascade cell is recomputed on those.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -106,11 +107,18 @@ def verify(profile: str, *, cells: int = 10, images: int | None = None, seed: in
            data: MNIST | None = None, device: torch.device | str | None = None) -> pd.DataFrame:
     """Recompute ``cells`` random cells of the store of ``profile`` on ``images`` of their images each and
     compare them with the store (see the module's text): one row per cell, ``agrees`` True or False."""
+    return pd.DataFrame(list(verified_cells(profile, cells=cells, images=images, seed=seed, data=data,
+                                            device=device)))
+
+
+def verified_cells(profile: str, *, cells: int = 10, images: int | None = None, seed: int = 0,
+                   data: MNIST | None = None, device: torch.device | str | None = None) -> Iterator[dict]:
+    """:func:`verify`'s report row by row, each as soon as its cell is recomputed (a verification of hours
+    that is stopped keeps what it compared)."""
     profile = get_profile(profile).name
     device = torch.device(device) if device is not None else torch_device()
     data = (data if data is not None else load_mnist()).to(get_profile(profile).torch_dtype)
     here, version = machine(device), code_version()
-    rows = []
     chosen = chosen_cells(profile, cells=cells, images=images, seed=seed)
     for cell in progress(chosen, desc="verify", unit="cell"):
         row = cell.row
@@ -123,8 +131,8 @@ def verify(profile: str, *, cells: int = 10, images: int | None = None, seed: in
                   "stored_on": f"{row['machine']}, code {row['code_version']}" if pd.notna(row["machine"])
                   else f"unknown machine, code {row['code_version']}"}
         if not same_configuration:
-            rows.append({**record, "recomputed": np.nan, "interval": "", "compared": "",
-                         "agrees": False, "why": "the current code configures this model or attack differently"})
+            yield {**record, "recomputed": np.nan, "interval": "", "compared": "",
+                   "agrees": False, "why": "the current code configures this model or attack differently"}
             continue
         clean, fooled = _recomputed(cell, profile, data, device)
         robust = clean & ~fooled
@@ -141,9 +149,16 @@ def verify(profile: str, *, cells: int = 10, images: int | None = None, seed: in
         else:
             agrees = bool(low - 1e-12 <= stored_robust.mean() <= high + 1e-12)
             why = "" if agrees else "the stored share lies outside the recomputed share's 95% interval"
-        rows.append({**record, "recomputed": kept / n, "interval": f"[{low:.2f}, {high:.2f}]",
-                     "compared": EXACT if exact else WITHIN_INTERVAL, "agrees": agrees, "why": why})
-    return pd.DataFrame(rows)
+        yield {**record, "recomputed": kept / n, "interval": f"[{low:.2f}, {high:.2f}]",
+               "compared": EXACT if exact else WITHIN_INTERVAL, "agrees": agrees, "why": why}
+
+
+def cell_line(row: dict) -> str:
+    """One row of :func:`verify`'s report in a line: the cell, the shares compared, and the verdict."""
+    verdict = "agrees" if row["agrees"] else f"DISAGREES: {row['why']}"
+    return (f"{row['model']} x {row['attack']} at eps {row['eps']:g} on {row['images']} images: stored "
+            f"{row['stored']:.2f} ({row['stored_on']}), recomputed {row['recomputed']:.2f} {row['interval']}: "
+            f"{verdict}")
 
 
 def disagreements(report: pd.DataFrame) -> str:

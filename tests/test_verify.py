@@ -59,3 +59,24 @@ def test_bad_parameters_are_clear_errors(store):
         verify.chosen_cells("smoke", cells=0, images=None)
     with pytest.raises(ParameterError, match="images"):
         verify.chosen_cells("smoke", cells=1, images=0)
+
+
+def test_each_cell_is_reported_as_soon_as_it_is_compared(store, fresh_cache, monkeypatch, capsys):
+    compared = []
+    recompute = verify._recomputed
+
+    def stop_at_the_third(cell, *args, **kwargs):  # a verification stopped in its third cell
+        if len(compared) == 2:
+            raise KeyboardInterrupt
+        compared.append(cell)
+        return recompute(cell, *args, **kwargs)
+
+    monkeypatch.setattr(verify, "_recomputed", stop_at_the_third)
+    with pytest.raises(KeyboardInterrupt):
+        main(["verify", "--profile", "smoke", "--cells", "4", "--seed", "1", "--cache", str(fresh_cache)])
+    printed = capsys.readouterr().out.splitlines()
+    # the two cells compared before the stop are on record, each in a line of its own with its verdict
+    assert len(compared) == 2
+    for cell in compared:
+        line = next(line for line in printed if line.startswith(f"{cell.model} x {cell.attack} at eps {cell.eps:g} "))
+        assert "recomputed" in line and (line.endswith(": agrees") or ": DISAGREES: " in line)
