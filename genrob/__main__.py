@@ -89,6 +89,8 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--cells", type=int, default=10, help="cells (results rows) to recompute (default: %(default)s)")
     check.add_argument("--images", type=int, help="images of each cell to recompute (default: all it met)")
     check.add_argument("--seed", type=int, default=0, help="which cells and images are drawn")
+    check.add_argument("--from-cell", type=int, default=1,
+                       help="go on with a verification stopped before this cell of the same draw (default: %(default)s)")
     check.add_argument("--cache", help="the cache to compute in (default: a new empty one, so every model is "
                                        "trained again)")
     run = commands.add_parser("evidence", help="regenerate a profile's evidence as a resumable background run "
@@ -279,7 +281,8 @@ def _verify(args: argparse.Namespace) -> int:
           flush=True)
     rows = []
     try:
-        for row in verify.verified_cells(args.profile, cells=args.cells, images=args.images, seed=args.seed):
+        for row in verify.verified_cells(args.profile, cells=args.cells, images=args.images, seed=args.seed,
+                                         from_cell=args.from_cell):
             print(verify.cell_line(row), flush=True)  # as it comes: a long verification stopped keeps these
             rows.append(row)
     except (ParameterError, FileNotFoundError) as err:

@@ -112,14 +112,18 @@ def verify(profile: str, *, cells: int = 10, images: int | None = None, seed: in
 
 
 def verified_cells(profile: str, *, cells: int = 10, images: int | None = None, seed: int = 0,
-                   data: MNIST | None = None, device: torch.device | str | None = None) -> Iterator[dict]:
+                   from_cell: int = 1, data: MNIST | None = None,
+                   device: torch.device | str | None = None) -> Iterator[dict]:
     """:func:`verify`'s report row by row, each as soon as its cell is recomputed (a verification of hours
-    that is stopped keeps what it compared)."""
+    that is stopped keeps what it compared), from the ``from_cell``-th cell of the draw (1: all of them; a
+    stopped verification goes on from the cell it was in, each cell being recomputed on its own)."""
+    if not 1 <= from_cell <= cells:
+        raise ParameterError(f"from_cell must be between 1 and cells ({cells}), got {from_cell}")
     profile = get_profile(profile).name
     device = torch.device(device) if device is not None else torch_device()
     data = (data if data is not None else load_mnist()).to(get_profile(profile).torch_dtype)
     here, version = machine(device), code_version()
-    chosen = chosen_cells(profile, cells=cells, images=images, seed=seed)
+    chosen = chosen_cells(profile, cells=cells, images=images, seed=seed)[from_cell - 1:]
     for cell in progress(chosen, desc="verify", unit="cell"):
         row = cell.row
         same_configuration = (row["model_config"] == get_spec(cell.model).config_hash(profile)

@@ -59,6 +59,8 @@ def test_bad_parameters_are_clear_errors(store):
         verify.chosen_cells("smoke", cells=0, images=None)
     with pytest.raises(ParameterError, match="images"):
         verify.chosen_cells("smoke", cells=1, images=0)
+    with pytest.raises(ParameterError, match="from_cell"):
+        next(verify.verified_cells("smoke", cells=3, from_cell=4))
 
 
 def test_each_cell_is_reported_as_soon_as_it_is_compared(store, fresh_cache, monkeypatch, capsys):
@@ -80,3 +82,12 @@ def test_each_cell_is_reported_as_soon_as_it_is_compared(store, fresh_cache, mon
     for cell in compared:
         line = next(line for line in printed if line.startswith(f"{cell.model} x {cell.attack} at eps {cell.eps:g} "))
         assert "recomputed" in line and (line.endswith(": agrees") or ": DISAGREES: " in line)
+    # going on from the third cell recomputes the last two cells of the same draw, and only those
+    monkeypatch.setattr(verify, "_recomputed", recompute)
+    drawn = verify.chosen_cells("smoke", cells=4, images=None, seed=1)
+    main(["verify", "--profile", "smoke", "--cells", "4", "--seed", "1", "--from-cell", "3",
+          "--cache", str(fresh_cache)])
+    printed = capsys.readouterr().out.splitlines()
+    for position, cell in enumerate(drawn):
+        said = any(line.startswith(f"{cell.model} x {cell.attack} at eps {cell.eps:g} ") for line in printed)
+        assert said == (position >= 2)
