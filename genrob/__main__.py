@@ -4,7 +4,7 @@
     python -m genrob adaptive markov_random_field --profile default [--n 50] [--without-cascade]
     python -m genrob headline --profile default
     python -m genrob answer --profile default
-    python -m genrob verify --profile extended [--cells 10] [--images 50]
+    python -m genrob verify --profile extended [--cells 10] [--images 50] [--from-cell 1] [--retrain]
     python -m genrob evidence --profile extended [--families vae conv_vae] [--status] [--no-commit]
     python -m genrob restore --profile extended
     python -m genrob bench --profile default [--models cnn cnn_vae] [--batch 500]
@@ -91,8 +91,10 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--seed", type=int, default=0, help="which cells and images are drawn")
     check.add_argument("--from-cell", type=int, default=1,
                        help="go on with a verification stopped before this cell of the same draw (default: %(default)s)")
-    check.add_argument("--cache", help="the cache to compute in (default: a new empty one, so every model is "
-                                       "trained again)")
+    check.add_argument("--cache", help="the cache to compute in (default: a new empty one)")
+    check.add_argument("--retrain", action="store_true",
+                       help="train every model again rather than take the store's weights (then only rows that met "
+                            "every image of their subset are drawn, no cascade row)")
     run = commands.add_parser("evidence", help="regenerate a profile's evidence as a resumable background run "
                                                "that commits its finished cells to the store as it goes")
     run.add_argument("--profile", default="extended", help=PROFILE_HELP)
@@ -282,7 +284,7 @@ def _verify(args: argparse.Namespace) -> int:
     rows = []
     try:
         for row in verify.verified_cells(args.profile, cells=args.cells, images=args.images, seed=args.seed,
-                                         from_cell=args.from_cell):
+                                         from_cell=args.from_cell, retrain=args.retrain):
             print(verify.cell_line(row), flush=True)  # as it comes: a long verification stopped keeps these
             rows.append(row)
     except (ParameterError, FileNotFoundError) as err:

@@ -3,8 +3,9 @@
 A *cell* is one results row of the store: a model, an attack and an eps on its
 evaluation subset. :func:`verify` recomputes cells chosen at random on some of
 their images, with the current code in the cache it runs in (the command line
-gives it an empty one, so every model is trained again), and compares each
-image's outcome with the stored one:
+gives it an empty one), on the models the cells were computed on: the store's
+weights, put into the cache first, or where the store keeps none, a model
+trained again. It compares each image's outcome with the stored one:
 
 - **exactly**, where the row was computed by this code version on this kind of
   machine and every image of the cell is recomputed. Attacks draw their random
@@ -19,7 +20,11 @@ hash) is not the computation the store recorded: it disagrees, named as such.
 Which images a row of the adaptive cascade met is not stored, only which it
 broke; it certainly met those and the images that survived the whole worst case
 at its eps (the cascade offers every attack each image that is still unbroken),
-so a cascade cell is recomputed on those.
+so a cascade cell is recomputed on those. Those images were chosen by the
+stored model's earlier attacks (the survivors of everything read as robust), so
+a cascade cell compares only on the same model: with ``retrain`` (every model
+trained again, another model wherever another CPU trains it), only rows that met
+every image of their subset are drawn.
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ from genrob.attacks import attack_config_hash, make_attack
 from genrob.data import MNIST, load_mnist
 from genrob.environment import code_version, machine, progress, seed_everything, thread_count, torch_device
 from genrob.evaluate import load_surrogate
-from genrob.models import get_spec, load_model
+from genrob.models import checkpoint_path, get_spec, load_model
 from genrob.params import ParameterError
 from genrob.profiles import get_profile
 from genrob.results import EVERY_IMAGE, wilson_interval
@@ -58,17 +63,19 @@ class Cell:
     fooled: np.ndarray  # stored, on those images
 
 
-def chosen_cells(profile: str, *, cells: int, images: int | None, seed: int = 0) -> list[Cell]:
+def chosen_cells(profile: str, *, cells: int, images: int | None, seed: int = 0,
+                 whole_rows_only: bool = False) -> list[Cell]:
     """``cells`` rows of the store of ``profile`` drawn at random (``seed``) among those with an image to
-    recompute, each with ``images`` of the images it met (all where ``None`` or more than it met) drawn at
-    random."""
+    recompute (``whole_rows_only``: and that met every image of their subset, no cascade row), each with
+    ``images`` of the images it met (all where ``None`` or more than it met) drawn at random."""
     if cells < 1:
         raise ParameterError(f"cells must be at least 1, got {cells}")
     if images is not None and images < 1:
         raise ParameterError(f"images must be at least 1, got {images}")
     results, subsets, outcomes = evidence.stored_tables(profile)
     survivors = {key: alive for family in evidence.load(profile) for key, alive in family.survivors.items()}
-    rows = results.drop_duplicates(evidence.OUTCOME_KEY).reset_index(drop=True)
+    rows = results.drop_duplicates(evidence.OUTCOME_KEY)
+    rows = (rows[rows["images"] == EVERY_IMAGE] if whole_rows_only else rows).reset_index(drop=True)
     rng = np.random.default_rng(seed)
     picked = []
     for position in rng.permutation(len(rows)):  # until ``cells`` are found with an image to recompute
@@ -103,27 +110,33 @@ def _recomputed(cell: Cell, profile: str, data: MNIST, device: torch.device) -> 
     return out.clean_correct, out.fooled[0]
 
 
-def verify(profile: str, *, cells: int = 10, images: int | None = None, seed: int = 0,
+def verify(profile: str, *, cells: int = 10, images: int | None = None, seed: int = 0, retrain: bool = False,
            data: MNIST | None = None, device: torch.device | str | None = None) -> pd.DataFrame:
     """Recompute ``cells`` random cells of the store of ``profile`` on ``images`` of their images each and
     compare them with the store (see the module's text): one row per cell, ``agrees`` True or False."""
-    return pd.DataFrame(list(verified_cells(profile, cells=cells, images=images, seed=seed, data=data,
-                                            device=device)))
+    return pd.DataFrame(list(verified_cells(profile, cells=cells, images=images, seed=seed, retrain=retrain,
+                                            data=data, device=device)))
 
 
 def verified_cells(profile: str, *, cells: int = 10, images: int | None = None, seed: int = 0,
-                   from_cell: int = 1, data: MNIST | None = None,
+                   from_cell: int = 1, retrain: bool = False, data: MNIST | None = None,
                    device: torch.device | str | None = None) -> Iterator[dict]:
     """:func:`verify`'s report row by row, each as soon as its cell is recomputed (a verification of hours
     that is stopped keeps what it compared), from the ``from_cell``-th cell of the draw (1: all of them; a
-    stopped verification goes on from the cell it was in, each cell being recomputed on its own)."""
+    stopped verification goes on from the cell it was in, each cell being recomputed on its own).
+    ``retrain``: every model trained again in the cache (which should then be empty), not taken from the
+    store's weights, and only whole rows drawn (see the module's text)."""
     if not 1 <= from_cell <= cells:
         raise ParameterError(f"from_cell must be between 1 and cells ({cells}), got {from_cell}")
     profile = get_profile(profile).name
     device = torch.device(device) if device is not None else torch_device()
     data = (data if data is not None else load_mnist()).to(get_profile(profile).torch_dtype)
     here, version = machine(device), code_version()
-    chosen = chosen_cells(profile, cells=cells, images=images, seed=seed)[from_cell - 1:]
+    if not retrain:
+        evidence.restore_weights(profile)
+    stored_weights = set(evidence.training_seconds(profile))  # by checkpoint name
+    chosen = chosen_cells(profile, cells=cells, images=images, seed=seed,
+                          whole_rows_only=retrain)[from_cell - 1:]
     for cell in progress(chosen, desc="verify", unit="cell"):
         row = cell.row
         same_configuration = (row["model_config"] == get_spec(cell.model).config_hash(profile)
@@ -133,7 +146,9 @@ def verified_cells(profile: str, *, cells: int = 10, images: int | None = None, 
                   "images": len(cell.test_index),
                   "stored": stored_robust.mean() if len(stored_robust) else np.nan,
                   "stored_on": f"{row['machine']}, code {row['code_version']}" if pd.notna(row["machine"])
-                  else f"unknown machine, code {row['code_version']}"}
+                  else f"unknown machine, code {row['code_version']}",
+                  "weights": ("the store's" if not retrain and checkpoint_path(cell.model, profile).stem
+                              in stored_weights else "trained again")}
         if not same_configuration:
             yield {**record, "recomputed": np.nan, "interval": "", "compared": "",
                    "agrees": False, "why": "the current code configures this model or attack differently"}
@@ -161,8 +176,8 @@ def cell_line(row: dict) -> str:
     """One row of :func:`verify`'s report in a line: the cell, the shares compared, and the verdict."""
     verdict = "agrees" if row["agrees"] else f"DISAGREES: {row['why']}"
     return (f"{row['model']} x {row['attack']} at eps {row['eps']:g} on {row['images']} images: stored "
-            f"{row['stored']:.2f} ({row['stored_on']}), recomputed {row['recomputed']:.2f} {row['interval']}: "
-            f"{verdict}")
+            f"{row['stored']:.2f} ({row['stored_on']}), recomputed {row['recomputed']:.2f} {row['interval']} "
+            f"(weights {row['weights']}): {verdict}")
 
 
 def disagreements(report: pd.DataFrame) -> str:
