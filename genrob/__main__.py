@@ -90,7 +90,8 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--images", type=int, help="images of each cell to recompute (default: all it met)")
     check.add_argument("--seed", type=int, default=0, help="which cells and images are drawn")
     check.add_argument("--from-cell", type=int, default=1,
-                       help="go on with a verification stopped before this cell of the same draw (default: %(default)s)")
+                       help="go on from this cell with a verification stopped in it (the same arguments draw "
+                            "the same cells; default: %(default)s)")
     check.add_argument("--cache", help="the cache to compute in (default: a new empty one)")
     check.add_argument("--retrain", action="store_true",
                        help="train every model again rather than take the store's weights (then only rows that met "
