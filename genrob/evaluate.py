@@ -53,9 +53,10 @@ def clean_accuracy(models: dict[str, nn.Module], split: Split) -> pd.DataFrame:
 
 def _row(base: dict, eps: float, clean_correct: np.ndarray, fooled: np.ndarray,
          perturbation: np.ndarray, seconds: float, evaluations: Evaluations, *, device: torch.device,
-         attacked: np.ndarray | None = None, broken_before: np.ndarray | None = None) -> dict:
-    """A results row, with where and when it was computed; a cascade's (``attacked`` given) counts as robust
-    only what survived ``broken_before`` and this attack."""
+         attacked: np.ndarray | None = None, broken_before: np.ndarray | None = None,
+         computed_on: str | None = None) -> dict:
+    """A results row, with where (``computed_on``, default this machine) and when it was computed; a
+    cascade's (``attacked`` given) counts as robust only what survived ``broken_before`` and this attack."""
     n = len(clean_correct)
     clean = int(clean_correct.sum())
     broken = fooled if broken_before is None else fooled | broken_before
@@ -67,7 +68,8 @@ def _row(base: dict, eps: float, clean_correct: np.ndarray, fooled: np.ndarray,
             "robust_correct": robust, "robust_accuracy": robust / n, "robust_ci_low": low,
             "robust_ci_high": high, "median_perturbation": float(np.median(sizes)) if len(sizes) else math.nan,
             "forward_evals": evaluations.forward, "gradient_evals": evaluations.gradient,
-            "wall_time_s": round(seconds, 3), "code_version": code_version(), "machine": machine(device),
+            "wall_time_s": round(seconds, 3), "code_version": code_version(),
+            "machine": computed_on or machine(device),
             "threads": thread_count(), "date": datetime.date.today().isoformat()}
 
 
@@ -168,7 +170,8 @@ def _run_cell(model: nn.Module, attack, subset: Split, base: dict, todo: list[fl
                                                            seed=config.seed, batch_size=batch_size, bar=bar)
             cached = {"clean_correct": clean_correct, "adversarial": adversarial.numpy(),
                       "seconds": np.array(time.perf_counter() - t0),
-                      "evaluations": np.array([evaluations.forward, evaluations.gradient])}
+                      "evaluations": np.array([evaluations.forward, evaluations.gradient]),
+                      "machine": np.array(machine(device))}
             save_per_image(path, **cached)
         # A search stored before evaluations were counted reads as none counted.
         searched = Evaluations(*(int(v) for v in cached.get("evaluations", (0, 0))))
@@ -188,7 +191,7 @@ def _run_cell(model: nn.Module, attack, subset: Split, base: dict, todo: list[fl
             save_per_image(path, clean_correct=out.clean_correct, fooled=out.fooled[0],
                            perturbation=out.perturbation[0])
             row = _row(base, eps, out.clean_correct, out.fooled[0], out.perturbation[0], seconds, evaluations,
-                       device=device)
+                       device=device, computed_on=machines_of_parts(path, device))
             append_rows(config.profile, [row])  # written at once: an interruption loses at most this eps
             drop_parts(path)
             rows.append(row)
@@ -202,6 +205,21 @@ def part_path(path: Path, start: int, stop: int) -> Path:
     that run is whole (under :func:`genrob.results.attack_parts_dir`, mirroring the per-image folder)."""
     profile = path.parent.parent.name
     return attack_parts_dir(profile) / path.parent.name / f"{path.stem}-images{start}-{stop}.npz"
+
+
+def machines_of_parts(path: Path, device: torch.device) -> str:
+    """Where the run whose per-image file is ``path`` was computed, for its row: this machine, or, where
+    parts of it (:func:`attack_in_parts`) were computed on others (a run stopped here and finished on a
+    GPU), each machine once in the order of its parts, joined by `` + `` (the row's ``threads`` stay the
+    finishing machine's)."""
+    here, names = machine(device), []
+    for part in sorted(part_path(path, 0, 0).parent.glob(f"{path.stem}-images*-*.npz"),
+                       key=lambda p: int(p.stem.rsplit("-images", 1)[1].split("-")[0])):
+        arrays = load_per_image(part)
+        name = str(arrays["machine"]) if arrays is not None and "machine" in arrays else "an unrecorded machine"
+        if name not in names:
+            names.append(name)
+    return " + ".join(names) if names and names != [here] else here
 
 
 def drop_parts(path: Path) -> None:
@@ -250,7 +268,8 @@ def attack_in_parts(model: nn.Module, attack: Attack, subset: Split, eps: float,
                                  only=None if only is None else only[start:stop])
             arrays = {"clean_correct": out.clean_correct, "fooled": out.fooled[0],
                       "perturbation": out.perturbation[0], "seconds": np.array(time.perf_counter() - t0),
-                      "evaluations": np.array([evaluations.forward, evaluations.gradient])}
+                      "evaluations": np.array([evaluations.forward, evaluations.gradient]),
+                      "machine": np.array(machine(device))}
             save_per_image(kept, **arrays)
         elif bar is not None:
             bar.update(stop - start)
@@ -370,7 +389,7 @@ def _cascade_cell(model: nn.Module | None, attack: Attack, subset: Split, base: 
         bar.close()
         fooled, perturbation = out.fooled[0], out.perturbation[0]
     row = _row(base, eps, clean_correct, fooled, perturbation, seconds, evaluations, device=device, attacked=todo,
-               broken_before=broken)
+               broken_before=broken, computed_on=machines_of_parts(path, device))
     report(f"{base['model']} x {attack.name} at {eps:g}: broke {int(fooled.sum())} of the {int(todo.sum())} "
            f"images left ({seconds:.1f}s)")
     return {"clean_correct": clean_correct, "fooled": fooled, "perturbation": perturbation,

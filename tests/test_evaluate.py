@@ -16,6 +16,7 @@ import pytest
 import torch
 from synthetic import naive_bayes_config
 
+from genrob import evaluate
 from genrob.attacks.base import Attack
 from genrob.environment import machine, thread_count
 from genrob.evaluate import clean_accuracy, gradient_health, sweep
@@ -278,14 +279,18 @@ def test_an_attack_stopped_between_its_parts_resumes_from_the_parts_it_finished(
         return run(self, model, x, *args, **kwargs)
 
     monkeypatch.setattr(Attack, "run", stopped_in_the_third_part)
+    monkeypatch.setattr(evaluate, "machine", lambda device: "the machine that stopped")
     with pytest.raises(KeyboardInterrupt):
         sweep(config)
     assert len(list(attack_parts_dir("smoke").glob("*/*.npz"))) == 2 and read_results("smoke").empty
 
     sizes.clear()
+    monkeypatch.setattr(evaluate, "machine", lambda device: "the machine that went on")
     resumed = sweep(config)
     assert sizes == [10]  # the third part only: the two it finished before it stopped are read back
     assert not list(attack_parts_dir("smoke").glob("*/*.npz"))  # the row written whole, its parts go
+    # the row names both machines its parts were computed on
+    assert resumed["machine"].tolist() == ["the machine that stopped + the machine that went on"]
     resumed_arrays = per_image_outcome(config, "logistic_regression", "pgd_linf", 0.2)
 
     monkeypatch.setenv("GENROB_CACHE", str(fresh_cache.parent / "uninterrupted"))
@@ -297,6 +302,7 @@ def test_an_attack_stopped_between_its_parts_resumes_from_the_parts_it_finished(
     same = ["robust_correct", "clean_correct", "attacked", "forward_evals", "gradient_evals"]
     pd.testing.assert_frame_equal(resumed[same], whole[same])
     assert resumed["attacked"].iloc[0] > 15 and whole["gradient_evals"].iloc[0] > 0
+    assert whole["machine"].tolist() == ["the machine that went on"]  # every part here: this machine alone
 
 
 def test_a_cascade_run_in_parts_attacks_its_images_part_by_part(models, mnist, fresh_cache, monkeypatch):
