@@ -11,8 +11,12 @@ trained again. It compares each image's outcome with the stored one:
   machine and every image of the cell is recomputed. Attacks draw their random
   starts per batch, so a part of the images meets other random numbers, and
   another CPU or a GPU rounds differently: there only the share can agree;
-- otherwise **within the 95% interval**: the stored robust share of the same
-  images lies in the Wilson interval of the recomputed share.
+- otherwise **paired, image by image**: the recomputed and the stored outcomes
+  of the same images must not differ by McNemar's exact test at 5% (the images
+  robust only as recomputed against those robust only as stored), the test the
+  project pairs two models with. Comparing the stored share with the recomputed
+  share's Wilson interval instead would ignore the pairing and is lopsided at 0
+  and 1: stored 0 of 100 against 2 of 100 recomputed would fail, the reverse pass.
 
 A cell whose model or attack the current code configures differently (another
 hash) is not the computation the store recorded: it disagrees, named as such.
@@ -37,6 +41,7 @@ import pandas as pd
 import torch
 
 from genrob import evidence
+from genrob.adaptive import ALPHA, Paired
 from genrob.attacks import attack_config_hash, make_attack
 from genrob.data import MNIST, load_mnist
 from genrob.environment import code_version, machine, progress, seed_everything, thread_count, torch_device
@@ -47,7 +52,7 @@ from genrob.profiles import get_profile
 from genrob.results import EVERY_IMAGE, wilson_interval
 
 #: How :func:`verify` compared a cell's recomputed outcomes with the stored ones.
-EXACT, WITHIN_INTERVAL = "every image the same", "share within the 95% interval"
+EXACT, PAIRED = "every image the same", "no difference by McNemar's test at 5%"
 
 
 @dataclass(frozen=True)
@@ -150,13 +155,15 @@ def verified_cells(profile: str, *, cells: int = 10, images: int | None = None, 
                   "weights": ("the store's" if not retrain and checkpoint_path(cell.model, profile).stem
                               in stored_weights else "trained again")}
         if not same_configuration:
-            yield {**record, "recomputed": np.nan, "interval": "", "compared": "",
-                   "agrees": False, "why": "the current code configures this model or attack differently"}
+            yield {**record, "recomputed": np.nan, "interval": "", "differ": np.nan, "p_value": np.nan,
+                   "compared": "", "agrees": False,
+                   "why": "the current code configures this model or attack differently"}
             continue
         clean, fooled = _recomputed(cell, profile, data, device)
         robust = clean & ~fooled
         kept, n = int(robust.sum()), len(robust)
         low, high = wilson_interval(kept, n)
+        pair = recomputed_against_stored(robust, stored_robust)
         # the same random numbers only for the same images in the same batches, the same rounding only
         # with the same code, machine kind and thread count
         exact = (row["images"] == EVERY_IMAGE and n == int(row["n"]) and row["machine"] == here
@@ -166,10 +173,20 @@ def verified_cells(profile: str, *, cells: int = 10, images: int | None = None, 
             agrees = bool(np.array_equal(clean, cell.clean_correct) and np.array_equal(fooled, cell.fooled))
             why = "" if agrees else f"{int((robust != stored_robust).sum())} of {n} images differ"
         else:
-            agrees = bool(low - 1e-12 <= stored_robust.mean() <= high + 1e-12)
-            why = "" if agrees else "the stored share lies outside the recomputed share's 95% interval"
+            agrees = pair.p_value >= ALPHA
+            why = "" if agrees else (f"{pair.model_only + pair.than_only} of {n} images differ, {pair.model_only} "
+                                     f"robust only as recomputed and {pair.than_only} only as stored (McNemar "
+                                     f"p = {pair.p_value:.2g})")
         yield {**record, "recomputed": kept / n, "interval": f"[{low:.2f}, {high:.2f}]",
-               "compared": EXACT if exact else WITHIN_INTERVAL, "agrees": agrees, "why": why}
+               "differ": pair.model_only + pair.than_only, "p_value": pair.p_value,
+               "compared": EXACT if exact else PAIRED, "agrees": agrees, "why": why}
+
+
+def recomputed_against_stored(recomputed: np.ndarray, stored: np.ndarray) -> Paired:
+    """Per image robust as recomputed and as stored, paired (``model_only``: robust only as recomputed);
+    they agree where ``p_value`` is at least :data:`~genrob.adaptive.ALPHA`."""
+    return Paired(len(recomputed), model_only=int((recomputed & ~stored).sum()),
+                  than_only=int((stored & ~recomputed).sum()), both=int((recomputed & stored).sum()))
 
 
 def cell_line(row: dict) -> str:
@@ -177,7 +194,7 @@ def cell_line(row: dict) -> str:
     verdict = "agrees" if row["agrees"] else f"DISAGREES: {row['why']}"
     return (f"{row['model']} x {row['attack']} at eps {row['eps']:g} on {row['images']} images: stored "
             f"{row['stored']:.2f} ({row['stored_on']}), recomputed {row['recomputed']:.2f} {row['interval']} "
-            f"(weights {row['weights']}): {verdict}")
+            f"(weights {row['weights']}; {row['differ']:g} images differ): {verdict}")
 
 
 def disagreements(report: pd.DataFrame) -> str:
