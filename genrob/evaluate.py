@@ -170,8 +170,7 @@ def _run_cell(model: nn.Module, attack, subset: Split, base: dict, todo: list[fl
                                                            seed=config.seed, batch_size=batch_size, bar=bar)
             cached = {"clean_correct": clean_correct, "adversarial": adversarial.numpy(),
                       "seconds": np.array(time.perf_counter() - t0),
-                      "evaluations": np.array([evaluations.forward, evaluations.gradient]),
-                      "machine": np.array(machine(device))}
+                      "evaluations": np.array([evaluations.forward, evaluations.gradient])}
             save_per_image(path, **cached)
         # A search stored before evaluations were counted reads as none counted.
         searched = Evaluations(*(int(v) for v in cached.get("evaluations", (0, 0))))
