@@ -171,7 +171,7 @@ def verified_cells(profile: str, *, cells: int = 10, images: int | None = None, 
                  and int(row["threads"]) == thread_count())
         if exact:
             agrees = bool(np.array_equal(clean, cell.clean_correct) and np.array_equal(fooled, cell.fooled))
-            why = "" if agrees else f"{int((robust != stored_robust).sum())} of {n} images differ"
+            why = "" if agrees else f"{pair.model_only + pair.than_only} of {n} images differ"
         else:
             agrees = pair.p_value >= ALPHA
             why = "" if agrees else (f"{pair.model_only + pair.than_only} of {n} images differ, {pair.model_only} "
