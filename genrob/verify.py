@@ -26,14 +26,15 @@ broke; it certainly met those and the images that survived the whole worst case
 at its eps (the cascade offers every attack each image that is still unbroken),
 so a cascade cell is recomputed on those. Those images were chosen by the
 stored model's earlier attacks (the survivors of everything read as robust), so
-a cascade cell compares only on the same model: with ``retrain`` (every model
-trained again, another model wherever another CPU trains it), only rows that met
-every image of their subset are drawn.
+a cascade cell compares only on the same model: a model trained again (with
+``retrain``, or where the store keeps no weights) is another model wherever
+another CPU trains it, and of such a model only rows that met every image of
+their subset are drawn.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,7 +47,7 @@ from genrob.attacks import attack_config_hash, make_attack
 from genrob.data import MNIST, load_mnist
 from genrob.environment import code_version, machine, progress, seed_everything, thread_count, torch_device
 from genrob.evaluate import load_surrogate
-from genrob.models import checkpoint_path, get_spec, load_model
+from genrob.models import checkpoint_path, get_spec, load_model, model_names
 from genrob.params import ParameterError
 from genrob.profiles import get_profile
 from genrob.results import EVERY_IMAGE, wilson_interval
@@ -69,9 +70,9 @@ class Cell:
 
 
 def chosen_cells(profile: str, *, cells: int, images: int | None, seed: int = 0,
-                 whole_rows_only: bool = False) -> list[Cell]:
+                 cascade_models: Collection[str] | None = None) -> list[Cell]:
     """``cells`` rows of the store of ``profile`` drawn at random (``seed``) among those with an image to
-    recompute (``whole_rows_only``: and that met every image of their subset, no cascade row), each with
+    recompute (and where ``cascade_models`` is given, cascade rows of those models only), each with
     ``images`` of the images it met (all where ``None`` or more than it met) drawn at random."""
     if cells < 1:
         raise ParameterError(f"cells must be at least 1, got {cells}")
@@ -80,7 +81,9 @@ def chosen_cells(profile: str, *, cells: int, images: int | None, seed: int = 0,
     results, subsets, outcomes = evidence.stored_tables(profile)
     survivors = {key: alive for family in evidence.load(profile) for key, alive in family.survivors.items()}
     rows = results.drop_duplicates(evidence.OUTCOME_KEY)
-    rows = (rows[rows["images"] == EVERY_IMAGE] if whole_rows_only else rows).reset_index(drop=True)
+    if cascade_models is not None:
+        rows = rows[(rows["images"] == EVERY_IMAGE) | rows["model"].isin(list(cascade_models))]
+    rows = rows.reset_index(drop=True)
     rng = np.random.default_rng(seed)
     picked = []
     for position in rng.permutation(len(rows)):  # until ``cells`` are found with an image to recompute
@@ -130,7 +133,7 @@ def verified_cells(profile: str, *, cells: int = 10, images: int | None = None, 
     that is stopped keeps what it compared), from the ``from_cell``-th cell of the draw (1: all of them; a
     stopped verification goes on from the cell it was in, each cell being recomputed on its own).
     ``retrain``: every model trained again in the cache (which should then be empty), not taken from the
-    store's weights, and only whole rows drawn (see the module's text)."""
+    store's weights; cascade rows are drawn only of models on the store's weights (see the module's text)."""
     if not 1 <= from_cell <= cells:
         raise ParameterError(f"from_cell must be between 1 and cells ({cells}), got {from_cell}")
     profile = get_profile(profile).name
@@ -139,9 +142,10 @@ def verified_cells(profile: str, *, cells: int = 10, images: int | None = None, 
     here, version = machine(device), code_version()
     if not retrain:
         evidence.restore_weights(profile)
-    stored_weights = set(evidence.training_seconds(profile))  # by checkpoint name
+    stored_weights = set() if retrain else set(evidence.training_seconds(profile))  # by checkpoint name
+    on_stored_weights = [name for name in model_names() if checkpoint_path(name, profile).stem in stored_weights]
     chosen = chosen_cells(profile, cells=cells, images=images, seed=seed,
-                          whole_rows_only=retrain)[from_cell - 1:]
+                          cascade_models=on_stored_weights)[from_cell - 1:]
     for cell in progress(chosen, desc="verify", unit="cell"):
         row = cell.row
         same_configuration = (row["model_config"] == get_spec(cell.model).config_hash(profile)
@@ -152,8 +156,7 @@ def verified_cells(profile: str, *, cells: int = 10, images: int | None = None, 
                   "stored": stored_robust.mean() if len(stored_robust) else np.nan,
                   "stored_on": f"{row['machine']}, code {row['code_version']}" if pd.notna(row["machine"])
                   else f"unknown machine, code {row['code_version']}",
-                  "weights": ("the store's" if not retrain and checkpoint_path(cell.model, profile).stem
-                              in stored_weights else "trained again")}
+                  "weights": "the store's" if cell.model in on_stored_weights else "trained again"}
         if not same_configuration:
             yield {**record, "recomputed": np.nan, "interval": "", "differ": np.nan, "p_value": np.nan,
                    "compared": "", "agrees": False,
