@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -133,8 +134,6 @@ def test_models_trained_again_meet_whole_rows_only(store, fresh_cache, mnist):
 
 
 def test_agreement_is_paired_and_the_same_either_way():
-    import numpy as np
-
     none, two = np.zeros(100, bool), np.r_[np.ones(2, bool), np.zeros(98, bool)]
     # 0 of 100 against 2 of 100: noise either way round (a Wilson interval of 2/100 would exclude 0)
     for recomputed, stored in ((two, none), (none, two)):
