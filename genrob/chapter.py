@@ -313,7 +313,7 @@ def study_pairs(evidence: list[adaptive.FamilyEvidence]) -> list[tuple[str, str]
 
 
 def adaptive_findings(evidence: list[adaptive.FamilyEvidence], verdicts: pd.DataFrame, claims: pd.DataFrame, *,
-                      linf_eps: float = adaptive.HEADLINE_EPS, l2_eps: float = 2.0) -> str:
+                      linf_eps: float = adaptive.HEADLINE_EPS, l2_eps: float = adaptive.HEADLINE_L2_EPS) -> str:
     """The adaptive chapter's findings, generated from its tables: each generative model against each
     counterpart, worst case against worst case on the images both saw (nested subsets across families),
     then the counts of rulings on the paper's numbers and of the findings on its claims."""

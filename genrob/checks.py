@@ -29,7 +29,7 @@ AT_LEAST_AS_STRONG = (
 )
 #: (attack, budget-doubled attack): twice the steps and restarts must not change the number
 #: beyond the two intervals, or the attack had not converged.
-CONVERGED = (("pgd_margin_linf", "pgd_margin_linf_long"),)
+CONVERGED = (("pgd_margin_linf", "pgd_margin_linf_long"), ("pgd_margin_l2", "pgd_margin_l2_long"))
 #: Unbounded in effect: C&W at l_2 = 5, and PGD at l_inf = 1 (any image in reach), should
 #: fool nearly every image.
 UNBOUNDED = (("cw_l2", 5.0), ("pgd_margin_linf", 1.0))

@@ -56,6 +56,7 @@ ATTACK_NAMES: dict[str, str] = {
     "threshold_flips_linf": "flips across the threshold (l∞)",
     "threshold_flips_l2": "flips across the threshold (l2)",
     "pgd_margin_linf_long": "margin PGD, twice the budget (l∞)",
+    "pgd_margin_l2_long": "margin PGD, twice the budget (l2)",
     "autoattack_rand_linf": "randomised AutoAttack (l∞)",
     "autoattack_rand_l2": "randomised AutoAttack (l2)",
 }

@@ -61,11 +61,13 @@
 # every attack; a profile changes only the number of images and the attacks'
 # budgets.
 #
-# Three more runs exist only to test the others: the margin PGD with twice
-# the steps and restarts at eps 0.3 (did it converge?), the margin PGD at
-# $l_\infty$ eps 1, where any image is in reach (an unbounded attack must fool
-# everything), and, for models that sample, AutoAttack's randomised version at
-# eps 0.3, which averages each gradient over 20 fresh draws of the noise.
+# More runs exist only to test the others: the margin PGD with twice the
+# steps and restarts at $l_\infty$ eps 0.3 and at $l_2$ eps 2 (did it
+# converge?), the margin PGD at $l_\infty$ eps 1, where any image is in reach
+# (an unbounded attack must fool everything), and, for models that sample,
+# AutoAttack's randomised version at eps 0.3, which averages each gradient over
+# 20 fresh draws of the noise. What the doubled runs break counts in the worst
+# case too.
 
 # %% tags=["parameters", "hide-input"]
 profile = "smoke"  # "smoke" (seconds, for tests), "default" (the book), "extended" (a day on a CPU), "full" (GPU)

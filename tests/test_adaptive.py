@@ -155,6 +155,11 @@ def test_every_model_faces_every_attack_at_every_profile(profile):
     noise_runs = [c for c in check_configs(config) if c.attacks == ("autoattack_rand_linf",)]
     assert len(noise_runs) == 1 and {"cnn_vae", "cnn_vae_binary", "cnn_vae_crf"} <= set(noise_runs[0].models)
     assert "cnn" not in noise_runs[0].models
+    # margin PGD's budget is doubled at one eps of each norm (the convergence checks), on every model
+    doubled = {c.attacks: c for c in check_configs(config) if c.attacks[0].endswith("_long")}
+    assert set(doubled) == {("pgd_margin_linf_long",), ("pgd_margin_l2_long",)}
+    assert all(c.models == config.models for c in doubled.values())
+    assert doubled[("pgd_margin_l2_long",)].eps_for("pgd_margin_l2_long") == (2.0,)
 
 
 def test_the_cascade_runs_cheapest_first_and_autoattack_in_its_own_order():

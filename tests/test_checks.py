@@ -104,6 +104,16 @@ def test_a_number_that_moves_with_twice_the_budget_fails():
     assert not verdicts["pgd_margin_linf converged (twice the steps and restarts)"]
 
 
+def test_margin_pgd_l2_that_moves_with_twice_the_budget_fails_and_steady_passes():
+    """The convergence check holds at l_2 too: more steps and restarts change nothing (design.md)."""
+    def verdict(long_at_2: float) -> bool:
+        rows = (_honest() + _rows("m", "pgd_margin_l2", "l2", {2.0: 0.30})
+                + _rows("m", "pgd_margin_l2_long", "l2", {2.0: long_at_2}))
+        return _verdicts(rows)["pgd_margin_l2 converged (twice the steps and restarts)"]
+
+    assert verdict(0.28) and not verdict(0.10)
+
+
 def test_an_unbounded_attack_leaving_images_standing_fails():
     assert not _verdicts(_adaptive(unbounded=0.3))["pgd_margin_linf at eps 1 reaches ~0"]
 

@@ -23,7 +23,7 @@ from genrob.attacks.fgm import FGM
 from genrob.attacks.fgsm import FGSM
 from genrob.attacks.gaussian_blur import GaussianBlur
 from genrob.attacks.pgd import PGDL2, PGDLinf
-from genrob.attacks.pgd_margin import PGDMarginL2, PGDMarginLinf, PGDMarginLinfLong
+from genrob.attacks.pgd_margin import PGDMarginL2, PGDMarginL2Long, PGDMarginLinf, PGDMarginLinfLong
 from genrob.attacks.threshold import ThresholdFlipsL2, ThresholdFlipsLinf
 from genrob.attacks.transfer import TransferPGDL2, TransferPGDLinf
 from genrob.profiles import Profile, get_profile
@@ -59,7 +59,7 @@ ATTACKS: dict[str, type[Attack]] = {
         EOTPGDLinf,
         PGDMarginLinf, PGDMarginL2, AutoAttackLinf, AutoAttackL2, *AUTOATTACK_PARTS["linf"],
         *AUTOATTACK_PARTS["l2"], TransferPGDLinf, TransferPGDL2, ThresholdFlipsLinf, ThresholdFlipsL2,
-        PGDMarginLinfLong, RandomisedAutoAttackLinf, RandomisedAutoAttackL2,
+        PGDMarginLinfLong, PGDMarginL2Long, RandomisedAutoAttackLinf, RandomisedAutoAttackL2,
     )
 }
 

@@ -111,12 +111,19 @@ class PGDMarginL2(_PGDMargin):
     norm = "l2"
 
 
-class PGDMarginLinfLong(PGDMarginLinf):
-    """The same attack with twice the steps and restarts: a number that moves was not converged."""
-
-    name = "pgd_margin_linf_long"
+class _TwiceTheBudget:
+    """The same attack with twice the steps and restarts: a number that moves was not converged
+    (:data:`genrob.checks.CONVERGED`)."""
 
     @classmethod
     def default_settings(cls, profile: Profile | None = None) -> dict[str, Any]:
-        base = super().default_settings(profile)
+        base = super().default_settings(profile)  # type: ignore[misc]
         return {**base, "steps": 2 * base["steps"], "restarts": 2 * base["restarts"]}
+
+
+class PGDMarginLinfLong(_TwiceTheBudget, PGDMarginLinf):
+    name = "pgd_margin_linf_long"
+
+
+class PGDMarginL2Long(_TwiceTheBudget, PGDMarginL2):
+    name = "pgd_margin_l2_long"
