@@ -262,10 +262,12 @@ def run(profile: str, *, families: list[str] | None = None, commit_to_git: bool 
     report(f"code version {code_version()}")  # read before the run's own commits move the branch
     report(f"restored {evidence.restore(profile)} results rows from the store into the cache")
     data = data if data is not None else load_mnist()
+    # A family is run again where the code has added runs since it was complete (a new check): only those compute.
+    progress = status(profile, families=chosen).set_index("family")
     with Publisher(profile, commit_to_git=commit_to_git, every_min=every_min,
                    on_family_complete=on_family_complete) as publish:
         for family in chosen:
-            if family in _complete(profile):
+            if family in _complete(profile) and progress.at[family, "stored"] == progress.at[family, "rows"]:
                 continue
             for config in chapter_configs(family, profile):
                 for model in config.models:

@@ -3,7 +3,9 @@ empty cache (another machine, a lost cache) computes nothing the store holds; co
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import shutil
 import subprocess
 
 import numpy as np
@@ -71,6 +73,28 @@ def test_a_run_resumed_in_an_empty_cache_recomputes_nothing_the_store_holds(stor
     (from_store,) = evidence.load("smoke")
     from_cache = campaign.adaptive.evaluate_family("naive_bayes", profile="smoke", data=mnist)
     pd.testing.assert_frame_equal(from_store.worst_case, from_cache.worst_case)
+
+
+def test_a_run_the_code_adds_to_a_complete_family_is_computed_alone_and_published(
+        smoke_run, tmp_path, fresh_cache, mnist, monkeypatch):
+    """A check added after a family was complete (as the l_2 convergence run was): the next run computes it
+    and nothing else, and publishes it beside the family's other rows."""
+    root, _, _ = smoke_run
+    shutil.copytree(root / "smoke", tmp_path / "smoke")
+    monkeypatch.setattr(evidence, "EVIDENCE_DIR", tmp_path)
+    before, _, _ = evidence.stored_tables("smoke")
+    checks = campaign.adaptive.check_configs
+    monkeypatch.setattr(campaign.adaptive, "check_configs", lambda config: [
+        *checks(config), dataclasses.replace(config, attacks=("pgd_margin_l2_long",), l2_eps=(1.0,))])
+    assert campaign.status("smoke", families=["naive_bayes"])["stored"].item() == len(before)  # one run left per model
+    final = campaign.run("smoke", families=["naive_bayes"], commit_to_git=False, data=mnist)
+    assert (final["stored"] == final["rows"]).all() and evidence.complete_families("smoke") == ["naive_bayes"]
+    after, _, _ = evidence.stored_tables("smoke")
+    columns = ["model", "attack", "eps", "images"]
+    added = after.merge(before[columns], on=columns, how="left", indicator=True).query("_merge == 'left_only'")
+    assert sorted(added["model"]) == ["gaussian_nb", "logistic_regression"]
+    assert set(added["attack"]) == {"pgd_margin_l2_long"} and set(added["eps"]) == {1.0}
+    assert len(after) == len(before) + 2
 
 
 def test_the_status_report_counts_what_is_left(store, fresh_cache, capsys):
