@@ -124,9 +124,32 @@ def _subsets(pairs: Iterable[tuple[int, int]]) -> pd.DataFrame:
                       for n, seed in pairs], ignore_index=True)
 
 
+class MixedWeightsError(ValueError):
+    """A store would hold rows of one model computed from differently trained weights."""
+
+
+def models_of_mixed_weights(outcomes: pd.DataFrame) -> list[str]:
+    """The models whose outcome lines (``outcomes.csv``'s) disagree on which images of one subset the model
+    classifies correctly: rows computed from different trained weights. Attacks judged by the model
+    sampling afresh are left aside, as their clean predictions sample too."""
+    fixed = outcomes[~adaptive.judged_by_sampling(outcomes)]
+    subsets = fixed.assign(n=fixed["n"].astype(int), seed=fixed["seed"].astype(int))
+    versions = subsets.groupby(["model", "n", "seed"])["clean_correct"].nunique()
+    return sorted(set(versions[versions > 1].index.get_level_values("model")))
+
+
 def _save(folder: Path, results: pd.DataFrame, images: pd.DataFrame, outcomes: pd.DataFrame, *, profile: str,
           date: str, complete: Iterable[str] | None) -> None:
-    """Write the three tables and ``store.json`` (each file swapped whole)."""
+    """Write the three tables and ``store.json`` (each file swapped whole); refuse rows of one model from
+    differently trained weights, whose worst case would be of no single model."""
+    mixed = models_of_mixed_weights(outcomes)
+    if mixed:
+        raise MixedWeightsError(
+            f"not written: the rows of {', '.join(mixed)} classify different images of one subset correctly, so "
+            f"they come from differently trained weights (a store that keeps no weights of a model, `weights/`, "
+            f"cannot take rows of the model trained again, on another CPU or by other code). Write it whole "
+            f"from one run instead: in a cache that run filled from empty (`make book PROFILE={profile}`), "
+            f"remove {folder} and run `python -m genrob headline --profile {profile}`")
     tables = {"results.csv": results[[*COLUMNS, "family"]], "images.csv": images,
               "outcomes.csv": outcomes[[*OUTCOME_KEY, "clean_correct", "fooled", "perturbation"]]}
     folder.mkdir(parents=True, exist_ok=True)

@@ -19,14 +19,19 @@ ATTACKS_AND_EPS = {"pgd_linf": (0.1, 0.2, 0.3), "pgd_margin_linf": (0.1, 0.2, 0.
                    "pgd_l2": (1.0, 2.0, 3.0), "pgd_margin_l2": (1.0, 2.0, 3.0)}
 
 
-def _synthetic_family(n: int = 40, seed: int = 3) -> adaptive.FamilyEvidence:
-    """The naive Bayes family judged from made-up per-image outcomes (no model, no attack run)."""
+def _synthetic_family(n: int = 40, seed: int = 3, *, retrained: tuple[str, str] | None = None) -> adaptive.FamilyEvidence:
+    """The naive Bayes family judged from made-up per-image outcomes (no model, no attack run). With
+    ``retrained`` = (model, attack), that attack's rows come from the model trained again: it classifies
+    the first image the other way."""
     config = adaptive.family_config("naive_bayes", profile="smoke", n=n)
     rng = np.random.default_rng(seed)
     arrays, rows = {}, []
     for model in config.models:
-        clean = rng.random(n) < 0.9
+        first_clean = rng.random(n) < 0.9
         for attack, grid in ATTACKS_AND_EPS.items():
+            clean = first_clean.copy()
+            if retrained == (model, attack):
+                clean[0] = not clean[0]
             fooled = np.zeros(n, bool)
             for eps in grid:
                 fooled = fooled | (rng.random(n) < (0.3 if model == "gaussian_nb" else 0.6))
@@ -65,6 +70,35 @@ def test_the_adaptive_evidence_comes_back_from_the_store_exactly(tmp_path, monke
     results = pd.read_csv(folder / "results.csv")
     robust = [sum(c == "1" and f == "0" for c, f in zip(r.clean_correct, r.fooled)) for r in outcomes.itertuples()]
     assert robust == results["robust_correct"].tolist()
+
+
+def test_rows_of_one_model_from_differently_trained_weights_are_refused_and_nothing_is_written(tmp_path,
+                                                                                               monkeypatch):
+    """A model trained again (another CPU, other code) classifies other images correctly: its new rows beside
+    the stored ones would make a worst case of no single model, so the store refuses them, naming it."""
+    monkeypatch.setattr(evidence, "EVIDENCE_DIR", tmp_path)
+    with pytest.raises(evidence.MixedWeightsError, match=r"rows of logistic_regression classify different images"):
+        evidence.write([_synthetic_family(retrained=("logistic_regression", "square_linf"))], profile="smoke",
+                       date="2026-11-26")
+    assert not (tmp_path / "smoke").exists()
+    evidence.write([_synthetic_family()], profile="smoke", date="2026-11-26")  # one training: written
+
+
+def test_attacks_judged_by_the_model_sampling_afresh_may_see_other_clean_outcomes():
+    """Their clean predictions sample too (:class:`genrob.attacks.base.SamplingModelAttack`): not a sign of
+    other weights. Any other attack's are."""
+    lines = pd.DataFrame({"model": "cvae", "attack": ["pgd_margin_linf", "autoattack_rand_linf", "pgd_linf"],
+                          "n": 4, "seed": 0, "clean_correct": ["1101", "1111", "1101"]})
+    assert evidence.models_of_mixed_weights(lines) == []
+    assert evidence.models_of_mixed_weights(lines.assign(clean_correct=["1101", "1101", "1100"])) == ["cvae"]
+    # another subset of the same model is another set of images
+    assert evidence.models_of_mixed_weights(lines.assign(n=[4, 4, 5], clean_correct=["1101", "1111", "11000"])) == []
+
+
+@pytest.mark.parametrize("profile", ["extended", "default"])
+def test_every_model_of_each_store_is_one_trained_model(profile):
+    _, _, outcomes = evidence._read_folder(evidence.store_dir(profile))
+    assert evidence.models_of_mixed_weights(outcomes) == []
 
 
 def test_the_headline_command_computes_on_top_of_the_store_not_again(tmp_path, monkeypatch):
