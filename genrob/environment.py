@@ -101,22 +101,39 @@ def torch_device() -> torch.device:
 @functools.cache
 def cpu_model() -> str:
     """The CPU's model name (``/proc/cpuinfo``), or the platform's description where there is none."""
+    return _cpuinfo().get("model name") or platform.processor() or platform.machine()
+
+
+@functools.cache
+def _cpuinfo() -> dict[str, str]:
+    """The first processor's fields of ``/proc/cpuinfo`` (empty where there is none)."""
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
+        text = Path("/proc/cpuinfo").read_text()
     except OSError:
-        pass
-    return platform.processor() or platform.machine()
+        return {}
+    fields = (line.split(":", 1) for line in text.split("\n\n", 1)[0].splitlines() if ":" in line)
+    return {key.strip(): value.strip() for key, value in fields}
+
+
+def cpu_kind() -> str:
+    """The CPU as it decides rounding: its model name, its family and model numbers where the name leaves
+    them out (one name, "AMD EPYC", covers generations that train the same model to other weights), and
+    the vector instructions PyTorch's kernels run on (which ``ATEN_CPU_CAPABILITY`` may force down), as
+    ``AMD EPYC [family 25 model 17, AVX512]``."""
+    info = _cpuinfo()
+    generation = (f"family {info['cpu family']} model {info['model']}, "
+                  if "cpu family" in info and "model" in info else "")
+    return f"{cpu_model()} [{generation}{torch.backends.cpu.get_cpu_capability()}]"
 
 
 def machine(device: torch.device | str | None = None) -> str:
-    """What computes on ``device`` (default: :func:`torch_device`): the GPU's name, or the CPU's model.
+    """What computes on ``device`` (default: :func:`torch_device`): the GPU's name, or the CPU's kind
+    (:func:`cpu_kind`).
 
     Results record it: per-image outcomes are reproduced exactly only on the same kind of machine.
     """
     device = torch.device(device) if device is not None else torch_device()
-    return torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_model()
+    return torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_kind()
 
 
 #: What decides a computation: an edit here, not committed, makes the code version ``-dirty``. The evidence

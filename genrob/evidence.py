@@ -34,7 +34,7 @@ import torch
 from genrob import adaptive, prose
 from genrob.adaptive import FamilyEvidence
 from genrob.data import load_mnist, stratified_indices
-from genrob.environment import REPO_ROOT, atomic_write, cache_dir, cpu_model, thread_count
+from genrob.environment import REPO_ROOT, atomic_write, cache_dir, cpu_kind, thread_count
 from genrob.evaluate import per_image_path
 from genrob.models import checkpoint_path, get_spec, model_names
 from genrob.models.registry import families, training_state_dir, training_state_stem
@@ -159,7 +159,7 @@ def _save(folder: Path, results: pd.DataFrame, images: pd.DataFrame, outcomes: p
     written = {"format": STORE_FORMAT, "profile": get_profile(profile).name, "written": date,
                "code_versions": sorted({str(v) for v in results["code_version"]}),
                "machines": [f"{m} ({int(t)} threads)" for m, t in machines.itertuples(index=False)],
-               "written_on": {"cpu": cpu_model(), "threads": thread_count()},
+               "written_on": {"cpu": cpu_kind(), "threads": thread_count()},
                "attack_wall_time_s": round(float(results["wall_time_s"].sum()), 1),
                "complete_families": [f for f in families() if f in set(complete)] if complete is not None else None}
     weights = _weights_dir(profile)

@@ -8,7 +8,8 @@ weights, put into the cache first, or where the store keeps none, a model
 trained again. It compares each image's outcome with the stored one:
 
 - **exactly**, where the row was computed by this code version on this kind of
-  machine and every image of the cell is recomputed. Attacks draw their random
+  machine (:func:`~genrob.environment.machine`: a CPU's name alone does not make
+  a kind) and every image of the cell is recomputed. Attacks draw their random
   starts per batch, so a part of the images meets other random numbers, and
   another CPU or a GPU rounds differently: there only the share can agree;
 - otherwise **paired, image by image**: the recomputed and the stored outcomes

@@ -108,3 +108,19 @@ def test_the_code_version_is_dirty_only_for_edits_of_the_code(tmp_path, monkeypa
         assert environment.code_version() == clean + "-dirty"
     finally:
         environment.code_version.cache_clear()
+
+
+def test_the_machine_kind_names_the_cpus_generation_and_the_kernels_torch_runs():
+    """One model name ("AMD EPYC") covers CPU generations that round differently, and a run may force torch's
+    kernels down: results name both, so that an exact comparison is claimed only between machines of a kind."""
+    def machine_and_name(**environ: str) -> list[str]:
+        script = "from genrob.environment import cpu_model, machine; print(machine('cpu')); print(cpu_model())"
+        return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                              env={**os.environ, **environ}).stdout.splitlines()
+
+    (native, name), (forced, _) = machine_and_name(), machine_and_name(ATEN_CPU_CAPABILITY="default")
+    kernels = torch.backends.cpu.get_cpu_capability()
+    assert native.startswith(f"{name} [") and native.endswith(f"{kernels}]")
+    assert forced == native.removesuffix(f"{kernels}]") + "DEFAULT]"  # the same CPU, another kind
+    if "cpu family" in Path("/proc/cpuinfo").read_text():
+        assert native.startswith(f"{name} [family ") and " model " in native
