@@ -25,9 +25,9 @@ from typing import Callable
 
 import numpy as np
 import pandas as pd
-from scipy.stats import binomtest
 
 from genrob import checks, evaluate
+from genrob.checks import Outcome
 from genrob.attacks import ATTACKS, PAPER_ATTACKS, THRESHOLD_ATTACKS, norm_of
 from genrob.attacks.base import SamplingModelAttack
 from genrob.data import MNIST, load_mnist, stratified_indices
@@ -38,7 +38,7 @@ from genrob.paper import mnist_challenge, paper_claims, paper_robustness
 from genrob.params import ParameterError, SweepConfig, sampling_models, sweep_config, thresholding_models
 from genrob.profiles import get_profile
 from genrob.names import attack_name, budget, model_name, readable
-from genrob.results import EVERY_IMAGE, fraction_text, interval_text, wilson_interval
+from genrob.results import ALPHA, EVERY_IMAGE, fraction_text, interval_text, mcnemar_p, wilson_interval
 
 LINF_EPS = (0.1, 0.2, 0.3)
 L2_EPS = (1.0, 2.0, 3.0)
@@ -47,10 +47,6 @@ HEADLINE_EPS = 0.3
 #: The l_2 budget the paired claims are judged at, and where margin PGD's l_2 convergence is checked.
 HEADLINE_L2_EPS = 2.0
 UNBOUNDED_EPS = 1.0
-
-
-#: Per-image arrays of one (model, attack, eps): ``clean_correct`` and ``fooled``, one entry per image.
-Outcome = Callable[[str, str, float], dict[str, np.ndarray]]
 
 
 @dataclass
@@ -204,7 +200,8 @@ def judge_family(config: SweepConfig, results: pd.DataFrame, *, images: np.ndarr
                                   survivors=survived) for norm in ("linf", "l2")], ignore_index=True)
     sampling = (pd.concat([worst_case(config, norm=norm, results=on_grid[sampled], outcome=outcome)
                            for norm in ("linf", "l2")], ignore_index=True) if sampled.any() else pd.DataFrame())
-    return FamilyEvidence(config=config, results=results, worst_case=worst, checks=checks.sanity_checks(results),
+    return FamilyEvidence(config=config, results=results, worst_case=worst,
+                          checks=checks.sanity_checks(results, outcome=outcome),
                           survivors={key: pd.Series(alive, index=images) for key, alive in survived.items()},
                           sampling_worst_case=sampling, outcome=outcome)
 
@@ -229,8 +226,6 @@ def paper_worst_case(eps: float = HEADLINE_EPS) -> pd.DataFrame:
 #: other, and still count as the same: differences of up to ten points come with retraining, a test
 #: subset and settings the paper does not state (see the methods chapter).
 EQUIVALENCE_MARGIN = 0.1
-#: Significance of the paired test on the paper's claims.
-ALPHA = 0.05
 UNDECIDED = "undecided at this n"
 #: What the claims can come to, in the order they are listed.
 FINDINGS = ("stands", "overturned", UNDECIDED, "no shared images")
@@ -474,8 +469,7 @@ class Paired:
     @property
     def p_value(self) -> float:
         """McNemar's exact test: under no difference a discordant image is ``model``'s with probability 1/2."""
-        discordant = self.model_only + self.than_only
-        return float(binomtest(self.model_only, discordant, 0.5).pvalue) if discordant else 1.0
+        return mcnemar_p(self.model_only, self.than_only)
 
     def difference(self) -> tuple[float, float, float]:
         """``model``'s worst case minus ``than``'s on the shared images, with its 95% interval: Newcombe's

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from genrob.checks import sanity_checks
@@ -112,6 +113,40 @@ def test_margin_pgd_l2_that_moves_with_twice_the_budget_fails_and_steady_passes(
         return _verdicts(rows)["pgd_margin_l2 converged (twice the steps and restarts)"]
 
     assert verdict(0.28) and not verdict(0.10)
+
+
+def test_a_doubled_budget_that_breaks_what_the_first_run_left_fails_paired_though_the_intervals_overlap():
+    """At n = 200 the two intervals' half-widths allow a change of 0.13: the binary CNN's l_2 margin PGD fell
+    from 0.445 to 0.350 (stop 41) and passed. Paired on the images both met, breaking 20 images the first
+    run left against none the other way is no noise; restarts that break other images, as many each way,
+    are."""
+    n = 200
+
+    def rows(attack: str, robust: np.ndarray) -> dict:
+        low, high = wilson_interval(int(robust.sum()), n)
+        return {"model": "m", "attack": attack, "norm": "l2", "eps": 2.0, "n": n, "images": "all",
+                "clean_accuracy": 1.0, "robust_accuracy": robust.mean(), "robust_ci_low": low, "robust_ci_high": high}
+
+    first = np.zeros(n, bool)
+    first[:89] = True  # 0.445
+    moved = first.copy()
+    moved[1:20] = False  # the doubled run breaks 19 that the first left, 0 the other way: 0.350
+    swapped = np.zeros(n, bool)
+    swapped[10:99] = True  # 10 images broken each way: 0.445 again
+
+    def verdict(doubled: np.ndarray, *, paired: bool) -> bool:
+        table = pd.DataFrame([rows("pgd_margin_l2", first), rows("pgd_margin_l2_long", doubled)])
+        by_attack = {"pgd_margin_l2": first, "pgd_margin_l2_long": doubled}
+
+        def outcome(model: str, attack: str, eps: float) -> dict[str, np.ndarray]:
+            return {"clean_correct": np.ones(n, bool), "fooled": ~by_attack[attack]}
+
+        checks = sanity_checks(table, outcome=outcome if paired else None)
+        return bool(checks.set_index("check").loc["pgd_margin_l2 converged (twice the steps and restarts)", "passed"])
+
+    assert verdict(moved, paired=False)  # the intervals alone let it pass
+    assert not verdict(moved, paired=True)
+    assert verdict(swapped, paired=True) and verdict(first, paired=True)
 
 
 def test_an_unbounded_attack_leaving_images_standing_fails():
