@@ -10,7 +10,9 @@ store to git, so that nothing finished is lost when the run stops, whatever
 stops it; stopped in a training, it keeps that training's last finished epoch
 too (:func:`genrob.evidence.keep_training`). Started again, on any machine, it
 first puts the store back into its cache (:func:`genrob.evidence.restore`) and
-goes on from there.
+goes on from there. Once every family is complete, the kept weights leave the
+working tree for git's history (:func:`archive_complete_store`), from which a
+later run or ``verify`` restores them.
 
 :func:`status` is the progress report: per family, the results rows planned and
 stored, the attack time they took, the training time of its models, and the
@@ -279,7 +281,21 @@ def run(profile: str, *, families: list[str] | None = None, commit_to_git: bool 
             publish.safely(complete=(family,))
         if on_finished is not None and set(RUN_ORDER) <= set(_complete(profile)):
             on_finished()
+    if commit_to_git and set(RUN_ORDER) <= set(_complete(profile)):
+        archive_complete_store(profile)
     return status(profile, families=chosen)
+
+
+def archive_complete_store(profile: str) -> list[str]:
+    """Leave the complete store's weights to git's history (:func:`genrob.evidence.archive_weights`) and
+    commit the store without them; returns the checkpoints archived."""
+    archived = evidence.archive_weights(profile)
+    if archived:
+        commit([evidence.store_dir(profile)],
+               f"Evidence ({profile}): complete; the weights of {len(archived)} models leave the working tree "
+               "for git's history, where the store's weights JSON files name the commit that holds them")
+        report(f"archived the weights of {', '.join(archived)}")
+    return archived
 
 
 def _complete(profile: str) -> list[str]:

@@ -184,6 +184,42 @@ def edited(path: Path) -> bool:
     return bool(changed.stdout.strip())
 
 
+class NotCommittedError(RuntimeError):
+    """A file that git's history must hold is not committed as it is on disk, or the history lacks it."""
+
+
+def commit_holding(paths: Sequence[Path]) -> str:
+    """The full hash of HEAD, where every one of ``paths`` is committed exactly as it is on disk."""
+    paths = [Path(p).resolve() for p in paths]
+    folders = {p.parent for p in paths}
+    heads = set()
+    for folder in folders:
+        names = [p.name for p in paths if p.parent == folder]
+        tracked = subprocess.run(["git", "-C", str(folder), "ls-files", "--error-unmatch", "--", *names],
+                                 capture_output=True, text=True)
+        changed = subprocess.run(["git", "-C", str(folder), "status", "--porcelain", "--", *names],
+                                 capture_output=True, text=True)
+        if tracked.returncode != 0 or changed.stdout.strip():
+            raise NotCommittedError(f"{folder}: {', '.join(names)} must be committed as they are before git's "
+                                    f"history can stand in for them ({(tracked.stderr or changed.stdout).strip()})")
+        heads.add(subprocess.run(["git", "-C", str(folder), "rev-parse", "HEAD"], capture_output=True, text=True,
+                                 check=True).stdout.strip())
+    if len(heads) != 1:
+        raise NotCommittedError(f"{paths} lie in different repositories")
+    return heads.pop()
+
+
+def committed_bytes(commit: str, path: Path) -> bytes:
+    """The content of ``path`` as commit ``commit`` holds it (the folder ``path`` would lie in must exist)."""
+    path = Path(path).resolve()
+    shown = subprocess.run(["git", "-C", str(path.parent), "show", f"{commit}:./{path.name}"], capture_output=True)
+    if shown.returncode != 0:
+        raise NotCommittedError(f"git's history here has no {path.name} at commit {commit} "
+                                f"({shown.stderr.decode(errors='replace').strip()}); a shallow clone lacks it: "
+                                "git fetch --unshallow")
+    return shown.stdout
+
+
 def commit(paths: Sequence[Path], message: str, *, attempts: int = 20) -> bool:
     """Commit ``paths``, and only them, to the repository's current branch (whatever else is staged or
     edited stays as it is); False where they hold nothing new. Waits out another git process's lock."""

@@ -18,11 +18,15 @@ evidence run (:mod:`genrob.campaign`) publishes its cells as they finish, and
 resumed on another machine, or after the cache was lost, skips what is stored.
 The trained weights of such a run are kept beside the store (``weights/``, npz):
 training on another CPU gives other weights under the same configuration, and
-every cell of a model must come from the same one.
+every cell of a model must come from the same one. Once the store is complete,
+:func:`archive_weights` leaves them to git's history, which keeps every committed
+file anyway: the working tree keeps each model's fingerprint and the commit that
+holds its npz, and :func:`restore_weights` reads them from there.
 """
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 from typing import Iterable, Mapping
@@ -34,7 +38,9 @@ import torch
 from genrob import adaptive, prose
 from genrob.adaptive import FamilyEvidence
 from genrob.data import load_mnist, stratified_indices
-from genrob.environment import REPO_ROOT, atomic_write, cache_dir, cpu_kind, thread_count
+from genrob.environment import (
+    REPO_ROOT, atomic_write, cache_dir, commit_holding, committed_bytes, cpu_kind, thread_count,
+)
 from genrob.evaluate import per_image_path
 from genrob.models import checkpoint_path, get_spec, model_names
 from genrob.models.registry import families, training_state_dir, training_state_stem
@@ -54,6 +60,9 @@ OUTCOME_KEY = ["model", "attack", "eps", "n", "seed", "images"]
 #: Version of the store's layout: 2 keeps every row of a run (not only the adaptive evaluation's), the
 #: perturbation of each fooled image, and which families are complete.
 STORE_FORMAT = 2
+#: In a kept model's weights JSON: the commit whose tree holds its npz, once :func:`archive_weights` took
+#: the npz out of the working tree.
+ARCHIVED_AT = "npz_archived_at"
 
 
 def store_dir(profile: str) -> Path:
@@ -164,8 +173,8 @@ def _save(folder: Path, results: pd.DataFrame, images: pd.DataFrame, outcomes: p
                "complete_families": [f for f in families() if f in set(complete)] if complete is not None else None}
     weights = _weights_dir(profile)
     if weights.is_dir():
-        written["weights"] = {p.stem: json.loads(p.with_suffix(".json").read_text()).get("fingerprint")
-                              for p in sorted(weights.glob("*.npz"))}
+        written["weights"] = {p.stem: json.loads(p.read_text()).get("fingerprint")
+                              for p in sorted(weights.glob("*.json"))}
     atomic_write(folder / "store.json", lambda tmp: tmp.write_text(json.dumps(written, indent=2) + "\n"))
 
 
@@ -255,12 +264,13 @@ def _weights_dir(profile: str) -> Path:
 
 def keep_weights(profile: str, models: Iterable[str] | None = None) -> list[str]:
     """Copy the cache's trained weights of ``models`` (default: every model trained for ``profile``) into
-    the store as npz, with their training report and a fingerprint; returns the models newly kept."""
+    the store as npz, with their training report and a fingerprint; returns the models newly kept (not
+    those the store keeps already, in the tree or archived)."""
     kept = []
     for name in models if models is not None else model_names():
         source = checkpoint_path(name, profile)
         target = _weights_dir(profile) / source.with_suffix(".npz").name
-        if target.exists() or not (source.exists() and source.with_suffix(".json").exists()):
+        if _keeps_weights(profile, target.stem) or not (source.exists() and source.with_suffix(".json").exists()):
             continue
         state = torch.load(source, map_location="cpu", weights_only=True)
         arrays = {key: value.numpy() for key, value in state.items()}
@@ -280,23 +290,53 @@ def training_seconds(profile: str) -> dict[str, float]:
             for p in sorted(folder.glob("*.json"))} if folder.is_dir() else {}
 
 
+def _keeps_weights(profile: str, stem: str) -> bool:
+    """Whether the store of ``profile`` keeps the weights of checkpoint ``stem``, in the tree or archived."""
+    return (_weights_dir(profile) / f"{stem}.json").exists()
+
+
 def restore_weights(profile: str) -> list[str]:
-    """Put the store's kept weights into the cache's checkpoints where they are missing; returns their names."""
+    """Put the store's kept weights into the cache's checkpoints where they are missing, reading an archived
+    model's npz from the commit that holds it (:func:`archive_weights`); returns their names."""
     restored = []
-    for source in sorted(_weights_dir(profile).glob("*.npz")) if _weights_dir(profile).is_dir() else ():
-        name = source.stem.rsplit("-", 1)[0]
+    for document in sorted(_weights_dir(profile).glob("*.json")) if _weights_dir(profile).is_dir() else ():
+        name = document.stem.rsplit("-", 1)[0]
         target = checkpoint_path(name, profile)
-        if target.name != source.with_suffix(".pt").name:  # the current code configures this model otherwise
+        if target.name != document.with_suffix(".pt").name:  # the current code configures this model otherwise
             continue
         if target.exists() and target.with_suffix(".json").exists():
             continue
-        with np.load(source) as archive:
-            state = {key: torch.from_numpy(archive[key].copy()) for key in archive.files}
+        report = json.loads(document.read_text())
+        archived = report.pop(ARCHIVED_AT, None)
+        source = document.with_suffix(".npz")
+        data = source.read_bytes() if source.exists() or archived is None else committed_bytes(archived, source)
+        with np.load(io.BytesIO(data)) as arrays:
+            state = {key: torch.from_numpy(arrays[key].copy()) for key in arrays.files}
         atomic_write(target, lambda tmp, state=state: torch.save(state, tmp))
-        atomic_write(target.with_suffix(".json"),
-                     lambda tmp, s=source: tmp.write_text(s.with_suffix(".json").read_text()))
+        atomic_write(target.with_suffix(".json"), lambda tmp, r=report: tmp.write_text(json.dumps(r, indent=1)))
         restored.append(name)
     return restored
+
+
+def archive_weights(profile: str) -> list[str]:
+    """Take the kept weights' npz files of ``profile`` out of the working tree, leaving them to git's history:
+    each model's JSON names the commit that holds its npz (HEAD, where every one must be committed as it is),
+    from which :func:`restore_weights` reads it. Returns the checkpoint names archived; commit the store next.
+
+    Why: the weights are 46 of the complete extended store's 51 MB, which a reader's checkout carries,
+    while only a run that adds to the store, and ``verify``, read them; git keeps every committed file in
+    its history anyway, so a full clone still has them."""
+    folder = _weights_dir(profile)
+    files = sorted(folder.glob("*.npz")) if folder.is_dir() else []
+    if not files:
+        return []
+    commit = commit_holding([*files, *(p.with_suffix(".json") for p in files)])
+    for path in files:
+        document = path.with_suffix(".json")
+        report = {**json.loads(document.read_text()), ARCHIVED_AT: commit}
+        atomic_write(document, lambda tmp, r=report: tmp.write_text(json.dumps(r, indent=1)))
+        path.unlink()
+    return [p.stem for p in files]
 
 
 def _training_states(folder: Path, profile: str) -> dict[str, list[Path]]:
@@ -329,13 +369,13 @@ def keep_training(profile: str, *, unfinished: bool) -> list[str]:
     folder = store_dir(profile) / TRAINING
     changed = []
     for stem, files in _training_states(folder, profile).items():
-        if (_weights_dir(profile) / f"{stem}.npz").exists():
+        if _keeps_weights(profile, stem):
             for path in files:
                 path.unlink()
             changed.append(stem)
     if unfinished:
         for stem, files in _training_states(training_state_dir(), profile).items():
-            if (_weights_dir(profile) / f"{stem}.npz").exists() or _trained_seconds(files) < KEEP_TRAINING_AFTER_S:
+            if _keeps_weights(profile, stem) or _trained_seconds(files) < KEEP_TRAINING_AFTER_S:
                 continue
             stored = {p.name: p for p in _training_states(folder, profile).get(stem, [])}
             if {p.name: p.read_bytes() for p in files} == {n: p.read_bytes() for n, p in stored.items()}:

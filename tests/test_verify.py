@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import shutil
+import subprocess
 
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
-from genrob import adaptive, evidence, verify
+from genrob import adaptive, environment, evidence, verify
 from genrob.__main__ import main
 from genrob.environment import cpu_model
 from genrob.models import checkpoint_path, model_names, registry
@@ -159,3 +162,68 @@ def test_agreement_is_paired_and_the_same_either_way():
     every, most = np.ones(100, bool), np.r_[np.zeros(9, bool), np.ones(91, bool)]
     pair = verify.recomputed_against_stored(most, every)
     assert (pair.model_only, pair.than_only) == (0, 9) and pair.p_value < 0.05
+
+
+def _git(folder, *args: str) -> str:
+    identity = ["-c", "user.name=genrob tests", "-c", "user.email=tests@genrob.invalid"]
+    return subprocess.run(["git", "-C", str(folder), *identity, *args], capture_output=True, text=True,
+                          check=True).stdout.strip()
+
+
+@pytest.fixture
+def committed_store_with_weights(store_with_weights):
+    """The store with weights, committed to a git repository of its own, as the evidence run leaves it."""
+    _git(store_with_weights.parent, "init", "-q")
+    _git(store_with_weights.parent, "add", "-A")
+    _git(store_with_weights.parent, "commit", "-q", "-m", "store")
+    return store_with_weights
+
+
+def test_archived_weights_leave_the_tree_and_come_back_from_gits_history(committed_store_with_weights, fresh_cache,
+                                                                         mnist, monkeypatch):
+    store = committed_store_with_weights
+    weights = store / evidence.WEIGHTS
+    kept = {p.stem: np.load(p) for p in weights.glob("*.npz")}
+    head = _git(store, "rev-parse", "HEAD")
+    assert sorted(evidence.archive_weights("smoke")) == sorted(kept)
+    assert not list(weights.glob("*.npz"))  # out of the working tree ...
+    for stem in kept:
+        assert json.loads((weights / f"{stem}.json").read_text())[evidence.ARCHIVED_AT] == head
+    # ... and back, from the commit that holds them, into an empty cache, equal to the last bit
+    restored = evidence.restore_weights("smoke")
+    assert sorted(checkpoint_path(m, "smoke").stem for m in restored) == sorted(kept)
+    for name in restored:
+        state = torch.load(checkpoint_path(name, "smoke"), weights_only=True)
+        stored = kept[checkpoint_path(name, "smoke").stem]
+        assert sorted(state) == sorted(stored.files)
+        assert all(np.array_equal(state[key].numpy(), stored[key]) for key in stored.files)
+        assert evidence.ARCHIVED_AT not in json.loads(checkpoint_path(name, "smoke").with_suffix(".json").read_text())
+    # the store still counts them as kept, and a publication does not bring the npz back
+    assert set(evidence.training_seconds("smoke")) == set(kept)
+    assert evidence.keep_weights("smoke") == [] and not list(weights.glob("*.npz"))
+
+    # verify recomputes cells on them without training anything, in an empty cache of its own
+    def no_training(*args, **kwargs):
+        raise AssertionError("a model was trained, not taken from the store")
+
+    monkeypatch.setattr(registry, "training_subset", no_training)
+    monkeypatch.setenv("GENROB_CACHE", str(fresh_cache.parent / "another-cache"))
+    report = verify.verify("smoke", cells=3, seed=1, data=mnist)
+    assert report["agrees"].all() and (report["weights"] == "the store's").all(), verify.disagreements(report)
+
+
+def test_weights_are_archived_only_as_committed_and_a_history_without_them_is_a_clear_error(
+        committed_store_with_weights, fresh_cache):
+    weights = committed_store_with_weights / evidence.WEIGHTS
+    edited = next(iter(sorted(weights.glob("*.npz"))))
+    edited.write_bytes(edited.read_bytes() + b"\0")  # not what the commit holds: git could not give it back
+    before = sorted(p.name for p in weights.iterdir())
+    with pytest.raises(environment.NotCommittedError, match="must be committed"):
+        evidence.archive_weights("smoke")
+    assert sorted(p.name for p in weights.iterdir()) == before  # nothing taken out
+    _git(weights, "checkout", "--", edited.name)
+    evidence.archive_weights("smoke")
+    document = edited.with_suffix(".json")
+    document.write_text(json.dumps({**json.loads(document.read_text()), evidence.ARCHIVED_AT: "0" * 40}))
+    with pytest.raises(environment.NotCommittedError, match="unshallow"):
+        evidence.restore_weights("smoke")
