@@ -274,8 +274,7 @@ def keep_weights(profile: str, models: Iterable[str] | None = None) -> list[str]
             continue
         state = torch.load(source, map_location="cpu", weights_only=True)
         arrays = {key: value.numpy() for key, value in state.items()}
-        document = {**json.loads(source.with_suffix(".json").read_text()),
-                    "fingerprint": fingerprint(*(x for key in sorted(arrays) for x in (key, arrays[key])))}
+        document = {**json.loads(source.with_suffix(".json").read_text()), "fingerprint": _weights_fingerprint(state)}
         atomic_write(target, lambda tmp, arrays=arrays: np.savez_compressed(open(tmp, "wb"), **arrays))
         atomic_write(target.with_suffix(".json"), lambda tmp, d=document: tmp.write_text(json.dumps(d, indent=1)))
         kept.append(name)
@@ -288,6 +287,10 @@ def training_seconds(profile: str) -> dict[str, float]:
     folder = _weights_dir(profile)
     return {p.stem: float(json.loads(p.read_text()).get("train_seconds", float("nan")))
             for p in sorted(folder.glob("*.json"))} if folder.is_dir() else {}
+
+
+def _weights_fingerprint(state: Mapping[str, torch.Tensor]) -> str:
+    return fingerprint(*(x for key in sorted(state) for x in (key, state[key].numpy())))
 
 
 def _keeps_weights(profile: str, stem: str) -> bool:
@@ -312,6 +315,9 @@ def restore_weights(profile: str) -> list[str]:
         data = source.read_bytes() if source.exists() or archived is None else committed_bytes(archived, source)
         with np.load(io.BytesIO(data)) as arrays:
             state = {key: torch.from_numpy(arrays[key].copy()) for key in arrays.files}
+        if report.get("fingerprint", _weights_fingerprint(state)) != _weights_fingerprint(state):
+            raise ValueError(f"the weights of {document.stem} read from {archived or source} are not the ones "
+                             f"the store kept (fingerprint {_weights_fingerprint(state)}, kept {report['fingerprint']})")
         atomic_write(target, lambda tmp, state=state: torch.save(state, tmp))
         atomic_write(target.with_suffix(".json"), lambda tmp, r=report: tmp.write_text(json.dumps(r, indent=1)))
         restored.append(name)

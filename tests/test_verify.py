@@ -227,3 +227,10 @@ def test_weights_are_archived_only_as_committed_and_a_history_without_them_is_a_
     document.write_text(json.dumps({**json.loads(document.read_text()), evidence.ARCHIVED_AT: "0" * 40}))
     with pytest.raises(environment.NotCommittedError, match="unshallow"):
         evidence.restore_weights("smoke")
+
+
+def test_weights_that_are_not_the_kept_ones_are_refused(store_with_weights, fresh_cache):
+    document = next(iter(sorted((store_with_weights / evidence.WEIGHTS).glob("*.json"))))
+    document.write_text(json.dumps({**json.loads(document.read_text()), "fingerprint": "0" * 16}))
+    with pytest.raises(ValueError, match="not the ones the store kept"):
+        evidence.restore_weights("smoke")
