@@ -474,6 +474,10 @@ def _short_seconds(value: float) -> str:
     return f"{value:.1g}".lstrip("0") if value < 1 else f"{value:.2g}" if value < 10 else f"{value:.0f}"
 
 
+#: Characters of a panel title of :func:`attack_map` per line: its panel is the column less the attacks' names.
+ATTACK_MAP_TITLE_CHARACTERS = 60
+
+
 def attack_map(breaks: pd.DataFrame) -> plt.Figure:
     """Which attack broke which image (:func:`genrob.adaptive.attack_breaks`), one panel per model: a row per
     attack, a column per test image, red where the attack fooled the model, pink where a cascade's attack never
@@ -500,7 +504,9 @@ def attack_map(breaks: pd.DataFrame) -> plt.Figure:
         ax.set_yticks(range(len(grid)), [attack_name(a) for a in grid.index])
         ax.set_xticks([])
         survive = int(((codes == states.index("survives")).all(0)).sum())
-        ax.set_title(f"{model_name(model)}: {survive} of {codes.shape[1]} images survive every attack")
+        # wrapped so that a long name stays over its panel: a title wider than the panel widens the saved figure
+        ax.set_title(_wrapped(f"{model_name(model)}: {survive} of {codes.shape[1]} images survive every attack",
+                              ATTACK_MAP_TITLE_CHARACTERS))
     handles = [plt.Rectangle((0, 0), 1, 1, color=c, ec="0.6") for c in BREAK_COLOURS.values()]
     fig.legend(handles, list(BREAK_COLOURS), loc="lower center", ncol=2, frameon=False)
     fig.tight_layout(rect=(0, 0.55 / fig.get_figheight(), 1, 1))

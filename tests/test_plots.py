@@ -181,6 +181,12 @@ def test_every_figure_fits_the_books_column_with_text_of_at_least_nine_points():
         plots.graphical_models({str(i): {"nodes": {"y": (0, 1.3, "$y$", False)}, "edges": []} for i in range(4)}),
         plots.attack_seconds(pd.DataFrame(np.geomspace(1e-4, 40, 16 * 10).reshape(16, 10), columns=list(PAPER_ATTACKS),
                                           index=["cnn_vae_crf"] * 16)),
+        # the longest names, and as many images as the full profile's (the extended one's 1 000 overflowed)
+        plots.attack_map(pd.DataFrame([{"model": model, "attack": attack, "norm": "linf", "eps": 0.3, "image": image,
+                                        "state": "survives" if image % 2 else "broken"}
+                                       for model in ("cnn_mrf", "cvae_prototypes")
+                                       for attack in ("linear_search_contrast_reduction_linf", "square_linf")
+                                       for image in range(10_000)])),
     ]
     for figure in figures:
         png = io.BytesIO()
