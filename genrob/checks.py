@@ -18,12 +18,13 @@ from genrob.results import ALPHA, EVERY_IMAGE, mcnemar_p, wilson_interval
 #: Per-image arrays of one (model, attack, eps): ``clean_correct`` and ``fooled``, one entry per image.
 Outcome = Callable[[str, str, float], dict[str, np.ndarray]]
 
-#: (stronger, weaker): the first must do at least as well as the second, within
-#: the two intervals. Iterative attacks must match their single-step versions;
-#: PGD on cross-entropy must match C&W's margin loss at the same l_2 budget, or
-#: the cross-entropy has lost its gradient (saturated softmax); the adaptive
-#: attacks must match the paper's and AutoAttack must match margin PGD; and a white-box attack that a gradient-free
-#: one (Square) or a transfer attack beats is being misled by the gradient.
+#: (stronger, weaker): the first must do at least as well as the second: where both ran on every image and
+#: their per-image outcomes are at hand, the second must not break significantly more of the images the
+#: first left than the reverse (McNemar's test, one-sided, paired); otherwise within the two intervals.
+#: Iterative attacks must match their single-step versions; PGD on cross-entropy must match C&W's margin
+#: loss at the same l_2 budget, or the cross-entropy has lost its gradient (saturated softmax); the adaptive
+#: attacks must match the paper's and AutoAttack must match margin PGD; and a white-box attack that a
+#: gradient-free one (Square) or a transfer attack beats is being misled by the gradient.
 #: Where the weaker ran in the adaptive evaluation's cascade, after the stronger, it met only the
 #: images the stronger (and every attack before it) left: the check is then that it broke few of them.
 AT_LEAST_AS_STRONG = (
@@ -72,32 +73,59 @@ def _after_in_cascade(model: str, stronger: str, weaker: str, a: pd.DataFrame, b
             + ", ".join(f"{e:g}" for e in bad.index)}
 
 
+def _every_image(a: pd.DataFrame, b: pd.DataFrame) -> bool:
+    return "images" not in a.columns or bool(((a["images"] == EVERY_IMAGE) & (b["images"] == EVERY_IMAGE)).all())
+
+
+def _broke_significantly_more(model: str, first: str, second: str, a: pd.DataFrame, outcome: Outcome) -> dict:
+    """Paired, on the images both runs met (every image): whether ``second`` broke significantly more of the
+    images ``first`` left than the reverse (McNemar's exact test, one-sided), at the eps of ``a`` where that is
+    likeliest: ``passed`` where it did not, and the counts behind it."""
+    moved = []  # (p, eps, broken by the second run alone, by the first alone)
+    for eps in a.index:
+        runs = outcome(model, first, eps), outcome(model, second, eps)
+        left_by_first, left_by_second = (run["clean_correct"] & ~run["fooled"] for run in runs)
+        more, fewer = int((left_by_first & ~left_by_second).sum()), int((left_by_second & ~left_by_first).sum())
+        moved.append((mcnemar_p(more, fewer, alternative="greater"), eps, more, fewer))
+    p, eps, more, fewer = min(moved)
+    return {"passed": p >= ALPHA, "more": more, "fewer": fewer, "p": p, "eps": eps}
+
+
+def _at_least_as_strong(model: str, stronger: str, weaker: str, a: pd.DataFrame, b: pd.DataFrame, *,
+                        outcome: Outcome | None) -> dict:
+    """The check that ``stronger`` (rows ``a`` by eps) did at least as well as ``weaker`` (rows ``b``), both
+    on every image: paired where ``outcome`` gives their per-image outcomes, else by the two intervals."""
+    check = f"{stronger} at least as strong as {weaker}"
+    if outcome is None or not _every_image(a, b):
+        excess = a["robust_accuracy"] - b["robust_accuracy"]
+        bad = excess[excess > _slack(a, b)]
+        return {"model": model, "check": check, "passed": bad.empty,
+                "detail": "at every eps" if bad.empty else
+                f"weaker by {bad.max():.3f} at eps {', '.join(f'{e:g}' for e in bad.index)}"}
+    found = _broke_significantly_more(model, stronger, weaker, a, outcome)
+    return {"model": model, "check": check, "passed": found["passed"],
+            "detail": f"at eps {found['eps']:g} {weaker} broke {found['more']} images that {stronger} left "
+                      f"({stronger} {found['fewer']} that it left; one-sided McNemar p = {found['p']:.2g})"}
+
+
 def _converged(model: str, attack: str, longer: str, a: pd.DataFrame, b: pd.DataFrame, *,
                outcome: Outcome | None) -> dict:
     """The check that ``longer`` (twice ``attack``'s steps and restarts; rows ``a``, ``b`` by eps) changed
     nothing: paired on the images both met where ``outcome`` gives them, else by the two intervals."""
     check = f"{attack} converged (twice the steps and restarts)"
-    every_image = "images" not in a.columns or ((a["images"] == EVERY_IMAGE) & (b["images"] == EVERY_IMAGE)).all()
-    if outcome is None or not every_image:
+    if outcome is None or not _every_image(a, b):
         change = (a["robust_accuracy"] - b["robust_accuracy"]).abs()
         return {"model": model, "check": check, "passed": bool((change <= _slack(a, b)).all()),
                 "detail": f"largest change {change.max():.3f}"}
-    moved = []  # (p, eps, broken by the doubled run alone, by the first alone)
-    for eps in a.index:
-        first, doubled = outcome(model, attack, eps), outcome(model, longer, eps)
-        left_by_first = first["clean_correct"] & ~first["fooled"]
-        left_by_doubled = doubled["clean_correct"] & ~doubled["fooled"]
-        more, fewer = int((left_by_first & ~left_by_doubled).sum()), int((left_by_doubled & ~left_by_first).sum())
-        moved.append((mcnemar_p(more, fewer, alternative="greater"), eps, more, fewer))
-    p, eps, more, fewer = min(moved)
-    return {"model": model, "check": check, "passed": p >= ALPHA,
-            "detail": f"at eps {eps:g} twice the budget broke {more} images that the first run left (the first "
-                      f"run {fewer} that it left; one-sided McNemar p = {p:.2g})"}
+    found = _broke_significantly_more(model, attack, longer, a, outcome)
+    return {"model": model, "check": check, "passed": found["passed"],
+            "detail": f"at eps {found['eps']:g} twice the budget broke {found['more']} images that the first "
+                      f"run left (the first run {found['fewer']} that it left; one-sided McNemar p = {found['p']:.2g})"}
 
 
 def sanity_checks(results: pd.DataFrame, *, outcome: Outcome | None = None) -> pd.DataFrame:
     """One row per (model, check): passed or not, and why. ``outcome`` (per-image outcomes of a row, as
-    the adaptive evaluation has them) makes the convergence check paired."""
+    the adaptive evaluation has them) makes the checks that compare two runs on every image paired."""
     rows = []
     for model, part in results.groupby("model", sort=False):
         worst_rise, where = 0.0, ""
@@ -121,12 +149,7 @@ def sanity_checks(results: pd.DataFrame, *, outcome: Outcome | None = None) -> p
             if "images" in b.columns and (b["images"] != EVERY_IMAGE).all():
                 rows.append(_after_in_cascade(model, stronger, weaker, a, b))
                 continue
-            excess = a["robust_accuracy"] - b["robust_accuracy"]
-            bad = excess[excess > _slack(a, b)]
-            rows.append({"model": model, "check": f"{stronger} at least as strong as {weaker}",
-                         "passed": bad.empty,
-                         "detail": "at every eps" if bad.empty else
-                         f"weaker by {bad.max():.3f} at eps {', '.join(f'{e:g}' for e in bad.index)}"})
+            rows.append(_at_least_as_strong(model, stronger, weaker, a, b, outcome=outcome))
         for attack, longer in CONVERGED:
             pair = _on_common_eps(part, attack, longer)
             if pair is not None:
