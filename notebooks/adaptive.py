@@ -147,7 +147,10 @@ adaptive.sampling_worst_case_table(evidence)
 # clean, iterative attacks beat single-step ones, the adaptive attacks beat the
 # paper's, a gradient-free attack does no better than a white-box one, twice
 # the budget changes nothing, an unbounded attack reaches zero. A failed check
-# names an attack that did not do its job.
+# names an attack that did not do its job. Twice margin PGD's budget is asked
+# two things: whether margin PGD's own number moved, and whether the worst case
+# did, i.e. whether the doubled run broke images that every other attack left;
+# the numbers and rulings below rest on the second.
 
 # %% tags=["hide-input"]
 adaptive.failed_checks(evidence)

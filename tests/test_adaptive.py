@@ -328,3 +328,31 @@ def test_the_worst_case_credits_each_image_to_the_attack_that_broke_it_and_marks
     assert states.loc["fgsm_linf"].tolist() == [WRONG_BEFORE, BROKEN, SURVIVES, BROKEN, SURVIVES, SURVIVES]
     assert states.loc["square_linf"].tolist() == [WRONG_BEFORE, BROKEN_EARLIER, BROKEN_EARLIER, BROKEN_EARLIER,
                                                   BROKEN, SURVIVES]
+
+
+@pytest.mark.parametrize("alone, passes", [(4, True), (5, False)])
+def test_the_worst_case_has_converged_unless_the_doubled_budget_breaks_what_every_other_attack_left(alone, passes):
+    """Margin PGD alone may gain from twice its budget on images another attack breaks anyway (the MRF's 16 at
+    n = 1 000 at extended): the worst case moves only by what the doubled run alone breaks, and 5 such
+    images against none the other way is significant at 5%."""
+    from genrob.adaptive import WORST_CASE_CONVERGED, judge_family
+    from genrob.params import sweep_config
+
+    n = 40
+    config = sweep_config(profile="smoke", models=["gmm"], attacks=["fgsm_linf"], linf_eps=[0.3], n=n)
+    square, first, doubled = (np.zeros(n, bool) for _ in range(3))
+    square[:20] = True  # the cascade's Square breaks the first 20
+    first[:10] = True
+    doubled[:10 + 10] = True  # twice the budget breaks 10 more, all of which Square broke ...
+    doubled[20:20 + alone] = True  # ... and these, which no other attack broke
+    arrays = {"pgd_margin_linf": first, "pgd_margin_linf_long": doubled, "square_linf": square}
+    rows = pd.DataFrame([{"model": "gmm", "attack": a, "norm": "linf", "eps": 0.3, "n": n,
+                          "images": "cascade-0" if a == "square_linf" else "all", "attacked": n,
+                          "clean_accuracy": 1.0, "robust_correct": int((~f).sum()), "robust_accuracy": (~f).mean(),
+                          "robust_ci_low": 0.1, "robust_ci_high": 0.9} for a, f in arrays.items()])
+    found = judge_family(config, rows, images=np.arange(n), outcome=lambda m, a, e: {
+        "clean_correct": np.ones(n, bool), "fooled": arrays[a]})
+    checks = found.checks.set_index("check")
+    assert not checks.loc["pgd_margin_linf converged (twice the steps and restarts)", "passed"]  # 10 + alone to 0
+    assert checks.loc[WORST_CASE_CONVERGED, "passed"] == passes
+    assert f"broke {alone} images that every other attack left" in checks.loc[WORST_CASE_CONVERGED, "detail"]
