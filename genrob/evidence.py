@@ -315,9 +315,10 @@ def restore_weights(profile: str) -> list[str]:
         data = source.read_bytes() if source.exists() or archived is None else committed_bytes(archived, source)
         with np.load(io.BytesIO(data)) as arrays:
             state = {key: torch.from_numpy(arrays[key].copy()) for key in arrays.files}
-        if report.get("fingerprint", _weights_fingerprint(state)) != _weights_fingerprint(state):
+        found = _weights_fingerprint(state)
+        if report.get("fingerprint", found) != found:
             raise ValueError(f"the weights of {document.stem} read from {archived or source} are not the ones "
-                             f"the store kept (fingerprint {_weights_fingerprint(state)}, kept {report['fingerprint']})")
+                             f"the store kept (fingerprint {found}, kept {report['fingerprint']})")
         atomic_write(target, lambda tmp, state=state: torch.save(state, tmp))
         atomic_write(target.with_suffix(".json"), lambda tmp, r=report: tmp.write_text(json.dumps(r, indent=1)))
         restored.append(name)
