@@ -330,9 +330,9 @@ def archive_weights(profile: str) -> list[str]:
     each model's JSON names the commit that holds its npz (HEAD, where every one must be committed as it is),
     from which :func:`restore_weights` reads it. Returns the checkpoint names archived; commit the store next.
 
-    Why: the weights are 46 of the complete extended store's 51 MB, which a reader's checkout carries,
-    while only a run that adds to the store, and ``verify``, read them; git keeps every committed file in
-    its history anyway, so a full clone still has them."""
+    Why: the weights are 46 of the complete extended store's 51 MB, which every checkout carries, while
+    only a run that adds to the store, ``verify`` and :func:`restore` read them; git keeps every committed
+    file in its history anyway, so a full clone still has them."""
     folder = _weights_dir(profile)
     files = sorted(folder.glob("*.npz")) if folder.is_dir() else []
     if not files:
