@@ -18,7 +18,7 @@ PROFILE ?= default
 # What a clean clone's `make book` costs per profile on a 2-core CPU: default measured, extended as
 # recorded over its runs (see README), smoke from `make notebooks` (7 min) plus install and build.
 BOOK_COST_smoke := about ten minutes
-BOOK_COST_default := one and a half to two and a quarter hours (85 and 134 min measured from a clean clone on two AMD EPYC machines; see README)
+BOOK_COST_default := about an hour and a quarter (77 min measured from a clean clone on 2 cores of an AMD EPYC; see README)
 BOOK_COST_extended := about a day on 2 cores: run it as python -m genrob evidence --profile extended, which resumes and commits as it goes, then make evidence-book
 BOOK_COST_full := months on this CPU (the summary chapter estimates it); the paper's scale is for a GPU
 

@@ -1,7 +1,7 @@
 """Run profiles: how much data, training and attack effort a run spends.
 
 ``smoke`` runs each notebook in seconds (nbval and CI), ``default`` is what
-``make book`` runs on a 2-core CPU in 85 to 134 min (measured on two machines), ``extended`` is
+``make book`` runs on a 2-core CPU in 77 min (measured from a clean clone), ``extended`` is
 the evidence: full training and five times the images (about a day on the same CPU,
 resumable), ``full`` is the paper's scale (all 10 000 test images) for
 a machine with a GPU.
@@ -74,7 +74,7 @@ PROFILES: dict[str, Profile] = {
     ),
     "default": Profile(
         name="default", n_eval=200, max_train=None, epoch_scale=0.2, attack_effort=0.5,
-        description="what `make book` runs on a 2-core CPU in 85 to 134 min: every model "
+        description="what `make book` runs on a 2-core CPU in 77 min: every model "
                     "trained on all 50 000 images for a fifth of its epochs, 200 test images (50 for the "
                     "fully connected VAE family, 30 for the convolutional one, whose logits use 2 "
                     "importance samples instead of 10), the paper's attacks' budgets halved and the adaptive "
@@ -88,7 +88,8 @@ PROFILES: dict[str, Profile] = {
         family_n_eval=(("vae", 50), ("conv_vae", 30)),
         # The adaptive attacks' budgets at a fifth (Square 1 000 queries, APGD 20 iterations, margin PGD 20
         # steps), for every model alike: at a half they took 4 824 of the 8 041 s a clean clone's
-        # `make book` took on an AMD EPYC (134 min), 3 678 s of them on the convolutional family.
+        # `make book` took on an AMD EPYC (134 min), 3 678 s of them on the convolutional family; at a fifth
+        # 1 542 of 4 624 s (77 min) on a machine as fast (the paper's attacks' rows took 1.01 times as long).
         adaptive_effort=0.2,
         importance_samples=2,
     ),
