@@ -654,6 +654,43 @@ def reference_comparison(evidence: list[FamilyEvidence], *, model: str = "cnn_ad
                          for name, evaluation, n, accuracy in rows])
 
 
+#: The check that finds PGD's l_2 gradient misleading where C&W's margin is not (:mod:`genrob.checks`).
+PGD_L2_AGAINST_CW = "pgd_l2 at least as strong as cw_l2"
+
+
+def reference_findings(evidence: list[FamilyEvidence], *, model: str = "cnn_adversarial") -> str:
+    """What the reference's own checks say, as the chapter's sentences: the sanity checks it fails, and at
+    l_2 eps 2 (a norm it was not trained against) the paper's PGD beside the worst case and the attack that
+    broke the most images. Empty where no family evaluated ``model``."""
+    family = next((f for f in evidence if model in f.config.models), None)
+    if family is None:
+        return ""
+    name = model_name(model)
+    checks_ = family.checks[family.checks["model"] == model]
+    failed = checks_[~checks_["passed"]]["check"].tolist()
+    if failed:
+        lines = [f"The {name} fails {len(failed)} of its {len(checks_)} sanity checks: "
+                 + "; ".join(f"*{readable(check)}*" for check in failed) + "."]
+    else:
+        lines = [f"The {name} passes all {len(checks_)} of its sanity checks."]
+    worst = family.worst_case[(family.worst_case["model"] == model) & (family.worst_case["norm"] == "l2")
+                              & (family.worst_case["eps"] == HEADLINE_L2_EPS)]
+    pgd = family.results[(family.results["model"] == model) & (family.results["attack"] == "pgd_l2")
+                         & (family.results["eps"] == HEADLINE_L2_EPS)]
+    if len(worst) and len(pgd):
+        row = worst.iloc[0]
+        n = int(row["n"])
+        credit = (f", {attack_name(row['broke_most'])} credited with the most images "
+                  f"({int(row['broke_most_images'])})" if row["broke_most"] else "")
+        lines.append(f"At {budget('l2', HEADLINE_L2_EPS)}, a norm it was not trained against, it keeps "
+                     f"{fraction_text(pgd['robust_accuracy'].iloc[0], n)} under the paper's PGD and "
+                     f"{fraction_text(row['worst_case_accuracy'], n)} under every attack{credit}.")
+    if PGD_L2_AGAINST_CW in failed:
+        lines.append("At this norm its cross-entropy's gradient misleads PGD, as the failed comparison with "
+                     "Carlini-Wagner shows; the worst case takes every attack, so it does not rest on PGD there.")
+    return " ".join(lines)
+
+
 #: Said of a ruling or finding left undecided where more images would not help: at the observed rates
 #: every n leaves it undecided (a rate on a region's boundary; two models that keep the same images).
 NEVER_DECIDED = "no n would decide at these rates"

@@ -217,6 +217,16 @@ display(Markdown(adaptive.claims_summary(claims)))
 adaptive.reference_comparison(evidence)
 
 # %% [markdown]
+# A yardstick must pass the checks it measures others by. Trained against
+# $l_\infty$ perturbations alone, a model may still mislead a gradient attack at
+# $l_2$: Schott et al. found the challenge's model far less robust to $l_2$
+# attacks than its $l_\infty$ robustness suggests {cite}`schott_2019`. What the
+# reference's own checks say:
+
+# %% tags=["hide-input"]
+display(Markdown(adaptive.reference_findings(evidence)))
+
+# %% [markdown]
 # ## What this chapter shows
 #
 # The question of the study, pair by pair: each generative model's worst case

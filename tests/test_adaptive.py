@@ -36,6 +36,28 @@ def test_the_reference_comparison_sets_our_adversarial_cnn_beside_the_challenge(
     assert table["model"].tolist()[:2] == ["adversarially trained CNN"] * 2
 
 
+def test_the_references_findings_name_its_failed_checks_and_its_l2_worst_case_beside_pgd():
+    from genrob.adaptive import PGD_L2_AGAINST_CW, FamilyEvidence, reference_findings
+    from genrob.params import sweep_config
+
+    config = sweep_config(profile="smoke", family="reference")
+    worst = pd.DataFrame([{"model": "cnn_adversarial", "norm": "l2", "eps": 2.0, "n": 50,
+                           "worst_case_accuracy": 0.2, "broke_most": "fab_t_l2", "broke_most_images": 31}])
+    results = pd.DataFrame([{"model": "cnn_adversarial", "attack": "pgd_l2", "eps": 2.0, "robust_accuracy": 0.9}])
+    checks = pd.DataFrame({"model": "cnn_adversarial", "check": [PGD_L2_AGAINST_CW, "robust <= clean"],
+                           "passed": [False, True]})
+    text = reference_findings([FamilyEvidence(config=config, results=results, worst_case=worst, checks=checks)])
+    assert "fails 1 of its 2 sanity checks: *PGD (l2) at least as strong as Carlini-Wagner (l2)*." in text
+    assert "keeps 0.90 [0.79, 0.96] under the paper's PGD and 0.20 [0.11, 0.33] under every attack" in text
+    assert "(31)" in text and "does not rest on PGD" in text
+
+    passing = checks.assign(passed=True)
+    text = reference_findings([FamilyEvidence(config=config, results=results, worst_case=worst, checks=passing)])
+    assert "passes all 2 of its sanity checks" in text and "does not rest on PGD" not in text
+    assert reference_findings([FamilyEvidence(config=sweep_config(profile="smoke", family="mixture"),
+                                              results=results, worst_case=worst, checks=checks)]) == ""
+
+
 def test_the_rulings_regions_partition_the_scale_around_the_papers_number():
     from genrob.adaptive import ruling_regions
 
