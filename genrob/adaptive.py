@@ -655,7 +655,7 @@ def reference_comparison(evidence: list[FamilyEvidence], *, model: str = "cnn_ad
 
 
 #: The check that finds PGD's l_2 gradient misleading where C&W's margin is not (:mod:`genrob.checks`).
-PGD_L2_AGAINST_CW = "pgd_l2 at least as strong as cw_l2"
+PGD_L2_AGAINST_CW = checks.at_least_as_strong_check("pgd_l2", "cw_l2")
 
 
 def reference_findings(evidence: list[FamilyEvidence], *, model: str = "cnn_adversarial") -> str:

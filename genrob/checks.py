@@ -58,6 +58,11 @@ def _on_common_eps(part: pd.DataFrame, first: str, second: str) -> tuple[pd.Data
     return None if common.empty else (a.loc[common], b.loc[common])
 
 
+def at_least_as_strong_check(stronger: str, weaker: str) -> str:
+    """The name of the check that ``stronger`` did at least as well as ``weaker``."""
+    return f"{stronger} at least as strong as {weaker}"
+
+
 def _after_in_cascade(model: str, stronger: str, weaker: str, a: pd.DataFrame, b: pd.DataFrame) -> dict:
     """The check that ``weaker``, run in the cascade after ``stronger`` (rows ``a``, ``b`` by eps), broke
     no more of the images ``stronger`` left than the noise allows: ``stronger``'s accuracy minus what
@@ -67,7 +72,7 @@ def _after_in_cascade(model: str, stronger: str, weaker: str, a: pd.DataFrame, b
     after = pd.DataFrame([wilson_interval(int(r - k), int(m)) for r, k, m in zip(a["robust_correct"], broke, n)],
                          index=a.index, columns=["robust_ci_low", "robust_ci_high"])
     bad = (broke / n)[broke / n > _slack(a, after)]
-    return {"model": model, "check": f"{stronger} at least as strong as {weaker}", "passed": bad.empty,
+    return {"model": model, "check": at_least_as_strong_check(stronger, weaker), "passed": bad.empty,
             "detail": "at every eps" if bad.empty else
             f"{weaker} broke {int(broke[bad.index].max())} of the images {stronger} left, at eps "
             + ", ".join(f"{e:g}" for e in bad.index)}
@@ -95,7 +100,7 @@ def _at_least_as_strong(model: str, stronger: str, weaker: str, a: pd.DataFrame,
                         outcome: Outcome | None) -> dict:
     """The check that ``stronger`` (rows ``a`` by eps) did at least as well as ``weaker`` (rows ``b``), both
     on every image: paired where ``outcome`` gives their per-image outcomes, else by the two intervals."""
-    check = f"{stronger} at least as strong as {weaker}"
+    check = at_least_as_strong_check(stronger, weaker)
     if outcome is None or not _every_image(a, b):
         excess = a["robust_accuracy"] - b["robust_accuracy"]
         bad = excess[excess > _slack(a, b)]
