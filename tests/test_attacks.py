@@ -192,10 +192,11 @@ def test_every_cost_setting_is_a_positive_count_of_its_attack():
 
 
 def test_cost_ratio_multiplies_the_budgets_an_attack_spends_its_time_on():
-    assert cost_ratio("autoattack_rand_linf", "extended", "default") == 4  # twice the steps, twice the draws
-    assert cost_ratio("square_linf", "extended", "default") == 2
+    # the default profile runs the adaptive attacks at a fifth of their budgets
+    assert cost_ratio("autoattack_rand_linf", "extended", "default") == 25  # five times the steps and the draws
+    assert cost_ratio("square_linf", "extended", "default") == 5
     assert cost_ratio("fgsm_linf", "extended", "smoke") == 1
-    assert cost_ratio("apgd_t_linf", "extended", "default") == 2 * 9 / 4
+    assert cost_ratio("apgd_t_linf", "extended", "default") == 5 * 9 / 2  # steps, and 9 target classes against 2
 
 
 def test_an_attack_on_images_it_cannot_break_costs_its_cost_ratio(models, few_images):
