@@ -30,17 +30,19 @@ import pandas as pd
 
 from genrob import checks, evaluate
 from genrob.checks import Outcome
-from genrob.attacks import ATTACKS, PAPER_ATTACKS, THRESHOLD_ATTACKS, norm_of
+from genrob.attacks import ATTACKS, MARGIN_PGD_LADDERS, PAPER_ATTACKS, PURIFIER_ATTACKS, THRESHOLD_ATTACKS, norm_of
 from genrob.attacks.base import SamplingModelAttack
 from genrob.data import MNIST, load_mnist, stratified_indices
 from genrob.evaluate import per_image_outcome
 from genrob.models import get_spec, model_names
 from genrob.models.registry import families
 from genrob.paper import mnist_challenge, paper_claims, paper_robustness
-from genrob.params import ParameterError, SweepConfig, sampling_models, sweep_config, thresholding_models
+from genrob.params import (ParameterError, SweepConfig, purifying_models, sampling_models, sweep_config,
+                           thresholding_models)
 from genrob.profiles import get_profile
 from genrob.names import attack_name, budget, model_name, readable
-from genrob.results import ALPHA, EVERY_IMAGE, fraction_text, interval_text, mcnemar_p, wilson_interval
+from genrob.paired import ALPHA, fewest, holm, mcnemar_p
+from genrob.results import EVERY_IMAGE, fraction_text, wilson_interval
 
 LINF_EPS = (0.1, 0.2, 0.3)
 L2_EPS = (1.0, 2.0, 3.0)
@@ -76,10 +78,12 @@ COMPLETE_ADAPTIVE: tuple[str, ...] = ("pgd_margin_linf", "pgd_margin_l2")
 #: forward passes, AutoAttack's parts in its own order (APGD-CE 100 gradients, APGD-T and FAB-T 100 for each
 #: of 9 target classes, Square 5 000 forward passes). Transfer and Square run after margin PGD, so what
 #: they break is what the target's gradient missed (the gradient-masking checks).
+#: BPDA through a denoiser runs last, on the models that denoise their input: what it breaks is what every
+#: other attack left (added after the rest had run; earlier in the order it would have changed every run after it).
 CASCADE: tuple[str, ...] = (
     "transfer_pgd_linf", "transfer_pgd_l2", *THRESHOLD_ATTACKS,
     "apgd_ce_linf", "apgd_t_linf", "fab_t_linf", "square_linf",
-    "apgd_ce_l2", "apgd_t_l2", "fab_t_l2", "square_l2",
+    "apgd_ce_l2", "apgd_t_l2", "fab_t_l2", "square_l2", *PURIFIER_ATTACKS,
 )
 
 
@@ -114,14 +118,43 @@ def check_configs(config: SweepConfig) -> list[SweepConfig]:
     return runs
 
 
+def ladder_config(config: SweepConfig, norm: str, rung: int, models: tuple[str, ...] | None = None) -> SweepConfig:
+    """Margin PGD at rung ``rung`` of its ladder (:data:`genrob.attacks.MARGIN_PGD_LADDERS`) at ``norm``'s
+    convergence eps, on ``models`` (default: all of ``config``'s)."""
+    grid = {"linf_eps": (HEADLINE_EPS,)} if norm == "linf" else {"l2_eps": (HEADLINE_L2_EPS,)}
+    return dataclasses.replace(config, models=models if models is not None else config.models,
+                               attacks=(MARGIN_PGD_LADDERS[norm][rung],), **grid)
+
+
+def climb_ladder(config: SweepConfig, results: pd.DataFrame, *, outcome: Outcome,
+                 data: MNIST | None = None) -> list[pd.DataFrame]:
+    """Margin PGD's budget raised until twice it breaks no significantly more images: per norm, while the
+    convergence check of the highest pair of rungs run fails for a model (:func:`genrob.checks.sanity_checks`),
+    run the next rung on it, up to the ladder's top. Returns the rows of the rungs run."""
+    climbed = []
+    for norm, ladder in MARGIN_PGD_LADDERS.items():
+        check = checks.converged_check(ladder[0])
+        for rung in range(2, len(ladder)):
+            seen = pd.concat([results, *climbed], ignore_index=True)
+            found = checks.sanity_checks(seen[seen["attack"].isin(ladder[:rung])], outcome=outcome)
+            failing = tuple(found.loc[(found["check"] == check) & ~found["passed"].astype(bool), "model"])
+            if not failing:
+                break
+            climbed.append(evaluate.sweep(ladder_config(config, norm, rung, failing), data=data))
+    return climbed
+
+
 def cascade_configs(config: SweepConfig) -> list[SweepConfig]:
     """The cascade of ``config``'s models, grouped by the attacks they face: the flips across the threshold
-    only on the models that threshold their input (:func:`genrob.params.thresholding_models`)."""
-    thresholding = thresholding_models(config)
-    groups = [(tuple(m for m in config.models if m not in thresholding),
-               tuple(a for a in CASCADE if a not in THRESHOLD_ATTACKS)),
-              (thresholding, CASCADE)]
-    return [dataclasses.replace(config, models=models, attacks=attacks) for models, attacks in groups if models]
+    only on the models that threshold their input (:func:`genrob.params.thresholding_models`), BPDA only on
+    those that denoise it (:func:`genrob.params.purifying_models`)."""
+    thresholding, purifying = set(thresholding_models(config)), set(purifying_models(config))
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for model in config.models:
+        attacks = tuple(a for a in CASCADE if (a not in THRESHOLD_ATTACKS or model in thresholding)
+                        and (a not in PURIFIER_ATTACKS or model in purifying))
+        groups.setdefault(attacks, []).append(model)
+    return [dataclasses.replace(config, models=tuple(models), attacks=attacks) for attacks, models in groups.items()]
 
 
 def evaluate_family(family: str, *, profile: str, n: int | None = None, seed: int = 0,
@@ -144,9 +177,10 @@ def evaluate_family(family: str, *, profile: str, n: int | None = None, seed: in
 
     cascaded = [evaluate.cascade(c, before=before, data=data) for c in cascade_configs(config)]
     checking = [evaluate.sweep(c, data=data) for c in check_configs(config)]
-    results = pd.concat([complete, *cascaded, *checking], ignore_index=True)
     for rows in cascaded:
         images_of.update({(r.model, r.attack, round(float(r.eps), 10)): r.images for r in rows.itertuples()})
+    climbed = climb_ladder(config, pd.concat([complete, *checking], ignore_index=True), outcome=outcome, data=data)
+    results = pd.concat([complete, *cascaded, *checking, *climbed], ignore_index=True)
     images = stratified_indices((data if data is not None else load_mnist()).test.y, config.n, seed=config.seed)
     return judge_family(config, results, images=images.numpy(), outcome=outcome)
 
@@ -165,8 +199,10 @@ def evaluated_rows(config: SweepConfig, table: pd.DataFrame) -> pd.DataFrame:
     and eps by eps, then the check runs. A cascade's attack read from a run on every image stands for it
     only where no cascade row exists (a store written before the cascade); of cascade rows, the last."""
     complete = dataclasses.replace(config, attacks=PAPER_ATTACKS + COMPLETE_ADAPTIVE)
+    rungs = [ladder_config(config, norm, rung) for norm, ladder in MARGIN_PGD_LADDERS.items()
+             for rung in range(2, len(ladder))]
     groups = [(complete, False), *((c, True) for c in cascade_configs(config)),
-              *((c, False) for c in check_configs(config))]
+              *((c, False) for c in check_configs(config)), *((c, False) for c in rungs)]
     rank: dict[tuple, tuple] = {}
     for g, (part, cascaded) in enumerate(groups):
         for m, model in enumerate(part.models):
@@ -216,28 +252,35 @@ WORST_CASE_CONVERGED = "worst case converged (twice margin PGD's budget)"
 
 def worst_case_converged(config: SweepConfig, results: pd.DataFrame, *, outcome: Outcome,
                          survivors: dict[tuple[str, str, float], np.ndarray]) -> pd.DataFrame:
-    """Per model with a doubled margin PGD run (:data:`genrob.checks.CONVERGED`) among ``results``: whether
-    the worst case moved because of it, i.e. whether the doubled run broke significantly many images that
-    every other attack left (one-sided McNemar against none the other way: 5 images or more at 5%).
+    """Per model and norm with a doubled margin PGD run among ``results`` (the highest rung of its ladder,
+    :data:`genrob.attacks.MARGIN_PGD_LADDERS`): whether the worst case moved because of it, i.e. whether that
+    run broke significantly many images that every other attack left (one-sided McNemar against none the
+    other way: 5 images or more at 5%, Holm over its eps).
     ``survivors`` holds the worst case with every run (:func:`worst_case`'s).
 
     Margin PGD alone may not have converged (its own check) while the worst case has: the numbers
     and rulings rest on the worst case, so this is the check they need."""
-    doubled = results["attack"].isin([longer for _, longer in checks.CONVERGED])
+    rung = results["attack"].map({a: k for ladder in MARGIN_PGD_LADDERS.values() for k, a in enumerate(ladder)})
+    top = rung.groupby([results["model"], results["norm"]]).transform("max")
+    doubled = (rung > 0) & (rung == top)  # the highest rung run, per model and norm
     without: dict[tuple[str, str, float], np.ndarray] = {}
     for norm in sorted(set(results.loc[doubled, "norm"])):
         worst_case(config, norm=norm, results=results[~doubled], outcome=outcome, survivors=without)
     rows = []
-    for model, part in results[doubled].groupby("model", sort=False):
-        moved = []  # (p, images the doubled run alone broke, norm, eps)
-        for norm, eps in zip(part["norm"], part["eps"]):
+    for (model, norm), part in results[doubled].groupby(["model", "norm"], sort=False):
+        moved = []  # (p, images the doubled run alone broke, eps)
+        attack = part["attack"].iloc[0]
+        for eps in part["eps"]:
             alone = int((without[(model, norm, eps)] & ~survivors[(model, norm, eps)]).sum())
-            moved.append((mcnemar_p(alone, 0, alternative="greater"), alone, norm, eps))
-        p, alone, norm, eps = min(moved, key=lambda m: (m[0], -m[1]))
-        rows.append({"model": model, "check": WORST_CASE_CONVERGED, "passed": p >= ALPHA,
-                     "detail": f"twice margin PGD's budget broke {alone} images that every other attack left "
-                               f"({budget(norm, eps)}; one-sided McNemar p = {p:.2g})"})
-    return pd.DataFrame(rows, columns=["model", "check", "passed", "detail"])
+            moved.append((mcnemar_p(alone, 0, alternative="greater"), alone, eps))
+        adjusted = holm([m[0] for m in moved])
+        i = min(range(len(moved)), key=lambda k: (adjusted[k], -moved[k][1]))
+        _, alone, eps = moved[i]
+        rows.append({"model": model, "check": WORST_CASE_CONVERGED, "passed": bool(adjusted[i] >= ALPHA),
+                     "norm": norm,
+                     "detail": f"{attack_name(attack)} broke {alone} images that every other attack left "
+                               f"({budget(norm, eps)}; one-sided McNemar p = {adjusted[i]:.2g})"})
+    return pd.DataFrame(rows, columns=["model", "check", "passed", "norm", "detail"])
 
 
 def judged_by_sampling(results: pd.DataFrame) -> pd.Series:
@@ -261,8 +304,6 @@ def paper_worst_case(eps: float = HEADLINE_EPS) -> pd.DataFrame:
 #: subset and settings the paper does not state (see the methods chapter).
 EQUIVALENCE_MARGIN = 0.1
 UNDECIDED = "undecided at this n"
-#: What the claims can come to, in the order they are listed.
-FINDINGS = ("stands", "overturned", UNDECIDED, "no shared images")
 
 
 def ruling_regions(paper: float, *, margin: float = EQUIVALENCE_MARGIN) -> list[tuple[str, float, float]]:
@@ -280,25 +321,10 @@ def _region_of_interval(paper: float, low: float, high: float) -> str | None:
     return next((name for name, a, b in ruling_regions(paper) if a <= low and high <= b), None)
 
 
-def _fewest(decided: Callable[[int], bool], start: int, most: int) -> int | None:
-    """The smallest n above ``start`` that ``decided``, found by doubling and then bisecting (the counts
-    behind it are rounded, so it is the first n that decides after the last doubling that did not)."""
-    n = start
-    while not decided(n):
-        n *= 2
-        if n > most:
-            return None
-    low = n // 2
-    while low + 1 < n:
-        middle = (low + n) // 2
-        low, n = (low, middle) if decided(middle) else (middle, n)
-    return n
-
-
 def n_to_decide(paper: float, rate: float, *, most: int = 1_000_000) -> int | None:
     """The fewest test images whose 95% interval, at the observed ``rate``, lies wholly in one ruling's
     region; None where no n up to ``most`` does (a rate on a region's boundary)."""
-    return _fewest(lambda n: _region_of_interval(paper, *wilson_interval(round(rate * n), n)) is not None, 1, most)
+    return fewest(lambda n: _region_of_interval(paper, *wilson_interval(round(rate * n), n)) is not None, 1, most)
 
 
 def rule_on_number(paper: float, robust: int, n: int) -> tuple[str, int | None]:
@@ -309,16 +335,57 @@ def rule_on_number(paper: float, robust: int, n: int) -> tuple[str, int | None]:
     that would decide it at the observed rate (:func:`n_to_decide`).
     """
     if pd.isna(paper):
-        return "not in the paper", None
+        return NOT_IN_THE_PAPER, None
     ruling = _region_of_interval(paper, *wilson_interval(robust, n))
     return (ruling, None) if ruling is not None else (UNDECIDED, n_to_decide(paper, robust / n))
+
+
+#: Said of a model without a ruling on the paper's numbers: none of the paper's, or another of our models
+#: answers them (:attr:`genrob.models.registry.ModelSpec.rules_on_paper`).
+NOT_IN_THE_PAPER = "not in the paper"
+NOT_RULED = "not ruled"
+
+
+def not_ruled(model: str) -> str:
+    """The ruling cell of a model shown beside the paper's number that another of our models answers."""
+    spec = get_spec(model)
+    answering = next(name for name in model_names() if name != model and get_spec(name).rules_on_paper
+                     and get_spec(name).paper_name == spec.paper_name)
+    return f"{NOT_RULED} (the paper's {spec.paper_name} is our {model_name(answering)})"
+
+
+def is_ruling(verdict: str) -> bool:
+    """Whether ``verdict`` rules on a number of the paper (not a model outside it, or one shown beside it)."""
+    return verdict != NOT_IN_THE_PAPER and not verdict.startswith(NOT_RULED)
+
+
+def bearing_checks(checks_table: pd.DataFrame, model: str, *, norm: str) -> pd.DataFrame:
+    """The failed checks of ``model`` that bear on its worst case at ``norm``: those of the norm's attacks
+    (convergence, masking, an attack weaker than it should be) and those of no one norm."""
+    failed = checks_table[(checks_table["model"] == model) & ~checks_table["passed"].astype(bool)]
+    norms = failed["norm"] if "norm" in failed else pd.Series(None, index=failed.index)
+    return failed[norms.isna() | (norms == norm)]
+
+
+def ruling_text(verdict: str, needed: float | None, failed: str = "") -> str:
+    """A ruling as its cell reads: the n that would decide it where undecided, and every failed check that
+    bears on its worst case (``failed``: their names, ``; ``-separated), so that no ruling is read without
+    them."""
+    text = with_n_to_decide(verdict, needed)
+    if failed:
+        names = [readable(check) for check in failed.split("; ")]
+        text += f"; but its worst case fails {'a check' if len(names) == 1 else f'{len(names)} checks'}: " \
+                + "; ".join(names)
+    return text
 
 
 def verdicts(evidence: list[FamilyEvidence]) -> pd.DataFrame:
     """Per model at l_inf eps 0.3: the paper's number, ours under its attacks, our worst case, the checks.
 
     ``verdict`` by :func:`rule_on_number`: *stands*, *understated*, *weakened*,
-    *overturned*, or *undecided at this n* with ``n_to_decide``.
+    *overturned*, or *undecided at this n* with ``n_to_decide``; :func:`not_ruled` for a model shown
+    beside the paper's number that another of ours answers. ``failed_checks`` names the failed checks
+    that bear on the worst case at l_inf (:func:`bearing_checks`), which the ruling carries (:func:`ruling_text`).
     """
     paper = paper_worst_case()
     rows = []
@@ -329,18 +396,21 @@ def verdicts(evidence: list[FamilyEvidence]) -> pd.DataFrame:
             papers_attacks = results[results["attack"].isin(PAPER_ATTACKS)]
             worst = family.worst_case[(family.worst_case["model"] == model) & (family.worst_case["norm"] == "linf")
                                       & (family.worst_case["eps"] == HEADLINE_EPS)].iloc[0]
-            failed = family.checks[(family.checks["model"] == model) & ~family.checks["passed"]]["check"]
-            name = get_spec(model).paper_name
-            claimed = paper["paper"].get(name, float("nan"))
+            failed = bearing_checks(family.checks, model, norm="linf")
+            spec = get_spec(model)
+            claimed = paper["paper"].get(spec.paper_name, float("nan"))
             verdict, needed = rule_on_number(claimed, round(worst["worst_case_accuracy"] * worst["n"]),
                                              int(worst["n"]))
+            if not spec.rules_on_paper and pd.notna(claimed):
+                verdict, needed = not_ruled(model), None
             rows.append({
                 "model": model, "kind": get_spec(model).kind, "n": int(worst["n"]),
                 "clean": worst["clean_accuracy"], "paper": claimed,
                 "ours_paper_attacks": papers_attacks["robust_accuracy"].min(),
                 "worst_case": worst["worst_case_accuracy"], "worst_ci_low": worst["ci_low"],
                 "worst_ci_high": worst["ci_high"], "broke_most": worst["broke_most"],
-                "failed_checks": "; ".join(failed) if len(failed) else "none",
+                "failed_checks": "; ".join(failed["check"]) if len(failed) else "",
+                "failed_details": "; ".join(failed["detail"]) if len(failed) else "",
                 "verdict": verdict, "n_to_decide": needed,
             })
     return pd.DataFrame(rows)
@@ -486,148 +556,6 @@ def _compare(first: pd.Series, second: pd.Series) -> str:
     return compare_intervals((first["ci_low"], first["ci_high"]), (second["ci_low"], second["ci_high"]))
 
 
-@dataclass(frozen=True)
-class Paired:
-    """Two models' worst case on the test images both saw: how many survived for one and not the other."""
-
-    n: int
-    model_only: int  # images that survive every attack on ``model`` but not on ``than``
-    than_only: int
-    both: int = 0  # images that survive on both
-
-    @property
-    def same_images(self) -> bool:
-        """Whether both keep exactly the same images (then no number of images tells them apart)."""
-        return self.model_only == self.than_only == 0
-
-    @property
-    def p_value(self) -> float:
-        """McNemar's exact test: under no difference a discordant image is ``model``'s with probability 1/2."""
-        return mcnemar_p(self.model_only, self.than_only)
-
-    def difference(self) -> tuple[float, float, float]:
-        """``model``'s worst case minus ``than``'s on the shared images, with its 95% interval: Newcombe's
-        hybrid score interval for paired proportions (1998, method 10), built from the two Wilson intervals.
-        Unlike a Wald interval it keeps an honest width when no image is discordant: 0 of 30 on both
-        sides still leaves differences up to 0.11 possible."""
-        a, b, c = self.both, self.model_only, self.than_only
-        d = self.n - a - b - c
-        p1, p2 = (a + b) / self.n, (a + c) / self.n
-        (l1, u1), (l2, u2) = wilson_interval(a + b, self.n), wilson_interval(a + c, self.n)
-        denominator = (a + b) * (c + d) * (a + c) * (b + d)
-        phi = (a * d - b * c) / math.sqrt(denominator) if denominator else 0.0
-        estimate = p1 - p2
-        low = estimate - math.sqrt(max(0.0, (p1 - l1) ** 2 - 2 * phi * (p1 - l1) * (u2 - p2) + (u2 - p2) ** 2))
-        high = estimate + math.sqrt(max(0.0, (p2 - l2) ** 2 - 2 * phi * (p2 - l2) * (u1 - p1) + (u1 - p1) ** 2))
-        return estimate, max(-1.0, low), min(1.0, high)
-
-    def scaled(self, n: int) -> "Paired":
-        """The same rates of each kind of image on ``n`` images."""
-        def share(count: int) -> int:
-            return round(count / self.n * n)
-
-        return Paired(n, share(self.model_only), share(self.than_only), share(self.both))
-
-
-def paired(first: pd.Series, second: pd.Series) -> Paired | None:
-    """Two per-image survival series (indexed by test image) on the images both saw; None if none."""
-    common = first.index.intersection(second.index)
-    if not len(common):
-        return None
-    a, b = first.loc[common].to_numpy(bool), second.loc[common].to_numpy(bool)
-    return Paired(len(common), int((a & ~b).sum()), int((~a & b).sum()), int((a & b).sum()))
-
-
-def _claim_finding(expected: str, pair: Paired, *, margin: float = EQUIVALENCE_MARGIN) -> str | None:
-    """*stands* or *overturned* where the paired evidence decides ``expected``, else None.
-
-    "More robust": decided by McNemar's test at :data:`ALPHA`, either way. "No
-    difference": it stands only where the interval of the difference lies within
-    ``margin`` (an equivalence test), and is overturned where McNemar's test separates them.
-    """
-    separated = pair.p_value < ALPHA
-    if expected == "no difference":
-        _, low, high = pair.difference()
-        return "overturned" if separated else ("stands" if -margin <= low and high <= margin else None)
-    if not separated:
-        return None
-    return "stands" if pair.model_only > pair.than_only else "overturned"
-
-
-def judge_claim(expected: str, pair: Paired | None, *, most: int = 1_000_000) -> tuple[str, int | None]:
-    """The finding on a claim that ``model`` is ``expected`` (than ``than``), and where undecided the
-    number of shared images that would decide it at the observed rates (None: no n up to ``most``)."""
-    if pair is None:
-        return "no shared images", None
-    finding = _claim_finding(expected, pair)
-    if finding is not None:
-        return finding, None
-    return UNDECIDED, _fewest(lambda n: _claim_finding(expected, pair.scaled(n)) is not None, pair.n, most)
-
-
-def claims(evidence: list[FamilyEvidence], *, linf_eps: float = HEADLINE_EPS, l2_eps: float = HEADLINE_L2_EPS) -> pd.DataFrame:
-    """The paper's comparative conclusions (:func:`genrob.paper.paper_claims`) against our evidence.
-
-    Per claim and norm, at one eps each: ``model`` against ``than`` under the
-    strongest of the paper's attacks (``paper_attacks``, by 95% intervals, for
-    reference) and under the worst case over every attack, image by image on the
-    test images both models saw (``n_paired``; nested subsets across families):
-    ``finding`` by :func:`judge_claim`, *stands*, *overturned* or *undecided at
-    this n* (with ``n_to_decide``). Claims about a model not evaluated are left out.
-    """
-    worst = pd.concat([e.worst_case for e in evidence], ignore_index=True)
-    worst = worst.rename(columns={"worst_case_accuracy": "accuracy"}).set_index(["model", "norm", "eps"])
-    survivors = {key: alive for e in evidence for key, alive in e.survivors.items()}
-    results = pd.concat([e.results for e in evidence], ignore_index=True)
-    papers = results[results["attack"].isin(PAPER_ATTACKS)].rename(
-        columns={"robust_accuracy": "accuracy", "robust_ci_low": "ci_low", "robust_ci_high": "ci_high"})
-    strongest = papers.loc[papers.groupby(["model", "norm", "eps"])["accuracy"].idxmin()].set_index(
-        ["model", "norm", "eps"])
-    rows = []
-    for claim in paper_claims().itertuples():
-        for norm, eps in (("linf", linf_eps), ("l2", l2_eps)):
-            first, second = (claim.model, norm, eps), (claim.than, norm, eps)
-            if not all(k in worst.index and k in strongest.index and k in survivors for k in (first, second)):
-                continue
-            pair = paired(survivors[first], survivors[second])
-            finding, needed = judge_claim(claim.expected, pair)
-            estimate, low, high = pair.difference() if pair is not None else (float("nan"),) * 3
-            rows.append({"claim": claim.claim, "model": claim.model, "than": claim.than, "norm": norm, "eps": eps,
-                         "model_paper_attacks": strongest.loc[first, "accuracy"],
-                         "than_paper_attacks": strongest.loc[second, "accuracy"],
-                         "paper_attacks": _compare(strongest.loc[first], strongest.loc[second]),
-                         "model_worst": worst.loc[first, "accuracy"], "than_worst": worst.loc[second, "accuracy"],
-                         "model_ci": (worst.loc[first, "ci_low"], worst.loc[first, "ci_high"]),
-                         "than_ci": (worst.loc[second, "ci_low"], worst.loc[second, "ci_high"]),
-                         "n_paired": pair.n if pair is not None else 0,
-                         "model_only": pair.model_only if pair is not None else 0,
-                         "than_only": pair.than_only if pair is not None else 0,
-                         "p_value": pair.p_value if pair is not None else float("nan"),
-                         "difference": estimate, "difference_ci": (low, high),
-                         "finding": finding, "n_to_decide": needed})
-    return pd.DataFrame(rows)
-
-
-def claims_summary(claims_table: pd.DataFrame) -> str:
-    """The findings of :func:`claims` as Markdown: one line per finding, the claims (and norms) under it."""
-    lines = []
-    for finding in dict.fromkeys(FINDINGS + tuple(claims_table["finding"])):
-        group = claims_table[claims_table["finding"] == finding]
-        if len(group):
-            norms = [("l_inf" if row.norm == "linf" else "l_2") + _why_undecided(row) for row in group.itertuples()]
-            where = group.assign(norms=norms).groupby("claim", sort=False)["norms"].agg(" and ".join)
-            lines.append(f"- **{finding}** ({len(group)} of {len(claims_table)}): "
-                         + "; ".join(f"{claim} ({norms})" for claim, norms in where.items()))
-    return "\n".join(lines)
-
-
-def _why_undecided(claim) -> str:
-    """For a claim that no number of images decides (:func:`judge_claim`), why, as a parenthesis's tail."""
-    if claim.finding != UNDECIDED or pd.notna(claim.n_to_decide):
-        return ""
-    return f" [{NEVER_DECIDED}" + (f": {SAME_IMAGES}]" if claim.model_only == claim.than_only == 0 else "]")
-
-
 def reference_comparison(evidence: list[FamilyEvidence], *, model: str = "cnn_adversarial") -> pd.DataFrame:
     """Our adversarially trained CNN at l_inf eps 0.3 beside Madry et al.'s on the MNIST challenge:
     our worst case and our PGD, then the challenge's strongest attack and its plain 100-step PGD,
@@ -691,21 +619,30 @@ def reference_findings(evidence: list[FamilyEvidence], *, model: str = "cnn_adve
     return " ".join(lines)
 
 
-#: Said of a ruling or finding left undecided where more images would not help: at the observed rates
-#: every n leaves it undecided (a rate on a region's boundary; two models that keep the same images).
-NEVER_DECIDED = "no n would decide at these rates"
-SAME_IMAGES = "both models keep exactly the same images"
+#: Said of a ruling left undecided whose observed rate lies exactly on a region's boundary: at that rate
+#: more images only narrow the interval around the boundary.
+ON_A_BOUNDARY = "its rate lies on a region's boundary"
 
 
-def with_n_to_decide(finding: str, needed: float | None, *, images: str = "images",
-                     same_images: bool = False) -> str:
-    """A ruling or finding as a table cell: *undecided at this n* says how many ``images`` would decide it,
-    or that none would (with why, where the two models compared keep the ``same_images``)."""
+def with_n_to_decide(finding: str, needed: float | None, *, images: str = "images") -> str:
+    """A ruling as a table cell: *undecided at this n* says how many ``images`` would decide it at the
+    observed rate (:func:`about`), or that the rate lies on a boundary."""
     if finding != UNDECIDED:
         return finding
     if needed is not None and pd.notna(needed):
-        return f"{UNDECIDED} (about {int(needed)} {images} would decide)"
-    return f"{UNDECIDED} ({NEVER_DECIDED}" + (f": {SAME_IMAGES})" if same_images else ")")
+        return f"{UNDECIDED} (about {about(needed)} {images} would decide)"
+    return f"{UNDECIDED} ({ON_A_BOUNDARY})"
+
+
+def about(count: float) -> str:
+    """A projected number of images to two significant figures, as "2 300" or "41 000": a projection
+    at observed rates claims no more."""
+    count = int(count)
+    if count < 100:
+        return str(count)
+    digits = len(str(count)) - 2
+    rounded = int(round(count, -digits))
+    return f"{rounded:,}".replace(",", " ")
 
 
 def verdict_table(verdicts_table: pd.DataFrame) -> pd.DataFrame:
@@ -720,26 +657,10 @@ def verdict_table(verdicts_table: pd.DataFrame) -> pd.DataFrame:
                                                                     verdicts_table["n"])],
         "ours, worst case": [fraction_text(a, n) for a, n in zip(verdicts_table["worst_case"], verdicts_table["n"])],
         "broke most": [attack_name(a) if a else "" for a in verdicts_table["broke_most"]],
-        "ruling": [with_n_to_decide(v, n) for v, n in zip(verdicts_table["verdict"], verdicts_table["n_to_decide"])],
+        "ruling": [ruling_text(v, n, f) for v, n, f in zip(verdicts_table["verdict"], verdicts_table["n_to_decide"],
+                                                           verdicts_table["failed_checks"])],
     }, index=pd.Index([model_name(m) for m in verdicts_table["model"]], name="model"))
     return table
-
-
-def claims_table(claims_table_: pd.DataFrame) -> pd.DataFrame:
-    """:func:`claims` as a reader reads it: per claim and budget, the worst case of the model the paper
-    favours and of the other with 95% intervals, the images both saw, and the finding."""
-    return pd.DataFrame({
-        "claim": claims_table_["claim"],
-        "budget": [budget(norm, eps) for norm, eps in zip(claims_table_["norm"], claims_table_["eps"])],
-        "the model it favours": [f"{model_name(m)}: {interval_text(a, *ci)}" for m, a, ci in
-                                 zip(claims_table_["model"], claims_table_["model_worst"], claims_table_["model_ci"])],
-        "the other": [f"{model_name(m)}: {interval_text(a, *ci)}" for m, a, ci in
-                      zip(claims_table_["than"], claims_table_["than_worst"], claims_table_["than_ci"])],
-        "shared images": claims_table_["n_paired"],
-        "finding": [with_n_to_decide(row.finding, row.n_to_decide, images="shared images",
-                                     same_images=row.model_only == row.than_only == 0)
-                    for row in claims_table_.itertuples()],
-    }).set_index("claim")
 
 
 def worst_case_table(evidence: list[FamilyEvidence], *, norm: str) -> pd.DataFrame:
@@ -795,7 +716,7 @@ def sampling_worst_case_table(evidence: list[FamilyEvidence]) -> pd.DataFrame:
 def failed_checks(evidence: list[FamilyEvidence]) -> pd.DataFrame:
     """The checks that failed, model by model (by name), with their evidence (empty when all passed)."""
     every = pd.concat([e.checks for e in evidence], ignore_index=True)
-    failed = every[~every["passed"]].drop(columns="passed").reset_index(drop=True)
+    failed = every[~every["passed"].astype(bool)].drop(columns=["passed", "norm"], errors="ignore").reset_index(drop=True)
     return failed.assign(model=failed["model"].map(model_name), check=failed["check"].map(readable))
 
 

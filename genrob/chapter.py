@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from torch import nn
 
-from genrob import adaptive, plots, prose
+from genrob import adaptive, claims, plots, prose
 from genrob.attacks import ATTACKS
 from genrob.cost import attack_seconds
 from genrob.data import MNIST, Split, evaluation_subset
@@ -18,6 +18,7 @@ from genrob.environment import code_version, seed_everything, store_only, use_pr
 from genrob.evaluate import adversarial_examples, per_image_outcome
 from genrob.models import get_spec, training_report
 from genrob.names import NORM_NAMES, attack_name, model_name, readable
+from genrob.paired import Paired, paired
 from genrob.paper import paper_clean_accuracy
 from genrob import params
 from genrob.params import SweepConfig, sweep_config
@@ -190,11 +191,11 @@ def compare_pair(config: SweepConfig, results: pd.DataFrame, first: str, second:
     images that survive for that model and not the other.
 
     Both models were attacked on the chapter's images (``config``'s subset), so
-    the comparison is paired: McNemar's exact test at 5% on the images that
-    survive for one model and not the other (:func:`genrob.adaptive.judge_claim`).
-    Where it cannot separate them the verdict is *undecided at this n*, with the
-    number of images that would decide it at the observed rates. The eps used is
-    the one of the results' grid closest to ``linf_eps`` or ``l2_eps``.
+    the comparison is paired (:func:`genrob.prose.judged`): one is more robust by
+    more than the margin, the two are equal within it, or the verdict is
+    *undecided at this n*, with the number of images that would decide it at the
+    observed rates. The eps used is the one of the results' grid closest to
+    ``linf_eps`` or ``l2_eps``.
     """
     rows = []
     for attack in (a for a in ATTACKS if a in set(results["attack"])):
@@ -209,8 +210,8 @@ def compare_pair(config: SweepConfig, results: pd.DataFrame, first: str, second:
         for model in (first, second):
             outcome = per_image_outcome(config, model, attack, eps)
             survives[model] = pd.Series(outcome["clean_correct"] & ~outcome["fooled"])
-        pair = adaptive.paired(survives[first], survives[second])
-        finding, needed = adaptive.judge_claim("more robust", pair)
+        pair = paired(survives[first], survives[second])
+        finding, needed = prose.judged(pair)
         one, other = model_name(first), model_name(second)
         verdict = prose.ordering(first, second, finding)
         rows.append({"attack": attack_name(attack), "eps": eps,
@@ -228,7 +229,7 @@ def counterpart_pairs(models: Sequence[str]) -> list[tuple[str, str]]:
 
 
 def _page_pairs(config: SweepConfig, results: pd.DataFrame, pairs: list[tuple[str, str]], *,
-                linf_eps: float, l2_eps: float) -> list[tuple[str, float, int, str, str, adaptive.Paired]]:
+                linf_eps: float, l2_eps: float) -> list[tuple[str, float, int, str, str, Paired]]:
     """(norm, eps, attacks, first, second, paired outcome) for each pair, at the page's eps nearest
     ``linf_eps`` and ``l2_eps``: each model's worst case over the page's attacks there, image by image."""
     compared = []
@@ -241,17 +242,17 @@ def _page_pairs(config: SweepConfig, results: pd.DataFrame, pairs: list[tuple[st
         survivors: dict[tuple[str, str, float], np.ndarray] = {}
         adaptive.worst_case(config, norm=norm, results=rows, survivors=survivors)
         compared += [(norm, eps, rows["attack"].nunique(), first, second,
-                      adaptive.paired(pd.Series(survivors[(first, norm, eps)]), pd.Series(survivors[(second, norm, eps)])))
+                      paired(pd.Series(survivors[(first, norm, eps)]), pd.Series(survivors[(second, norm, eps)])))
                      for first, second in pairs if (first, norm, eps) in survivors and (second, norm, eps) in survivors]
     return compared
 
 
 def _study_pairs(evidence: list[adaptive.FamilyEvidence], *, linf_eps: float,
-                 l2_eps: float) -> list[tuple[str, float, str, str, adaptive.Paired]]:
+                 l2_eps: float) -> list[tuple[str, float, str, str, Paired]]:
     """(norm, eps, first, second, paired outcome) for each generative model and counterpart of the adaptive
     evaluation: worst case against worst case on the images both saw (nested subsets across families)."""
     survivors = {key: alive for family in evidence for key, alive in family.survivors.items()}
-    return [(norm, eps, first, second, adaptive.paired(survivors[(first, norm, eps)], survivors[(second, norm, eps)]))
+    return [(norm, eps, first, second, paired(survivors[(first, norm, eps)], survivors[(second, norm, eps)]))
             for norm, eps in (("linf", linf_eps), ("l2", l2_eps)) for first, second in study_pairs(evidence)
             if (first, norm, eps) in survivors and (second, norm, eps) in survivors]
 
@@ -312,36 +313,53 @@ def study_pairs(evidence: list[adaptive.FamilyEvidence]) -> list[tuple[str, str]
     return counterpart_pairs([m for family in evidence for m in family.config.models])
 
 
-def adaptive_findings(evidence: list[adaptive.FamilyEvidence], verdicts: pd.DataFrame, claims: pd.DataFrame, *,
-                      linf_eps: float = adaptive.HEADLINE_EPS, l2_eps: float = adaptive.HEADLINE_L2_EPS) -> str:
+def adaptive_findings(evidence: list[adaptive.FamilyEvidence], verdicts: pd.DataFrame, claims_table: pd.DataFrame,
+                      *, linf_eps: float = adaptive.HEADLINE_EPS, l2_eps: float = adaptive.HEADLINE_L2_EPS) -> str:
     """The adaptive chapter's findings, generated from its tables: each generative model against each
     counterpart, worst case against worst case on the images both saw (nested subsets across families),
-    then the counts of rulings on the paper's numbers and of the findings on its claims."""
+    then the counts of rulings on the paper's numbers and of the findings on its claims over the curve."""
     sentences = [prose.compare_sentence(first, second, pair, norm=norm, eps=eps, under="every attack run on both")
                  for norm, eps, first, second, pair in _study_pairs(evidence, linf_eps=linf_eps, l2_eps=l2_eps)]
-    judged = verdicts[verdicts["verdict"] != "not in the paper"]
+    judged = verdicts[verdicts["verdict"].map(adaptive.is_ruling)]
     sentences.append(f"Of the paper's {len(judged)} numbers at l∞ eps {linf_eps:g} ruled on this page: "
                      f"{prose.counts(judged['verdict'])}.")
-    if len(claims):
-        sentences.append(f"Of its {prose.plural(len(claims), 'comparison')} "
-                         f"({prose.plural(claims['claim'].nunique(), 'claim')} in both norms): "
-                         f"{prose.counts(claims['finding'])}.")
+    if len(claims_table):
+        curves = claims.curves(claims_table)
+        sentences.append(f"Of its {prose.plural(curves['claim'].nunique(), 'claim')}, each judged in both norms at "
+                         f"every eps: {claims.counts(curves)}.")
     return "\n\n".join(sentences)
 
 
 def answer(profile: Profile | str, *, seed: int = 0, data: MNIST | None = None) -> str:
     """The study's answer as the adaptive evidence of ``profile`` gives it, for the book's introduction:
-    which book (:func:`which_book`), which profile and how many images, then :func:`adaptive_findings`
-    (as Markdown)."""
+    which book (:func:`which_book`), which profile and how many images, then a few generated paragraphs
+    that group the findings (the rulings on the paper's numbers, its claims by the kind of comparison, what
+    the thresholding models owe to the threshold) and the claims over the curve as one table (as Markdown).
+    The sentences pair by pair are the adaptive chapter's."""
     profile = start(profile, seed=seed)
     evidence = [adaptive.evaluate_family(family, profile=profile.name, seed=seed, data=data)
                 for family in adaptive.families_to_evaluate()]
+    return answer_markdown(evidence, profile=profile.name)
+
+
+def answer_markdown(evidence: list[adaptive.FamilyEvidence], *, profile: str) -> str:
+    """:func:`answer` from the evidence at hand."""
     sizes = sorted({int(family.config.n) for family in evidence})
-    lead = (f"From the `{profile.name}` profile's adaptive evaluation ({', '.join(map(str, sizes))} test images per "
+    thresholding = {m for family in evidence for m in params.thresholding_models(family.config)}
+    verdicts = adaptive.verdicts(evidence)
+    claims_table = claims.claims(evidence)
+    curves = claims.curves(claims_table)
+    worst = pd.concat([family.worst_case for family in evidence], ignore_index=True)
+    lead = (f"From the `{profile}` profile's adaptive evaluation ({', '.join(map(str, sizes))} test images per "
             "model, by family; every attack of the *Are they really robust?* chapter, an image counted robust only "
-            "if it survives all of them). Each sentence is written by the code from those results:")
-    return "\n\n".join([which_book(profile), lead,
-                        adaptive_findings(evidence, adaptive.verdicts(evidence), adaptive.claims(evidence))])
+            "if it survives all of them). Each sentence is written by the code from those results; the comparisons "
+            "pair by pair are in that chapter.")
+    parts = [which_book(profile), lead, prose.rulings_sentence(verdicts, eps=adaptive.HEADLINE_EPS),
+             *prose.claims_paragraphs(claims_table, thresholding=thresholding),
+             prose.threshold_sentence(worst, thresholding=thresholding, linf_eps=adaptive.HEADLINE_EPS,
+                                      l2_eps=adaptive.HEADLINE_L2_EPS),
+             "The paper's claims over the curve, norm by norm:", prose.markdown_table(claims.table(curves))]
+    return "\n\n".join(part for part in parts if part)
 
 
 def verdict_summary(verdicts: pd.DataFrame) -> str:

@@ -198,6 +198,40 @@ def smooth_threshold_gradient(temperature: float) -> Iterator[None]:
         _gradient_temperature = previous
 
 
+# Purified inputs. A model that passes its input through a differentiable denoiser before it classifies
+# (the CNN behind the MRF denoiser) says so, and an attack may see that denoiser's backward pass replaced by
+# the identity (BPDA): an unrolled denoiser whose steps saturate can pass back a vanishing gradient.
+
+#: Whether :func:`purify` passes the identity's gradient back instead of the denoiser's.
+_identity_through_purifiers = False
+
+
+def purify(x: torch.Tensor, denoiser: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+    """``denoiser(x)``, with its own gradient, or inside :func:`identity_gradient_through_purifiers` the
+    identity's: the forward value is always the denoised image (Athalye et al.'s BPDA)."""
+    denoised = denoiser(x)
+    if _identity_through_purifiers:
+        return x + (denoised - x).detach()
+    return denoised
+
+
+def purifies_input(model: nn.Module) -> bool:
+    """Whether ``model`` denoises its input through :func:`purify` before classifying it (its
+    ``purifies_input``), so that an attack can approximate the denoiser's gradient by the identity's."""
+    return bool(getattr(model, "purifies_input", False))
+
+
+@contextlib.contextmanager
+def identity_gradient_through_purifiers() -> Iterator[None]:
+    """Inside, :func:`purify` passes the identity's gradient back through every denoiser."""
+    global _identity_through_purifiers
+    previous, _identity_through_purifiers = _identity_through_purifiers, True
+    try:
+        yield
+    finally:
+        _identity_through_purifiers = previous
+
+
 @dataclass
 class Evaluations:
     """How many images a model was evaluated on (forward passes) and differentiated through (backward

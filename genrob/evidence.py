@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from genrob import adaptive, prose
+from genrob import adaptive, claims as paper_claims, prose
 from genrob.adaptive import FamilyEvidence
 from genrob.data import load_mnist, stratified_indices
 from genrob.environment import (
@@ -541,7 +541,7 @@ def headline(profile: str) -> tuple[str, pd.DataFrame]:
         return note, adaptive.verdicts([])
     verdicts = adaptive.verdicts(found)
     dates = rows["date"].dropna()
-    block = headline_markdown(verdicts, profile=name, claims=adaptive.claims(found),
+    block = headline_markdown(verdicts, profile=name, claims=paper_claims.claims(found),
                               code_version=", ".join(sorted({str(v) for v in rows["code_version"]})),
                               date=str(dates.max()) if len(dates) else provenance(profile)["written"],
                               source=f"the evidence store `evidence/{name}/`")
@@ -566,7 +566,8 @@ def headline_markdown(verdicts: pd.DataFrame, *, profile: str, claims: pd.DataFr
                       code_version: str, date: str, source: str = "the results table") -> str:
     """The headline table (:func:`genrob.adaptive.verdicts`) as Markdown: per model at l_inf eps 0.3,
     the paper's number, ours under its attacks and our worst case over every attack with its 95% interval,
-    and the ruling; then the counts of rulings, the claims' findings (:func:`genrob.adaptive.claims`),
+    and the ruling with any failed check that bears on it; then the counts of rulings, the claims' findings over
+    the curve (:func:`genrob.claims.claims`, :func:`genrob.claims.curves`),
     and the provenance (profile, ``source``, code version, date) the README's test checks."""
     lines = [f"Robust accuracy at l_inf eps 0.3 (`{profile}` profile; n test images per model; generative "
              "models in bold). `paper`: the lowest the paper reports for the model under any of its attacks; "
@@ -577,16 +578,20 @@ def headline_markdown(verdicts: pd.DataFrame, *, profile: str, claims: pd.DataFr
     for row in verdicts.itertuples():
         name = f"**{row.model}**" if row.kind == "generative" else row.model
         paper = "-" if pd.isna(row.paper) else f"{row.paper:.2f}"
-        ruling = (adaptive.with_n_to_decide(row.verdict, None) if pd.isna(row.n_to_decide)
-                  else f"{row.verdict} (n = {int(row.n_to_decide)} would decide)")
+        ruling = adaptive.ruling_text(row.verdict, row.n_to_decide, getattr(row, "failed_checks", ""))
         lines.append(f"| {name} | {row.n} | {row.clean:.2f} | {paper} | {row.ours_paper_attacks:.2f} "
                      f"| {row.worst_case:.2f} [{row.worst_ci_low:.2f}, {row.worst_ci_high:.2f}] | {ruling} |")
-    judged = verdicts[verdicts["verdict"] != "not in the paper"]
+    judged = verdicts[verdicts["verdict"].map(adaptive.is_ruling)]
     lines += ["", f"Of the paper's {len(judged)} numbers here: {prose.counts(judged['verdict'])}."]
     if claims is not None and len(claims):
-        lines += [f"Of its {len(claims)} comparisons ({claims['claim'].nunique()} claims, at l_inf eps 0.3 and "
-                  f"l_2 eps 2, each by McNemar's test on the images both models saw): "
-                  f"{prose.counts(claims['finding'])}:", "", adaptive.claims_summary(claims)]
+        curves = paper_claims.curves(claims)
+        grids = "; ".join(f"{'l_inf' if norm == 'linf' else 'l_2'} eps "
+                          + ", ".join(f"{e:g}" for e in sorted(claims.loc[claims['norm'] == norm, 'eps'].unique()))
+                          for norm in ("linf", "l2") if norm in set(claims["norm"]))
+        lines += [f"Of its {curves['claim'].nunique()} comparative claims, each judged in both norms at every eps "
+                  f"({grids}) on the images both models saw (paired tests against a margin of "
+                  f"{paper_claims.MARGIN:g}, Holm over each claim's eps; see the methods chapter): "
+                  f"{paper_claims.counts(curves)}.", "", prose.markdown_table(paper_claims.table(curves))]
     lines += ["", f"Written by `python -m genrob headline --profile {profile}` from {source} "
                   f"(results of code version `{code_version}`, {date})."]
     return "\n".join(lines)

@@ -14,7 +14,7 @@ from numbers import Real
 from typing import Sequence
 
 from genrob.attacks import ATTACKS, PAPER_ATTACKS, get_attack_class
-from genrob.contract import input_threshold, samples_noise
+from genrob.contract import input_threshold, purifies_input, samples_noise
 from genrob.models import chapter_models, get_spec, model_names
 from genrob.profiles import PAPER_L2_EPS, PAPER_LINF_EPS, Profile, get_profile
 
@@ -126,6 +126,11 @@ def sweep_config(
 def thresholding_models(config: SweepConfig) -> tuple[str, ...]:
     """The models of ``config`` that see their input only thresholded (:func:`genrob.contract.input_threshold`)."""
     return tuple(m for m in config.models if input_threshold(get_spec(m).build_for(config.profile)) is not None)
+
+
+def purifying_models(config: SweepConfig) -> tuple[str, ...]:
+    """The models of ``config`` that denoise their input before classifying it (:func:`genrob.contract.purifies_input`)."""
+    return tuple(m for m in config.models if purifies_input(get_spec(m).build_for(config.profile)))
 
 
 def sampling_models(config: SweepConfig) -> tuple[str, ...]:

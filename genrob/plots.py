@@ -359,39 +359,42 @@ def pairwise_worst_case(worst: pd.DataFrame, pairs: Sequence[tuple[str, str]], *
     return _finished(fig)
 
 
-FINDING_COLOURS = {"stands": "C2", "weakened": "C1", "overturned": "C3", "undecided at this n": "0.55",
+FINDING_COLOURS = {"stands": "C2", "weakened": "C1", "equal": "C0", "overturned": "C3", "undecided at this n": "0.55",
                    "no shared images": "0.8"}
+#: Marker per eps of a grid, smallest first (the claims' forest plot).
+EPS_MARKERS = ("o", "s", "D", "^", "v")
 
 
-def claims_dots(claims: pd.DataFrame) -> plt.Figure:
-    """The paper's claims (:func:`genrob.adaptive.claims`) at a glance: per claim and norm, the worst
-    case of the model it favours (filled) and of the other (open), with 95% intervals, coloured by finding."""
+def claims_forest(claims: pd.DataFrame, *, margin: float) -> plt.Figure:
+    """The paper's claims (:func:`genrob.claims.claims`) over the curve: per claim (a row) and norm (a
+    panel), the worst-case difference between the model the claim favours and the other on the images both
+    saw, with its 95% interval, at each eps (a marker each, smallest on top), coloured by the finding there;
+    the band is the margin within which two models count as equal."""
     order = list(dict.fromkeys(claims["claim"]))
     labels = [_wrapped(claim, 34) for claim in order]
     lines = sum(label.count("\n") + 1 for label in labels)
-    fig, axes = plt.subplots(1, 2, figsize=(COLUMN_WIDTH, 0.17 * lines + 0.25 * len(order) + 1.3), sharey=True)
+    fig, axes = plt.subplots(1, 2, figsize=(COLUMN_WIDTH, 0.17 * lines + 0.3 * len(order) + 1.4), sharey=True)
     for ax, norm in zip(axes, ("linf", "l2")):
         part = claims[claims["norm"] == norm]
+        grid = sorted(part["eps"].unique())
+        ax.axvspan(-margin, margin, color="0.9", zorder=0)
+        ax.axvline(0, color="0.5", lw=0.8, zorder=1)
         for row in part.itertuples():
-            y = order.index(row.claim)
-            colour = FINDING_COLOURS[row.finding]
-            for value, interval, filled, shift in ((row.model_worst, row.model_ci, True, -0.15),
-                                                  (row.than_worst, row.than_ci, False, 0.15)):
-                # Clipped at 0: a Wilson bound of 0 or 1 may sit a rounding error inside the value.
-                error = [[max(0.0, value - interval[0])], [max(0.0, interval[1] - value)]]
-                ax.errorbar(value, y + shift, xerr=error, fmt="o",
-                            color=colour, mfc=colour if filled else "white", ms=5, capsize=2, lw=1)
-        eps = part["eps"].iloc[0] if len(part) else float("nan")
-        ax.set_title(f"{NORM_NAMES[norm]} eps {eps:g}")
-        ax.set_xlim(-0.03, 1.03)
-        ax.set_xlabel("worst-case accuracy")
+            k = grid.index(row.eps)
+            y = order.index(row.claim) + (k - (len(grid) - 1) / 2) * 0.22
+            low, high = row.difference_ci
+            colour = FINDING_COLOURS.get(row.finding, "0.3")
+            ax.errorbar(row.difference, y, xerr=[[max(0.0, row.difference - low)], [max(0.0, high - row.difference)]],
+                        fmt=EPS_MARKERS[k % len(EPS_MARKERS)], color=colour, ms=4, capsize=1.5, lw=1, zorder=2)
+        ax.set_title(NORM_NAMES[norm] + (f", eps {', '.join(f'{e:g}' for e in grid)} top to bottom" if grid else ""))
+        ax.set_xlim(-1.03, 1.03)
+        ax.set_xlabel("worst-case accuracy: favoured − other")
         ax.grid(axis="x", alpha=0.3)
     axes[0].set_yticks(range(len(order)), labels)
-    axes[0].invert_yaxis()
+    axes[0].set_ylim(len(order) - 0.5, -0.5)
     handles = [plt.Line2D([], [], color=c, marker="o", ls="", label=f) for f, c in FINDING_COLOURS.items()
                if f in set(claims["finding"])]
-    handles += [plt.Line2D([], [], color="0.4", marker="o", ls="", label="model the paper favours"),
-                plt.Line2D([], [], color="0.4", marker="o", mfc="white", ls="", label="the other")]
+    handles.append(plt.Rectangle((0, 0), 1, 1, color="0.9", label=f"within ±{margin:g}: equal"))
     fig.legend(handles=handles, loc="lower center", ncol=3, frameon=False)
     fig.tight_layout(rect=(0, 0.55 / fig.get_figheight(), 1, 1))
     return _finished(fig)

@@ -3,18 +3,21 @@
 A sentence in the book that states a number, a ranking or a conclusion is
 written by these functions from the results shown on its page, so it is true of
 whatever profile the page was run on. The decisions themselves are the
-analysis layer's (:func:`genrob.adaptive.judge_claim`, McNemar's exact test on
-the images both models saw); this module only says them.
+analysis layer's (:func:`genrob.claims.judge_curve`, paired tests on the images
+both models saw); this module only says them.
 """
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import pandas as pd
 
-from genrob import adaptive
-from genrob.adaptive import Paired
-from genrob.names import budget, model_name, readable
-from genrob.results import share_text
+from genrob import adaptive, claims
+from genrob.paired import Paired
+from genrob.models import get_spec
+from genrob.names import NORM_NAMES, budget, model_name, readable
+from genrob.results import fraction_text, share_text
 
 
 def plural(count: int, noun: str) -> str:
@@ -44,53 +47,76 @@ def _kept(pair: Paired) -> tuple[int, int]:
     return pair.both + pair.model_only, pair.both + pair.than_only
 
 
+def judged(pair: Paired) -> tuple[str, int | None]:
+    """The finding on "the first is more robust than the second" at one eps: the tests of
+    :func:`genrob.claims.judge_curve` (more robust, less robust or equal within the margin, Holm over the
+    three), and where undecided the number of shared images that would decide it at the observed rates."""
+    finding, needed, _ = claims.judge_curve("more robust", [pair])[0]
+    return finding, needed
+
+
+def difference(pair: Paired) -> str:
+    """"+0.31 [0.24, 0.38]": the first model's share minus the second's, with its 95% Tango interval."""
+    estimate, low, high = pair.difference()
+    return f"{estimate:+.2f} [{low:+.2f}, {high:+.2f}]"
+
+
 def compare_sentence(first: str, second: str, pair: Paired | None, *, norm: str, eps: float,
                      under: str = "every attack") -> str:
     """One sentence: how much of their accuracy ``first`` and ``second`` keep on the same images at
-    ``norm`` ``eps`` ``under`` the attacks named, and what McNemar's exact test makes of the difference
-    (more robust, or undecided at this n with the n that would decide it at the observed rates)."""
+    ``norm`` ``eps`` ``under`` the attacks named, and what the paired tests make of the difference (more
+    robust by more than the margin, equal within it, or undecided at this n with the n that would decide
+    it at the observed rates)."""
     a, b = model_name(first), model_name(second)
     if pair is None:
         return f"{a} and {b} were attacked on no common images, so they are not compared."
-    finding, needed = adaptive.judge_claim("more robust", pair)
+    finding, needed = judged(pair)
     kept_a, kept_b = _kept(pair)
     where = f"At {budget(norm, eps)} under {under}"
     numbers = f"{a} keeps {share(kept_a, pair.n)} and {b} {share(kept_b, pair.n)} of the same {pair.n} test images"
+    margin = f"{claims.MARGIN:g}"
     if finding == "stands":
-        verdict = f"{a} is more robust ({p_value(pair.p_value)}, McNemar's exact test)"
+        verdict = f"{a} is more robust by more than {margin} (difference {difference(pair)})"
     elif finding == "overturned":
-        verdict = f"{b} is more robust ({p_value(pair.p_value)}, McNemar's exact test)"
+        reverse = Paired(pair.n, pair.than_only, pair.model_only, pair.both)
+        verdict = f"{b} is more robust by more than {margin} (difference {difference(reverse)})"
+    elif finding == claims.EQUAL:
+        verdict = (f"they are equal within {margin} (difference {difference(pair)}"
+                   + (", both at 0)" if kept_a == kept_b == 0 else ")"))
     elif needed is None:
-        verdict = ("they keep exactly the same images, so no number of images would tell them apart at these rates"
-                   if pair.same_images else
-                   "no number of images would tell them apart at these rates")
+        verdict = f"{pair.n} images cannot tell them apart: {claims.ON_THE_MARGIN}"
     else:
-        verdict = (f"{pair.n} images cannot tell them apart ({p_value(pair.p_value)}); about {needed} would, "
-                   "at these rates")
+        verdict = (f"{pair.n} images cannot tell them apart (difference {difference(pair)}); about "
+                   f"{adaptive.about(needed)} would, at these rates")
     return f"{where}, {numbers}: {verdict}."
 
 
 def ordering(first: str, second: str, finding: str) -> str:
-    """A finding on "``first`` is more robust than ``second``" as a table says it: which one is more robust,
-    or the finding itself where the test did not decide."""
-    return {"stands": f"{model_name(first)} more robust", "overturned": f"{model_name(second)} more robust"}.get(
-        finding, finding)
+    """A finding on "``first`` is more robust than ``second``" as a table says it: which one is more robust
+    by more than the margin, equal within it, or the finding itself where undecided."""
+    margin = f"{claims.MARGIN:g}"
+    return {"stands": f"{model_name(first)} more robust by more than {margin}",
+            "overturned": f"{model_name(second)} more robust by more than {margin}",
+            claims.EQUAL: f"equal within {margin}"}.get(finding, finding)
 
 
 def compare_row(first: str, second: str, pair: Paired | None, *, norm: str, eps: float) -> dict[str, object]:
     """The table row behind :func:`compare_sentence`: the budget, each model with the share it keeps of
-    the same images, the images only one of them keeps, McNemar's p-value and the finding, in the same words."""
+    the same images, the images only one of them keeps, the difference with its interval and the finding,
+    in the same words."""
     a, b = model_name(first), model_name(second)
     if pair is None:
         return {"budget": budget(norm, eps), "n": 0, "generative model": a, "counterpart": b,
-                "finding": "no shared images"}
-    finding, needed = adaptive.judge_claim("more robust", pair)
+                "finding": claims.NO_SHARED_IMAGES}
+    finding, needed = judged(pair)
     kept_a, kept_b = _kept(pair)
-    verdict = adaptive.with_n_to_decide(ordering(first, second, finding), needed,
-                                        same_images=pair.same_images)
+    verdict = ordering(first, second, finding)
+    if finding == adaptive.UNDECIDED:
+        verdict += (f" ({claims.ON_THE_MARGIN})" if needed is None else
+                    f" (about {adaptive.about(needed)} shared images would decide)")
     return {"budget": budget(norm, eps), "n": pair.n, "generative model": f"{a}: {share(kept_a, pair.n)}",
             "counterpart": f"{b}: {share(kept_b, pair.n)}", "kept by one only": f"{pair.model_only} / {pair.than_only}",
-            "McNemar": p_value(pair.p_value), "finding": verdict}
+            "difference [95%]": difference(pair), "finding": verdict}
 
 
 def survival(outcome: dict) -> pd.Series:
@@ -159,3 +185,117 @@ def subset_sentence(clean: pd.DataFrame, subset: pd.DataFrame) -> str:
                        "on the test set" for m in outside)
     return (lead + f" For {listed}, the test set's accuracy lies outside the attacked images' interval: the draw is "
             "easier or harder than average for that model, and its robust accuracy here may be too.")
+
+
+def _names(models: Sequence[str]) -> str:
+    """"naive Bayes, the CNN and the MLP"-style list of reader's names."""
+    names = [model_name(m) for m in models]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+#: How the answer says each ruling on a number of the paper: a verb phrase for ``count`` numbers.
+RULING_PHRASES = {"stands": "lets {count} stand", "overturned": "overturns {count}", "weakened": "weakens {count}",
+                  "understated": "finds {count} understated", adaptive.UNDECIDED: "leaves {count} undecided at this n"}
+
+
+def rulings_sentence(verdicts: pd.DataFrame, *, eps: float) -> str:
+    """The rulings on the paper's numbers (:func:`genrob.adaptive.verdicts`) grouped: how many of each, which
+    models, and which rulings rest on a worst case that fails a check bearing on it."""
+    ruled = verdicts[verdicts["verdict"].map(adaptive.is_ruling)]
+    if not len(ruled):
+        return ""
+    groups = [RULING_PHRASES.get(verdict, f"finds {{count}} {verdict}").format(count=len(g))
+              + f" ({_names(g['model'].tolist())})"
+              for verdict, g in sorted(ruled.groupby("verdict", sort=False), key=lambda kv: -len(kv[1]))]
+    listed = groups[0] if len(groups) == 1 else ", ".join(groups[:-1]) + " and " + groups[-1]
+    text = f"Of the paper's {len(ruled)} robustness numbers at {budget('linf', eps)} that our models answer, our " \
+           f"worst case over every attack {listed}."
+    flagged = ruled[ruled["failed_checks"].astype(bool)]
+    if len(flagged):
+        text += (f" The {'ruling' if len(flagged) == 1 else 'rulings'} on {_names(flagged['model'].tolist())} "
+                 f"{'rests' if len(flagged) == 1 else 'rest'} on a worst case that fails a check bearing on it, "
+                 "which the ruling names.")
+    return text
+
+
+#: The kinds of comparison the answer groups the paper's claims by (:func:`claim_group`).
+GREY_PAIRS = "Generative against discriminative models on grey-level images"
+THRESHOLD_PAIRS = "Comparisons involving a model that thresholds its input at 0.5"
+OTHER_PAIRS = "Generative models against each other"
+
+
+def claim_group(model: str, than: str, thresholding: set[str]) -> str:
+    """Which kind of comparison a claim makes: a thresholding model in it, or else by the two models' kinds."""
+    if model in thresholding or than in thresholding:
+        return THRESHOLD_PAIRS
+    kinds = {get_spec(model).kind, get_spec(than).kind}
+    return GREY_PAIRS if kinds == {"generative", "discriminative"} else OTHER_PAIRS
+
+
+def _per_eps(rows: pd.DataFrame) -> str:
+    """"0.1: 7 stands; 0.2: 6 stands, 1 undecided at this n": a group's findings at each eps of one norm."""
+    return "; ".join(f"{eps:g}: {counts(part['finding'])}" for eps, part in rows.groupby("eps"))
+
+
+def claims_paragraphs(claims_table: pd.DataFrame, *, thresholding: set[str]) -> list[str]:
+    """The paper's claims judged at every eps (:func:`genrob.claims.claims`) grouped by the kind of comparison
+    each makes: the counts over the curve, then per group and norm what the claims come to at each eps (the
+    claims one by one are the table's)."""
+    if not len(claims_table):
+        return []
+    curves = claims.curves(claims_table)
+    groups = claims_table.assign(group=[claim_group(m, t, thresholding)
+                                        for m, t in zip(claims_table["model"], claims_table["than"])])
+    paragraphs = [f"Of the paper's {plural(curves['claim'].nunique(), 'comparative claim')}, each judged in both "
+                  f"norms at every eps on the images both models saw (margin {claims.MARGIN:g}, Holm over each "
+                  f"claim's eps), over the curve: {claims.counts(curves)}."]
+    for group in (GREY_PAIRS, OTHER_PAIRS, THRESHOLD_PAIRS):
+        part = groups[groups["group"] == group]
+        if not len(part):
+            continue
+        per_norm = [f"at {NORM_NAMES[norm]} eps {_per_eps(part[part['norm'] == norm])}" for norm in ("linf", "l2")
+                    if (part["norm"] == norm).any()]
+        floor = part[(part["finding"].isin([claims.EQUAL, "stands"])) & (part["model_only"] + part["both"] == 0)
+                     & (part["than_only"] + part["both"] == 0)]
+        tail = f" {len(floor)} of these findings compare two models that both keep no image." if len(floor) else ""
+        paragraphs.append(f"**{group}** ({plural(part['claim'].nunique(), 'claim')}): "
+                          + "; ".join(per_norm) + "." + tail)
+    return paragraphs
+
+
+def threshold_sentence(worst: pd.DataFrame, *, thresholding: set[str], linf_eps: float, l2_eps: float) -> str:
+    """What the models that threshold their input keep at ``linf_eps`` and at ``l2_eps``, the discriminative
+    ones (the threshold alone) beside the generative ones, and whether the generative model adds to what the
+    threshold keeps at l∞ (by the point estimates; the claims above test it)."""
+    worst = worst.set_index(["model", "norm", "eps"])
+    present = [m for m in dict.fromkeys(worst.index.get_level_values(0)) if m in thresholding
+               and (m, "linf", linf_eps) in worst.index and (m, "l2", l2_eps) in worst.index]
+    control = [m for m in present if get_spec(m).kind == "discriminative"]
+    generative = [m for m in present if get_spec(m).kind == "generative"]
+    if not control or not generative:
+        return ""
+
+    def kept(models: list[str], norm: str, eps: float) -> str:
+        shares = [f"{model_name(m)}: {fraction_text(worst.loc[(m, norm, eps), 'worst_case_accuracy'], int(worst.loc[(m, norm, eps), 'n']))}"
+                  for m in models]
+        return "; ".join(shares)
+
+    best_control = max(worst.loc[(m, "linf", linf_eps), "worst_case_accuracy"] for m in control)
+    best_generative = max(worst.loc[(m, "linf", linf_eps), "worst_case_accuracy"] for m in generative)
+    owed = ("none of the generative ones keeps more than that, so what they keep there is owed to the threshold"
+            if best_generative <= best_control else
+            "a generative one keeps more than that, beyond what the threshold alone keeps")
+    return (f"**The models that threshold their input at 0.5.** At {budget('linf', linf_eps)}, where only pixels "
+            f"within eps of the threshold can change what they see, the discriminative ones keep with the threshold "
+            f"alone ({kept(control, 'linf', linf_eps)}) and the generative ones ({kept(generative, 'linf', linf_eps)}): "
+            f"{owed}. At {budget('l2', l2_eps)}, where a few pixels can be carried across it, they keep "
+            f"{kept(control + generative, 'l2', l2_eps)}.")
+
+
+def markdown_table(table: pd.DataFrame) -> str:
+    """A small table as Markdown, its index first (for pages and blocks written as Markdown: the README's,
+    the introduction's answer)."""
+    header = [table.index.name or "", *table.columns]
+    lines = ["| " + " | ".join(map(str, header)) + " |", "| " + " | ".join("---" for _ in header) + " |"]
+    lines += ["| " + " | ".join(str(v) for v in (index, *row)) + " |" for index, row in zip(table.index, table.values)]
+    return "\n".join(lines)

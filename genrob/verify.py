@@ -43,7 +43,7 @@ import pandas as pd
 import torch
 
 from genrob import evidence
-from genrob.adaptive import Paired
+from genrob.paired import ALPHA, Paired
 from genrob.attacks import attack_config_hash, make_attack
 from genrob.data import MNIST, load_mnist
 from genrob.environment import code_version, machine, progress, seed_everything, thread_count, torch_device
@@ -51,7 +51,7 @@ from genrob.evaluate import load_surrogate
 from genrob.models import checkpoint_path, get_spec, load_model, model_names
 from genrob.params import ParameterError
 from genrob.profiles import get_profile
-from genrob.results import ALPHA, EVERY_IMAGE, wilson_interval
+from genrob.results import EVERY_IMAGE, wilson_interval
 
 #: How :func:`verify` compared a cell's recomputed outcomes with the stored ones.
 EXACT, PAIRED = "every image the same", "no difference by McNemar's test at 5%"
@@ -188,7 +188,7 @@ def verified_cells(profile: str, *, cells: int = 10, images: int | None = None, 
 
 def recomputed_against_stored(recomputed: np.ndarray, stored: np.ndarray) -> Paired:
     """Per image robust as recomputed and as stored, paired (``model_only``: robust only as recomputed);
-    they agree where ``p_value`` is at least :data:`~genrob.results.ALPHA`."""
+    they agree where ``p_value`` is at least :data:`~genrob.paired.ALPHA`."""
     return Paired(len(recomputed), model_only=int((recomputed & ~stored).sum()),
                   than_only=int((stored & ~recomputed).sum()), both=int((recomputed & stored).sum()))
 

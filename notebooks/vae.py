@@ -223,8 +223,9 @@ chapter.robustness_table(eot_results, norm="linf")
 # ## Side by side
 #
 # The CVAE (principled rule) against each discriminative counterpart, at eps 0.3
-# ($l_\infty$) and 2 ($l_2$), image by image on the images both saw. A model counts as
-# more robust only where McNemar's exact test separates the two at 5%.
+# ($l_\infty$) and 2 ($l_2$), image by image on the images both saw: a model counts as more robust only where the difference of the two shares lies
+# significantly above 0.05, and the two count as equal where it lies significantly within
+# 0.05 (paired tests, as in the methods chapter); otherwise the pair is undecided at this n.
 
 # %% tags=["hide-input"]
 for counterpart in ("vae_classifier", "vae_classifier_pretrained", "mlp"):
@@ -246,12 +247,12 @@ paper.comparison_table(comparison)
 #
 # First, each generative model beside its counterpart at $l_\infty$ eps 0.3 and
 # $l_2$ eps 2: the share of the same test images each keeps under every attack of
-# this page (its worst case here), the images only one of them keeps, and
-# McNemar's exact test on those. The sentences after the table are written by
+# this page (its worst case here), the images only one of them keeps, and the
+# difference of the two shares with its 95% interval. The sentences after the table are written by
 # the code from it and the tables above, so they hold for the profile this page
 # was run on (its first line): every share of images comes with its 95%
-# interval, and a model is called more robust than another only where the test
-# separates them.
+# interval, and a model is called more robust than another only where the tests
+# separate them.
 
 # %% tags=["hide-input"]
 chapter.pair_table(config, results)

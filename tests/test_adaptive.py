@@ -90,47 +90,6 @@ def test_a_ruling_is_made_only_where_the_interval_lies_wholly_in_its_region(pape
         assert rule_on_number(paper, round(rate * (needed - 1)), needed - 1)[0] == "undecided at this n"
 
 
-def test_the_paired_test_on_constructed_outcomes_gives_the_known_answer():
-    import pandas as pd
-    from scipy.stats import binomtest
-
-    from genrob.adaptive import judge_claim, paired
-
-    # 100 shared images: 20 survive on the first model only, 5 on the second only.
-    first = pd.Series([True] * 20 + [False] * 5 + [True] * 30 + [False] * 45, index=range(100, 200))
-    second = pd.Series([False] * 20 + [True] * 5 + [True] * 30 + [False] * 45, index=range(100, 200))
-    pair = paired(first, second)
-    assert (pair.n, pair.model_only, pair.than_only, pair.both) == (100, 20, 5, 30)
-    assert pair.p_value == pytest.approx(binomtest(20, 25, 0.5).pvalue) and pair.p_value < 0.01
-    assert judge_claim("more robust", pair) == ("stands", None)
-    assert judge_claim("more robust", paired(second, first)) == ("overturned", None)
-    # only the images both saw count: a model evaluated on a larger, nested subset is cut to the shared part
-    larger = pd.concat([second, pd.Series(True, index=range(200, 300))])
-    assert paired(first, larger) == pair
-    assert judge_claim("more robust", paired(first, pd.Series(True, index=range(300, 310)))) == (
-        "no shared images", None)
-    # 3 against 1 of 30 cannot decide; at those rates more images would
-    few = paired(pd.Series([True] * 3 + [False] * 27), pd.Series([False] * 2 + [True] + [False] * 27))
-    finding, needed = judge_claim("more robust", few)
-    assert finding == "undecided at this n" and needed > 30
-    assert judge_claim("more robust", few.scaled(needed))[0] == "stands"
-
-
-def test_a_claim_of_no_difference_cannot_stand_because_a_small_n_separates_nothing():
-    import pandas as pd
-
-    from genrob.adaptive import judge_claim, paired
-
-    # 30 images, both models at zero: no discordant image, but 30 images cannot show that they are equal
-    zero = pd.Series([False] * 30)
-    finding, needed = judge_claim("no difference", paired(zero, zero))
-    assert finding == "undecided at this n" and needed is not None and needed > 30
-    assert judge_claim("no difference", paired(pd.Series([False] * 400), pd.Series([False] * 400)))[0] == "stands"
-    # and a clear difference overturns it
-    apart = paired(pd.Series([True] * 15 + [False] * 15), zero)
-    assert judge_claim("no difference", apart)[0] == "overturned"
-
-
 def test_attacks_judged_by_the_sampling_model_form_their_own_worst_case():
     import pandas as pd
 
@@ -162,17 +121,22 @@ def test_every_model_is_evaluated_once_in_its_own_family():
 def test_every_model_faces_every_attack_at_every_profile(profile):
     """A profile scales n and budgets, never which attacks a model meets: no model is spared."""
     from genrob.adaptive import CASCADE, COMPLETE_ADAPTIVE, cascade_configs, check_configs, family_config
-    from genrob.attacks import ADAPTIVE_ATTACKS, PAPER_ATTACKS, THRESHOLD_ATTACKS
+    from genrob.attacks import ADAPTIVE_ATTACKS, PAPER_ATTACKS, PURIFIER_ATTACKS, THRESHOLD_ATTACKS
 
     config = family_config("conv_vae", profile=profile)
-    assert set(PAPER_ATTACKS) | set(ADAPTIVE_ATTACKS) | set(THRESHOLD_ATTACKS) <= set(config.attacks)
-    assert set(COMPLETE_ADAPTIVE) | set(CASCADE) == set(ADAPTIVE_ATTACKS) | set(THRESHOLD_ATTACKS)
-    # every model meets the whole cascade, the flips across the threshold only where the input is thresholded
+    special = set(THRESHOLD_ATTACKS) | set(PURIFIER_ATTACKS)
+    assert set(PAPER_ATTACKS) | set(ADAPTIVE_ATTACKS) | special <= set(config.attacks)
+    assert set(COMPLETE_ADAPTIVE) | set(CASCADE) == set(ADAPTIVE_ATTACKS) | special
+    # every model meets the whole cascade, the flips across the threshold only where the input is thresholded,
+    # BPDA only where it is denoised
     groups = {models: attacks for c in cascade_configs(config) for models, attacks in [(c.models, c.attacks)]}
     assert sorted(m for models in groups for m in models) == sorted(config.models)
     for models, attacks in groups.items():
         flips = {"cnn_binary", "cnn_vae_binary", "cnn_vae_crf"} >= set(models)
-        assert set(attacks) == set(CASCADE) - (set() if flips else set(THRESHOLD_ATTACKS))
+        assert set(attacks) == set(CASCADE) - special | (set(THRESHOLD_ATTACKS) if flips else set())
+    mrf = {c.models: set(c.attacks) for c in cascade_configs(family_config("markov_random_field", profile=profile))}
+    assert mrf == {("mrf",): set(CASCADE) - set(PURIFIER_ATTACKS),
+                   ("cnn_mrf",): set(CASCADE) - set(THRESHOLD_ATTACKS)}
     # the models that sample meet randomised AutoAttack, the convolutional VAEs too
     noise_runs = [c for c in check_configs(config) if c.attacks == ("autoattack_rand_linf",)]
     assert len(noise_runs) == 1 and {"cnn_vae", "cnn_vae_binary", "cnn_vae_crf"} <= set(noise_runs[0].models)
@@ -202,69 +166,6 @@ def test_the_adaptive_evaluation_takes_the_profiles_n_for_the_family():
     for profile, family, n in [("extended", "naive_bayes", 1000), ("extended", "vae", 1000), ("extended", "conv_vae", 200),
                                ("default", "vae", 50), ("default", "conv_vae", 30)]:
         assert family_config(family, profile=profile).n == sweep_config(profile=profile, family=family).n == n
-
-
-def test_the_papers_claims_are_judged_on_the_worst_case_image_by_image_and_shown_under_its_own_attacks():
-    import pandas as pd
-
-    from genrob.adaptive import FamilyEvidence, claims, claims_summary
-    from genrob.params import sweep_config
-
-    def alive(count, n=100):
-        return pd.Series([True] * count + [False] * (n - count), index=range(n))
-
-    survivors = {("gaussian_nb", "linf", 0.3): alive(2), ("logistic_regression", "linf", 0.3): alive(0),
-                 ("cnn_vae_binary", "linf", 0.3): alive(10), ("cnn_vae_crf", "linf", 0.3): alive(60)}
-    worst = pd.DataFrame([{"model": m, "norm": norm, "eps": eps, "n": 100, "worst_case_accuracy": s.mean(),
-                           "ci_low": max(0.0, s.mean() - 0.05), "ci_high": s.mean() + 0.05}
-                          for (m, norm, eps), s in survivors.items()])
-
-    def paper_row(model, acc, low, high, attack="pgd_linf"):
-        return {"model": model, "attack": attack, "norm": "linf", "eps": 0.3, "robust_accuracy": acc,
-                "robust_ci_low": low, "robust_ci_high": high}
-
-    results = pd.DataFrame([paper_row("gaussian_nb", 0.45, 0.4, 0.5),
-                            paper_row("gaussian_nb", 0.9, 0.85, 0.95, attack="fgsm_linf"),
-                            paper_row("logistic_regression", 0.0, 0.0, 0.04),
-                            paper_row("cnn_vae_binary", 0.6, 0.5, 0.7), paper_row("cnn_vae_crf", 0.7, 0.6, 0.8),
-                            paper_row("cnn_vae_crf", 0.6, 0.5, 0.7, attack="pgd_margin_linf")])
-    config = sweep_config(profile="smoke", models=["gaussian_nb", "logistic_regression"])
-    table = claims([FamilyEvidence(config=config, results=results, worst_case=worst, checks=None,
-                                   survivors=survivors)]).set_index("model")
-    # Under the paper's strongest attack (PGD, not FGSM) naive Bayes looked more robust; image by image,
-    # 2 survivors against none cannot tell the two apart at 100 images: undecided, not refuted.
-    nb = table.loc["gaussian_nb"]
-    assert [nb["model_paper_attacks"], nb["paper_attacks"], nb["n_paired"], nb["model_only"], nb["than_only"],
-            nb["finding"]] == [0.45, "more robust", 100, 2, 0, "undecided at this n"]
-    assert nb["n_to_decide"] > 100
-    # "A CRF adds no robustness": 50 images survive on the CRF VAE alone, so the claim is overturned.
-    assert table.loc["cnn_vae_crf", ["model_only", "than_only", "finding"]].tolist() == [50, 0, "overturned"]
-    assert set(table["norm"]) == {"linf"}  # no l_2 evidence, no l_2 rows
-    assert claims_summary(table.reset_index()).startswith("- **overturned** (1 of 2)")
-
-
-def test_a_claim_no_n_decides_says_so_and_why_in_the_summary_and_the_table():
-    import pandas as pd
-
-    from genrob.adaptive import UNDECIDED, claims_summary, claims_table
-
-    def row(model, than, norm, model_only, than_only, finding, needed):
-        return {"claim": f"{model} beats {than}", "model": model, "than": than, "norm": norm,
-                "eps": 0.3 if norm == "linf" else 2.0, "model_worst": 0.0, "than_worst": 0.0,
-                "model_ci": (0.0, 0.004), "than_ci": (0.0, 0.004), "n_paired": 1000, "model_only": model_only,
-                "than_only": than_only, "finding": finding, "n_to_decide": needed}
-
-    table = pd.DataFrame([row("cvae", "mlp", "linf", 0, 0, UNDECIDED, None),
-                          row("cvae", "mlp", "l2", 3, 3, UNDECIDED, None),
-                          row("gaussian_nb", "logistic_regression", "linf", 2, 0, UNDECIDED, 2750)])
-    summary = claims_summary(table)
-    assert summary == ("- **undecided at this n** (3 of 3): cvae beats mlp (l_inf [no n would decide at these rates: "
-                       "both models keep exactly the same images] and l_2 [no n would decide at these rates]); "
-                       "gaussian_nb beats logistic_regression (l_inf)")
-    assert claims_table(table)["finding"].tolist() == [
-        "undecided at this n (no n would decide at these rates: both models keep exactly the same images)",
-        "undecided at this n (no n would decide at these rates)",
-        "undecided at this n (about 2750 shared images would decide)"]
 
 
 def test_the_worst_case_is_image_by_image(models, fresh_cache, mnist):
@@ -378,3 +279,70 @@ def test_the_worst_case_has_converged_unless_the_doubled_budget_breaks_what_ever
     assert not checks.loc["pgd_margin_linf converged (twice the steps and restarts)", "passed"]  # 10 + alone to 0
     assert checks.loc[WORST_CASE_CONVERGED, "passed"] == passes
     assert f"broke {alone} images that every other attack left" in checks.loc[WORST_CASE_CONVERGED, "detail"]
+
+
+def test_a_ruling_carries_the_failed_checks_that_bear_on_its_worst_case():
+    """The Ising MRF at the extended profile: its ruling (stands) rested on a worst case whose margin PGD had
+    not converged at l_inf (twice the budget broke 16 images it left, 1 the other way). The ruling's own cell
+    says so; a failed l_2 check does not bear on the l_inf ruling."""
+    from genrob.adaptive import FamilyEvidence, verdict_table, verdicts
+    from genrob.params import sweep_config
+
+    config = sweep_config(profile="smoke", family="markov_random_field", models=["mrf"])
+    results = pd.DataFrame([{"model": "mrf", "attack": "pgd_linf", "norm": "linf", "eps": 0.3,
+                             "robust_accuracy": 0.48, "robust_ci_low": 0.45, "robust_ci_high": 0.51}])
+    worst = pd.DataFrame([{"model": "mrf", "norm": "linf", "eps": 0.3, "n": 1000, "clean_accuracy": 0.85,
+                           "worst_case_accuracy": 0.42, "ci_low": 0.39, "ci_high": 0.45, "broke_most": "pgd_linf",
+                           "broke_most_images": 300}])
+
+    def checks(failing: list[tuple[str, str]]) -> pd.DataFrame:
+        names = [("pgd_margin_linf converged (twice the steps and restarts)", "linf"),
+                 ("pgd_margin_l2 converged (twice the steps and restarts)", "l2"), ("robust <= clean", None)]
+        return pd.DataFrame([{"model": "mrf", "check": name, "passed": (name, norm) not in failing, "norm": norm,
+                              "detail": "at eps 0.3 twice the budget broke 16 images that the first run left"}
+                             for name, norm in names])
+
+    def ruling(failing):
+        found = verdicts([FamilyEvidence(config=config, results=results, worst_case=worst, checks=checks(failing))])
+        return verdict_table(found).loc["Ising MRF", "ruling"]
+
+    assert ruling([]) == "stands"
+    assert ruling([("pgd_margin_l2 converged (twice the steps and restarts)", "l2")]) == "stands"
+    assert ruling([("pgd_margin_linf converged (twice the steps and restarts)", "linf")]) == (
+        "stands; but its worst case fails a check: margin PGD (l∞) converged (twice the steps and restarts)")
+
+
+def test_margin_pgds_budget_climbs_its_ladder_until_twice_it_breaks_nothing_more(monkeypatch):
+    """Twice margin PGD's budget broke 10 more of 40 images: not converged, so 4 times the budget runs; it
+    breaks nothing more than twice did, so the ladder stops there and the check reports that step."""
+    from genrob import adaptive
+    from genrob.checks import sanity_checks
+    from genrob.params import sweep_config
+
+    n = 40
+    config = sweep_config(profile="smoke", models=["gmm"], attacks=["fgsm_linf"], linf_eps=[0.3], n=n)
+    fooled = {"pgd_margin_linf": np.arange(n) < 10, "pgd_margin_linf_long": np.arange(n) < 20,
+              "pgd_margin_linf_x4": np.arange(n) < 21, "pgd_margin_linf_x8": np.arange(n) < 40}
+
+    def row(attack: str) -> dict:
+        kept = int((~fooled[attack]).sum())
+        return {"model": "gmm", "attack": attack, "norm": "linf", "eps": 0.3, "n": n, "images": "all",
+                "clean_accuracy": 1.0, "robust_correct": kept, "robust_accuracy": kept / n,
+                "robust_ci_low": 0.0, "robust_ci_high": 1.0}
+
+    ran = []
+
+    def sweep(part, data=None):
+        ran.append((part.models, part.attacks, part.linf_eps))
+        return pd.DataFrame([row(a) for a in part.attacks])
+
+    monkeypatch.setattr(adaptive.evaluate, "sweep", sweep)
+    outcome = lambda m, a, e: {"clean_correct": np.ones(n, bool), "fooled": fooled[a]}  # noqa: E731
+    start = pd.DataFrame([row("pgd_margin_linf"), row("pgd_margin_linf_long")])
+    climbed = adaptive.climb_ladder(config, start, outcome=outcome)
+    assert ran == [(("gmm",), ("pgd_margin_linf_x4",), (0.3,))]
+    found = sanity_checks(pd.concat([start, *climbed]), outcome=outcome).set_index("check")
+    check = found.loc["pgd_margin_linf converged (twice the steps and restarts)"]
+    assert check["passed"] and check["detail"].startswith("from 2 times the budget to 4 times the budget: ")
+    assert not sanity_checks(start, outcome=outcome).set_index("check").loc[
+        "pgd_margin_linf converged (twice the steps and restarts)", "passed"]

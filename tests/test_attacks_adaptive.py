@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from genrob.attacks import ADAPTIVE_ATTACKS, ATTACKS, make_attack, perturbation_norm
+from genrob.attacks import ADAPTIVE_ATTACKS, ATTACKS, PURIFIER_ATTACKS, make_attack, perturbation_norm
 from genrob.attacks.pgd_margin import margin
 from genrob.contract import logit_margin
 from genrob.evaluate import load_surrogate
@@ -17,7 +17,7 @@ CPU = torch.device("cpu")
 GRID = {"linf": (0.1, 0.3), "l2": (1.0, 3.0)}
 
 
-@pytest.mark.parametrize("name", ADAPTIVE_ATTACKS + ("autoattack_rand_linf",))
+@pytest.mark.parametrize("name", ADAPTIVE_ATTACKS + PURIFIER_ATTACKS + ("autoattack_rand_linf",))
 def test_adaptive_attacks_stay_in_the_box_and_the_ball(name, models, few_images):
     attack = load_surrogate(make_attack(name, "smoke"), CPU)
     x, y = few_images.x[:8], few_images.y[:8]
@@ -161,3 +161,44 @@ def test_autoattack_on_a_model_of_buffers_alone_is_silent(models, few_images, ca
     make_attack("autoattack_linf", "smoke").generate(models["gaussian_nb"], few_images.x[:4], few_images.y[:4],
                                                      eps=0.1, device=CPU)
     assert capsys.readouterr().out == ""
+
+
+class _Purified(nn.Module):
+    """A linear model behind a denoiser whose backward pass gives nothing: a caricature of an unrolled
+    denoiser's saturated steps. Its forward value is the input itself."""
+
+    purifies_input = True
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x):
+        from genrob.contract import purify
+
+        return self.model(purify(x, lambda image: image.detach() + 0 * image))
+
+
+def test_bpda_sees_through_a_denoiser_whose_gradient_vanishes(models, few_images):
+    """Margin PGD cannot move through the denoiser; with the identity's gradient in its place (BPDA) it
+    attacks the model behind it, and every judgement stays the model's own forward pass."""
+    from genrob.contract import identity_gradient_through_purifiers, purifies_input
+
+    model, x, y = _Purified(models["logistic_regression"]), few_images.x, few_images.y
+    assert purifies_input(model) and not purifies_input(models["logistic_regression"])
+    with identity_gradient_through_purifiers():
+        assert torch.equal(model(x), models["logistic_regression"](x))
+    through = make_attack("pgd_margin_linf", "smoke").run(model, x, y, [0.3], device=CPU, seed=0).robust.mean()
+    bpda = make_attack("bpda_pgd_margin_linf", "smoke").run(model, x, y, [0.3], device=CPU, seed=0).robust.mean()
+    plain = make_attack("pgd_margin_linf", "smoke").run(models["logistic_regression"], x, y, [0.3], device=CPU,
+                                                        seed=0).robust.mean()
+    assert through > bpda + 0.3 and bpda == pytest.approx(plain, abs=2 / len(y))
+
+
+def test_the_ladders_rungs_double_margin_pgds_steps_and_restarts():
+    from genrob.attacks import MARGIN_PGD_LADDERS
+
+    for ladder in MARGIN_PGD_LADDERS.values():
+        settings = [make_attack(rung, "extended").settings for rung in ladder]
+        assert [s["steps"] for s in settings] == [100, 200, 400, 800]
+        assert [s["restarts"] for s in settings] == [2, 4, 8, 16]

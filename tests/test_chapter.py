@@ -77,13 +77,13 @@ def test_a_pair_is_ordered_only_where_a_paired_test_on_the_same_images_separates
     verdicts = chapter.compare_pair(config, RESULTS, "gmm", "logistic_regression", linf_eps=0.3, l2_eps=2.0)
     fgsm, cw = "FGSM (l∞)", "Carlini-Wagner (l2)"
     assert verdicts.loc[fgsm, ["Gaussian mixture only", "logistic regression only", "verdict"]].tolist() == [
-        20, 0, "Gaussian mixture more robust"]
+        20, 0, "Gaussian mixture more robust by more than 0.05"]
     assert verdicts.loc[fgsm, ["Gaussian mixture", "logistic regression"]].tolist() == [
         "0.50 [0.35, 0.65]", "0.00 [0.00, 0.09]"]  # each share with its 95% interval
     assert verdicts.loc[cw, "verdict"] == "undecided at this n"  # not "no difference": 40 images cannot tell
     assert verdicts.loc[cw, "n_to_decide"] > 40
     summary = chapter.verdict_summary(verdicts)
-    assert "- **Gaussian mixture more robust**: FGSM (l∞) (eps 0.3)" in summary
+    assert "- **Gaussian mixture more robust by more than 0.05**: FGSM (l∞) (eps 0.3)" in summary
     assert "- **undecided at this n**: Carlini-Wagner (l2) (eps 2)" in summary
 
 
@@ -96,7 +96,7 @@ def test_a_chapters_conclusions_are_generated_from_its_results_image_by_image(mo
     first, second = text.split("\n\n")
     assert first == ("At l∞ eps 0.3 under the one l∞ attack of this page, Gaussian mixture keeps 0.50 [0.35, 0.65] "
                      "and logistic regression 0.00 [0.00, 0.09] of the same 40 test images: Gaussian mixture is "
-                     "more robust (p < 0.001, McNemar's exact test).")
+                     "more robust by more than 0.05 (difference +0.50 [+0.35, +0.65]).")
     assert second.startswith("At l2 eps 2 under the one l2 attack of this page, Gaussian mixture keeps 0.10 "
                              "[0.04, 0.23] and logistic regression 0.07 [0.03, 0.20] of the same 40 test images: "
                              "40 images cannot tell them apart")
@@ -113,16 +113,21 @@ def test_the_adaptive_findings_pair_worst_cases_on_shared_images_and_count_the_r
                  ("gaussian_nb", "l2", 2.0): alive(12), ("logistic_regression", "l2", 2.0): alive(1)}
     config = sweep_config(profile="smoke", family="naive_bayes")
     evidence = [FamilyEvidence(config=config, results=None, worst_case=None, checks=None, survivors=survivors)]
-    verdicts = pd.DataFrame({"verdict": ["overturned", "stands", "undecided at this n", "not in the paper"]})
-    claims = pd.DataFrame({"claim": ["A", "A"], "finding": ["undecided at this n", "stands"]})
+    verdicts = pd.DataFrame({"verdict": ["overturned", "stands", "undecided at this n", "not in the paper",
+                                         "not ruled (the paper's CVAE is our conditional VAE (prototype rule))"]})
+    claims = pd.DataFrame({"claim": ["A", "A", "A", "A"], "model": "gaussian_nb", "than": "logistic_regression",
+                           "expected": "more robust", "norm": ["linf", "linf", "l2", "l2"], "eps": [0.1, 0.3, 1, 2],
+                           "finding": ["stands", "equal", "undecided at this n", "undecided at this n"],
+                           "n_to_decide": [None, None, 120, 90], "model_only": 0, "than_only": 0, "both": 0})
     first, second, rulings, findings = chapter.adaptive_findings(evidence, verdicts, claims).split("\n\n")
     assert first.startswith("At l∞ eps 0.3 under every attack run on both, naive Bayes keeps 0.00 [0.00, 0.11] and "
-                            "logistic regression 0.00 [0.00, 0.11] of the same 30 test images: they keep exactly the "
-                            "same images, so no number of images")
-    assert second.endswith("naive Bayes is more robust (p < 0.001, McNemar's exact test).")
+                            "logistic regression 0.00 [0.00, 0.11] of the same 30 test images: 30 images cannot tell "
+                            "them apart (difference +0.00 [-0.11, +0.11]); about 52 would")
+    assert "no number of images" not in first
+    assert second.endswith("naive Bayes is more robust by more than 0.05 (difference +0.37 [+0.21, +0.54]).")
     assert rulings == "Of the paper's 3 numbers at l∞ eps 0.3 ruled on this page: 1 overturned, 1 stands, " \
                       "1 undecided at this n."
-    assert findings == "Of its 2 comparisons (1 claim in both norms): 1 undecided at this n, 1 stands."
+    assert findings == "Of its 1 claim, each judged in both norms at every eps: 1 stands, 1 undecided at this n."
 
 
 def test_a_missing_value_is_a_blank_cell_in_the_books_tables():
@@ -164,8 +169,8 @@ def test_the_pair_table_holds_every_number_the_conclusions_state(monkeypatch):
     config = chapter.setup(family="mixture", profile="smoke", n=40)
     table = chapter.pair_table(config, RESULTS, [("gmm", "logistic_regression")])
     assert table.loc["l∞ eps 0.3"].tolist() == [40, "Gaussian mixture: 0.50 [0.35, 0.65]",
-                                                "logistic regression: 0.00 [0.00, 0.09]", "20 / 0", "p < 0.001",
-                                                "Gaussian mixture more robust"]
+                                                "logistic regression: 0.00 [0.00, 0.09]", "20 / 0",
+                                                "+0.50 [+0.35, +0.65]", "Gaussian mixture more robust by more than 0.05"]
     assert table.loc["l2 eps 2", "finding"].startswith("undecided at this n (about ")
     text = chapter.conclusions(config, RESULTS, [("gmm", "logistic_regression")])
     shown = table.to_string()

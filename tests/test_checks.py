@@ -169,19 +169,23 @@ def _cascade_row(model: str, attack: str, eps: float, *, reached: int, broke: in
             "robust_ci_low": low, "robust_ci_high": high}
 
 
-def test_an_attack_after_margin_pgd_in_the_cascade_is_checked_by_what_it_broke_of_what_pgd_left():
-    """In the cascade Square meets only the images margin PGD (and every attack before it) left: its
-    cumulative robust accuracy is never above PGD's, and the check is that it broke few of them."""
+def test_an_attack_after_margin_pgd_in_the_cascade_is_checked_by_the_share_of_the_images_it_met():
+    """In the cascade Square meets only the images margin PGD (and every attack before it) left. The GMM at
+    the extended profile, l_inf eps 0.2: Square broke 44 of the 195 images every gradient attack left (23%).
+    Divided by all 1 000 images and compared with two intervals' half-widths, that passed (it would have
+    failed above 49); counted against the images it met, it fails."""
     margin = [dict(r, images="all", robust_correct=round(r["robust_accuracy"] * N))
-              for r in _rows("m", "pgd_margin_linf", "linf", {0.1: 0.38, 0.3: 0.30})]
+              for r in _rows("gmm", "pgd_margin_linf", "linf", {0.1: 0.76, 0.2: 0.195, 0.3: 0.01})]
 
     def checked(broke: int) -> pd.Series:
-        rows = margin + [_cascade_row("m", "square_linf", 0.1, reached=380, broke=0),
-                         _cascade_row("m", "square_linf", 0.3, reached=300, broke=broke)]
+        rows = margin + [_cascade_row("gmm", "square_linf", 0.1, reached=764, broke=4),
+                         _cascade_row("gmm", "square_linf", 0.2, reached=195, broke=broke),
+                         _cascade_row("gmm", "square_linf", 0.3, reached=10, broke=0)]
         return sanity_checks(pd.DataFrame(rows)).set_index("check").loc[
             "pgd_margin_linf at least as strong as square_linf"]
 
-    assert checked(broke=5)["passed"]  # 0.005 of the images: within the intervals' noise
-    masked = checked(broke=200)  # Square found adversarials for 200 images every gradient attack missed
-    assert not masked["passed"] and "square_linf broke 200 of the images pgd_margin_linf left, at eps 0.3" in \
-        masked["detail"]
+    assert checked(broke=5)["passed"]  # 2.6% of what it met: within a finite budget's leftovers
+    masked = checked(broke=44)
+    assert not masked["passed"] and masked["norm"] == "linf"
+    assert "at eps 0.2 square_linf broke 44 of the 195 images it met" in masked["detail"]
+    assert "Holm over 3 eps" in masked["detail"]

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from genrob import adaptive, evidence
+from genrob import adaptive, claims, evidence
 from genrob.attacks import attack_config_hash, make_attack, norm_of
 from genrob.environment import REPO_ROOT
 from genrob.evidence import headline_markdown, headline_markers, replace_headline
@@ -62,7 +62,7 @@ def test_the_adaptive_evidence_comes_back_from_the_store_exactly(tmp_path, monke
     assert back.survivors.keys() == found.survivors.keys()
     assert all(back.survivors[k].equals(found.survivors[k]) for k in found.survivors)
     pd.testing.assert_frame_equal(adaptive.verdicts([back]), adaptive.verdicts([found]))
-    pd.testing.assert_frame_equal(adaptive.claims([back]), adaptive.claims([found]))
+    pd.testing.assert_frame_equal(claims.claims([back]), claims.claims([found]))
     block, _ = evidence.headline("smoke")
     assert "from the evidence store `evidence/smoke/` (results of code version `abc1234567`, 2026-11-26)" in block
     # each stored outcome is its results row, image by image
@@ -185,18 +185,23 @@ def test_the_readme_headline_is_written_between_its_markers_and_nowhere_else():
                               "paper": float("nan"), "ours_paper_attacks": 0.0, "worst_case": 0.0,
                               "worst_ci_low": 0.0, "worst_ci_high": 0.037, "verdict": "not in the paper",
                               "n_to_decide": None}])
-    claims = pd.DataFrame({"claim": ["A", "A", "B"], "norm": ["linf", "l2", "linf"],
-                           "finding": ["stands", "undecided at this n", "stands"], "n_to_decide": [None, 40, None],
-                           "model_only": [5, 2, 6], "than_only": [0, 1, 0]})
+    claims = pd.DataFrame({"claim": ["A", "A", "A", "B"], "model": "gmm", "than": "cnn", "expected": "more robust",
+                           "norm": ["linf", "linf", "l2", "linf"], "eps": [0.1, 0.3, 2.0, 0.3],
+                           "finding": ["stands", "equal", "undecided at this n", "stands"],
+                           "n_to_decide": [None, None, 4321, None], "model_only": [5, 0, 2, 6], "than_only": [0, 0, 1, 0],
+                           "both": [0, 0, 0, 0]})
     block = headline_markdown(verdicts, profile="default", claims=claims, code_version="abc123", date="2026-11-26")
     assert "| **gmm** | 1000 | 0.96 | 0.67 | 0.74 | 0.00 [0.00, 0.00] | overturned |" in block
-    assert "| 0.40 [0.25, 0.58] | undecided at this n (n = 155 would decide) |" in block
+    assert "| 0.40 [0.25, 0.58] | undecided at this n (about 160 images would decide) |" in block
     assert "| mlp | 100 | 0.98 | - |" in block
     # the counts are the code's, from the rows above: nothing typed by hand
     assert "Of the paper's 2 numbers here: 1 overturned, 1 undecided at this n." in block
-    assert ("Of its 3 comparisons (2 claims, at l_inf eps 0.3 and l_2 eps 2, each by McNemar's test on the images "
-            "both models saw): 2 stands, 1 undecided at this n:") in block
-    assert "- **stands** (2 of 3): A (l_inf); B (l_inf)" in block
+    assert ("Of its 2 comparative claims, each judged in both norms at every eps (l_inf eps 0.1, 0.3; l_2 eps 2) on "
+            "the images both models saw") in block
+    assert ": 2 stands, 1 undecided at this n." in block
+    assert "| A | stands at 0.1; equal at 0.3 (both at 0) | undecided at 2 (about 4 300 shared images would decide) |" \
+        in block
+    assert "no n would decide" not in block
     assert "code version `abc123`, 2026-11-26" in block
     start, end = headline_markers("default")
     other = "\n".join(headline_markers("extended"))

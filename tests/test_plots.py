@@ -68,14 +68,18 @@ def test_verdict_bars_show_three_numbers_per_model_and_bold_the_generative_ones(
     assert "l∞ eps 0.3" in ax.get_ylabel() and "worst case" in _texts(figure)
 
 
-def test_claims_dots_place_each_claim_on_its_own_row_in_both_norms():
-    claims = pd.DataFrame([{"claim": claim, "norm": norm, "eps": eps, "finding": finding, "model_worst": 0.4,
-                            "model_ci": (0.3, 0.5), "than_worst": 0.1, "than_ci": (0.05, 0.2)}
-                           for claim, finding in (("A beats B", "stands"), ("C beats D", "overturned"))
-                           for norm, eps in (("linf", 0.3), ("l2", 2.0))])
-    figure = plots.claims_dots(claims)
-    assert [ax.get_title() for ax in figure.axes[:2]] == ["l∞ eps 0.3", "l2 eps 2"]
-    assert all(len(ax.lines) >= 2 for ax in figure.axes[:2])
+def test_the_claims_forest_draws_each_claims_difference_at_every_eps_of_both_norms():
+    claims = pd.DataFrame([{"claim": claim, "norm": norm, "eps": eps, "finding": finding, "difference": 0.3,
+                            "difference_ci": (0.2, 0.4)}
+                           for claim, finding in (("A beats B", "stands"), ("C beats D", "equal"))
+                           for norm, grid in (("linf", (0.1, 0.2, 0.3)), ("l2", (1.0, 2.0, 3.0))) for eps in grid])
+    figure = plots.claims_forest(claims, margin=0.05)
+    assert [ax.get_title() for ax in figure.axes[:2]] == ["l∞, eps 0.1, 0.2, 0.3 top to bottom",
+                                                          "l2, eps 1, 2, 3 top to bottom"]
+    # an error bar per claim and eps (each a line and its caps), and the margin's band
+    assert all(len(ax.containers) == 6 for ax in figure.axes[:2])
+    assert all(len(ax.patches) == 1 for ax in figure.axes[:2])
+    assert "within ±0.05: equal" in [t.get_text() for legend in figure.legends for t in legend.get_texts()]
 
 
 def test_cost_against_flops_marks_each_model_by_its_kind():
@@ -175,7 +179,7 @@ def test_every_figure_fits_the_books_column_with_text_of_at_least_nine_points():
     figures = [
         plots.robustness_curves(RESULTS),
         plots.pairwise_worst_case(worst, [("gmm", "logistic_regression")] * 3),
-        plots.claims_dots(claims),
+        plots.claims_forest(claims.assign(difference=0.3, difference_ci=[(0.2, 0.4)] * len(claims)), margin=0.05),
         plots.image_grid(torch.rand(20, 1, 28, 28), titles=[str(i) for i in range(20)]),
         plots.image_grid(torch.rand(12, 1, 28, 28), rows=2, row_labels=["CNN behind the MRF denoiser: Square (l∞)"] * 2),
         plots.graphical_models({str(i): {"nodes": {"y": (0, 1.3, "$y$", False)}, "edges": []} for i in range(4)}),

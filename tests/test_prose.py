@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from genrob.adaptive import Paired
+from genrob.paired import Paired
 from genrob.names import ATTACK_NAMES, MODEL_NAMES, attack_name, budget, model_name
 from genrob.prose import compare_sentence, share
 
@@ -21,14 +21,14 @@ def test_a_share_is_written_with_its_wilson_interval():
     assert share(0, 30) == "0.00 [0.00, 0.11]"
 
 
-def test_a_separated_pair_is_called_more_robust_with_its_p_value():
+def test_a_separated_pair_is_called_more_robust_by_more_than_the_margin_with_its_difference():
     # 20 images survive naive Bayes only, none logistic regression only, of 40
     sentence = compare_sentence("gaussian_nb", "logistic_regression", Paired(40, 20, 0, 0), norm="linf", eps=0.3)
     assert sentence == ("At l∞ eps 0.3 under every attack, naive Bayes keeps 0.50 [0.35, 0.65] and logistic "
                         "regression 0.00 [0.00, 0.09] of the same 40 test images: naive Bayes is more robust "
-                        "(p < 0.001, McNemar's exact test).")
+                        "by more than 0.05 (difference +0.50 [+0.35, +0.65]).")
     reverse = compare_sentence("logistic_regression", "gaussian_nb", Paired(40, 0, 20, 0), norm="linf", eps=0.3)
-    assert reverse.endswith("naive Bayes is more robust (p < 0.001, McNemar's exact test).")
+    assert reverse.endswith("naive Bayes is more robust by more than 0.05 (difference +0.50 [+0.35, +0.65]).")
 
 
 def test_a_pair_that_n_cannot_separate_is_undecided_with_the_n_that_would_decide():
@@ -36,14 +36,13 @@ def test_a_pair_that_n_cannot_separate_is_undecided_with_the_n_that_would_decide
                                 under="the paper's attacks")
     assert sentence.startswith("At l2 eps 2 under the paper's attacks, CNN-VAE (binary) keeps 0.70 [0.40, 0.89] "
                                "and CNN on binarised input 0.60 [0.31, 0.83] of the same 10 test images: "
-                               "10 images cannot tell them apart (p = 1.000); about ")
+                               "10 images cannot tell them apart (difference +0.10 [-0.28, +0.45]); about ")
     needed = int(sentence.split("about ")[1].split(" ")[0])
     assert needed > 10
-    # equal rates: no n decides, and where they keep the same images the sentence says so
-    assert compare_sentence("cnn", "mlp", Paired(30, 0, 0, 0), norm="linf", eps=0.3).endswith(
-        ": they keep exactly the same images, so no number of images would tell them apart at these rates.")
-    assert compare_sentence("cnn", "mlp", Paired(30, 3, 3, 0), norm="linf", eps=0.3).endswith(
-        "of the same 30 test images: no number of images would tell them apart at these rates.")
+    # two models at the floor: 30 images cannot show them equal, 300 do, and no sentence says "no n"
+    assert "about 52 would" in compare_sentence("cnn", "mlp", Paired(30, 0, 0, 0), norm="linf", eps=0.3)
+    assert compare_sentence("cnn", "mlp", Paired(300, 0, 0, 0), norm="linf", eps=0.3).endswith(
+        ": they are equal within 0.05 (difference +0.00 [-0.01, +0.01], both at 0).")
     assert "no common images" in compare_sentence("cnn", "mlp", None, norm="linf", eps=0.3)
 
 

@@ -23,7 +23,9 @@ from genrob.attacks.fgm import FGM
 from genrob.attacks.fgsm import FGSM
 from genrob.attacks.gaussian_blur import GaussianBlur
 from genrob.attacks.pgd import PGDL2, PGDLinf
-from genrob.attacks.pgd_margin import PGDMarginL2, PGDMarginL2Long, PGDMarginLinf, PGDMarginLinfLong
+from genrob.attacks.bpda import BPDAPGDMarginL2, BPDAPGDMarginLinf
+from genrob.attacks.pgd_margin import (PGDMarginL2, PGDMarginL2Long, PGDMarginL2X4, PGDMarginL2X8, PGDMarginLinf,
+                                       PGDMarginLinfLong, PGDMarginLinfX4, PGDMarginLinfX8)
 from genrob.attacks.threshold import ThresholdFlipsL2, ThresholdFlipsLinf
 from genrob.attacks.transfer import TransferPGDL2, TransferPGDLinf
 from genrob.profiles import Profile, get_profile
@@ -49,6 +51,17 @@ ADAPTIVE_ATTACKS: tuple[str, ...] = tuple(
 #: run on those models only, and counted in their worst case like the others.
 THRESHOLD_ATTACKS: tuple[str, ...] = (ThresholdFlipsLinf.name, ThresholdFlipsL2.name)
 
+#: The attacks in the threat model of a model that denoises its input (genrob.contract.purifies_input): margin
+#: PGD with the identity's gradient through the denoiser, run on those models only.
+PURIFIER_ATTACKS: tuple[str, ...] = (BPDAPGDMarginLinf.name, BPDAPGDMarginL2.name)
+
+#: Margin PGD at growing budgets, per norm, each rung twice the last's steps and restarts: a rung is run where
+#: the step from the one below it to the one before broke significantly more images (genrob.adaptive).
+MARGIN_PGD_LADDERS: dict[str, tuple[str, ...]] = {
+    "linf": (PGDMarginLinf.name, PGDMarginLinfLong.name, PGDMarginLinfX4.name, PGDMarginLinfX8.name),
+    "l2": (PGDMarginL2.name, PGDMarginL2Long.name, PGDMarginL2X4.name, PGDMarginL2X8.name),
+}
+
 #: Registry: name -> attack class; the paper's ten first, then the ones it did not run.
 ATTACKS: dict[str, type[Attack]] = {
     cls.name: cls
@@ -60,6 +73,7 @@ ATTACKS: dict[str, type[Attack]] = {
         PGDMarginLinf, PGDMarginL2, AutoAttackLinf, AutoAttackL2, *AUTOATTACK_PARTS["linf"],
         *AUTOATTACK_PARTS["l2"], TransferPGDLinf, TransferPGDL2, ThresholdFlipsLinf, ThresholdFlipsL2,
         PGDMarginLinfLong, PGDMarginL2Long, RandomisedAutoAttackLinf, RandomisedAutoAttackL2,
+        PGDMarginLinfX4, PGDMarginL2X4, PGDMarginLinfX8, PGDMarginL2X8, BPDAPGDMarginLinf, BPDAPGDMarginL2,
     )
 }
 
@@ -102,6 +116,6 @@ def norm_of(name: str) -> Norm:
 
 
 __all__ = [
-    "ADAPTIVE_ATTACKS", "ATTACKS", "PAPER_ATTACKS", "THRESHOLD_ATTACKS", "Attack", "AttackConstraintError", "AttackOutcome", "Norm",
+    "ADAPTIVE_ATTACKS", "ATTACKS", "MARGIN_PGD_LADDERS", "PAPER_ATTACKS", "PURIFIER_ATTACKS", "THRESHOLD_ATTACKS", "Attack", "AttackConstraintError", "AttackOutcome", "Norm",
     "attack_config_hash", "cost_ratio", "get_attack_class", "make_attack", "norm_of", "perturbation_norm",
 ]

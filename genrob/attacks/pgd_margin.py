@@ -111,19 +111,42 @@ class PGDMarginL2(_PGDMargin):
     norm = "l2"
 
 
-class _TwiceTheBudget:
-    """The same attack with twice the steps and restarts: a number that moves was not converged
-    (:data:`genrob.checks.CONVERGED`)."""
+class _TimesTheBudget:
+    """The same attack with ``factor`` times the steps and restarts: the rungs of the convergence ladder
+    (:data:`genrob.checks.LADDERS`), each twice the last; a number that moves from one rung to the next was
+    not converged at the lower one."""
+
+    factor: ClassVar[int] = 2
 
     @classmethod
     def default_settings(cls, profile: Profile | None = None) -> dict[str, Any]:
         base = super().default_settings(profile)  # type: ignore[misc]
-        return {**base, "steps": 2 * base["steps"], "restarts": 2 * base["restarts"]}
+        return {**base, "steps": cls.factor * base["steps"], "restarts": cls.factor * base["restarts"]}
 
 
-class PGDMarginLinfLong(_TwiceTheBudget, PGDMarginLinf):
+class PGDMarginLinfLong(_TimesTheBudget, PGDMarginLinf):
     name = "pgd_margin_linf_long"
 
 
-class PGDMarginL2Long(_TwiceTheBudget, PGDMarginL2):
+class PGDMarginL2Long(_TimesTheBudget, PGDMarginL2):
     name = "pgd_margin_l2_long"
+
+
+class PGDMarginLinfX4(_TimesTheBudget, PGDMarginLinf):
+    name = "pgd_margin_linf_x4"
+    factor = 4
+
+
+class PGDMarginL2X4(_TimesTheBudget, PGDMarginL2):
+    name = "pgd_margin_l2_x4"
+    factor = 4
+
+
+class PGDMarginLinfX8(_TimesTheBudget, PGDMarginLinf):
+    name = "pgd_margin_linf_x8"
+    factor = 8
+
+
+class PGDMarginL2X8(_TimesTheBudget, PGDMarginL2):
+    name = "pgd_margin_l2_x8"
+    factor = 8

@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from genrob.contract import purify
 from genrob.data import Split
 from genrob.models.layers import ConvEncoder
 from genrob.models.registry import ModelSpec, register
@@ -71,7 +72,10 @@ class MeanFieldDenoiser(nn.Module):
 
 
 class CNNWithMRF(nn.Module):
-    """The CNN applied to the MRF denoiser's output; the pipeline is attacked whole."""
+    """The CNN applied to the MRF denoiser's output; the pipeline is attacked whole, and, since the
+    denoiser's damped tanh steps may saturate, also with the identity's gradient in its place (BPDA)."""
+
+    purifies_input = True  # the denoiser goes through genrob.contract.purify
 
     def __init__(self, channels: int = 64) -> None:
         super().__init__()
@@ -79,7 +83,7 @@ class CNNWithMRF(nn.Module):
         self.cnn = CNN(channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.cnn(self.denoiser(x))
+        return self.cnn(purify(x, self.denoiser))
 
 
 def salt_and_pepper(x: torch.Tensor, rate: float, *, seed: int = 0) -> torch.Tensor:

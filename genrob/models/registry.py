@@ -47,6 +47,10 @@ class ModelSpec:
     baselines: tuple[str, ...] = ()  # models of the same kind its chapter shows beside it
     #: Size settings under a profile (smoke shrinks the costliest models); passed to ``build``.
     architecture: Callable[[Profile], dict] = field(default=lambda profile: {})
+    #: Whether the paper's numbers for ``paper_name`` are ruled on by this model's evidence. Where two of our
+    #: models share a paper name (the CVAE with the paper's decision rule and with its likelihood), one
+    #: answers the paper's numbers and the other is shown beside them without a ruling of its own.
+    rules_on_paper: bool = True
 
     def build_for(self, profile: Profile | str) -> nn.Module:
         """An untrained model, sized for ``profile``."""
