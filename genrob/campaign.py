@@ -254,8 +254,9 @@ def run(profile: str, *, families: list[str] | None = None, commit_to_git: bool 
         every_min: float = PUBLISH_EVERY_MIN, data: MNIST | None = None,
         on_family_complete: Callable[[], list[Path]] | None = None,
         on_finished: Callable[[], None] | None = None) -> pd.DataFrame:
-    """Regenerate the evidence of ``profile`` (every family of :data:`RUN_ORDER`, or ``families``),
-    resuming from its store; returns the final :func:`status`. ``on_family_complete`` writes what shows
+    """Regenerate the evidence of ``profile`` (every family of :data:`RUN_ORDER`, or ``families``, which are
+    evaluated again even where complete, for the runs that depend on what the others found), resuming from
+    its store; returns the final :func:`status`. ``on_family_complete`` writes what shows
     the store (the README's block) when a family is complete, and returns the files to commit with it;
     ``on_finished`` runs once every family of :data:`RUN_ORDER` is complete (the chapters, rendered so
     that what they memoise joins the store)."""
@@ -264,12 +265,14 @@ def run(profile: str, *, families: list[str] | None = None, commit_to_git: bool 
     report(f"code version {code_version()}")  # read before the run's own commits move the branch
     report(f"restored {evidence.restore(profile)} results rows from the store into the cache")
     data = data if data is not None else load_mnist()
-    # A family is run again where the code has added runs since it was complete (a new check): only those compute.
+    # A family is run again where the code has added runs since it was complete (a new check), or where it is
+    # named: runs that depend on what earlier ones found (margin PGD's budget ladder) are not planned ahead.
     progress = status(profile, families=chosen).set_index("family")
     with Publisher(profile, commit_to_git=commit_to_git, every_min=every_min,
                    on_family_complete=on_family_complete) as publish:
         for family in chosen:
-            if family in _complete(profile) and progress.at[family, "stored"] == progress.at[family, "rows"]:
+            if (families is None and family in _complete(profile)
+                    and progress.at[family, "stored"] == progress.at[family, "rows"]):
                 continue
             for config in chapter_configs(family, profile):
                 for model in config.models:
