@@ -4,7 +4,7 @@
     python -m genrob adaptive markov_random_field --profile default [--n 50] [--without-cascade]
     python -m genrob headline --profile default
     python -m genrob answer --profile default
-    python -m genrob verify --profile extended [--cells 10] [--images 50] [--from-cell 1] [--retrain]
+    python -m genrob verify --profile extended [--cells 10] [--images N] [--from-cell 1] [--retrain]
     python -m genrob evidence --profile extended [--families vae conv_vae] [--status] [--no-commit]
     python -m genrob restore --profile extended
     python -m genrob bench --profile default [--models cnn cnn_vae] [--batch 500]
@@ -87,7 +87,11 @@ def _parser() -> argparse.ArgumentParser:
                                                "compare them with it (exit status 1 where one disagrees)")
     check.add_argument("--profile", default="extended", help=PROFILE_HELP)
     check.add_argument("--cells", type=int, default=10, help="cells (results rows) to recompute (default: %(default)s)")
-    check.add_argument("--images", type=int, help="images of each cell to recompute (default: all it met)")
+    check.add_argument("--images", type=int, default=verify.DEFAULT_IMAGES,
+                       help="images of each cell to recompute, or all it met where fewer (default: %(default)s, "
+                            f"which fails a cell whose stored robust accuracy overstates the truth by "
+                            f"{verify.OVERSTATED:g} with probability {verify.power_to_catch(verify.DEFAULT_IMAGES):.2f} "
+                            f"(at least {verify.POWER:g}) when the comparison is paired; 0: every image it met)")
     check.add_argument("--seed", type=int, default=0, help="which cells and images are drawn")
     check.add_argument("--from-cell", type=int, default=1,
                        help="go on from this cell with a verification stopped in it (the same arguments draw "
@@ -279,12 +283,17 @@ def _adaptive(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
+    try:
+        profile = get_profile(args.profile).name
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    published = _verify_published(profile)
     os.environ["GENROB_CACHE"] = args.cache or tempfile.mkdtemp(prefix="genrob-verify-")
-    print(f"verifying the {get_profile(args.profile).name} evidence store in the cache {os.environ['GENROB_CACHE']}",
-          flush=True)
+    print(f"verifying the {profile} evidence store in the cache {os.environ['GENROB_CACHE']}", flush=True)
     rows = []
     try:
-        for row in verify.verified_cells(args.profile, cells=args.cells, images=args.images, seed=args.seed,
+        for row in verify.verified_cells(profile, cells=args.cells, images=args.images or None, seed=args.seed,
                                          from_cell=args.from_cell, retrain=args.retrain):
             print(verify.cell_line(row), flush=True)  # as it comes: a long verification stopped keeps these
             rows.append(row)
@@ -299,7 +308,29 @@ def _verify(args: argparse.Namespace) -> int:
               flush=True)
         return 1
     print(f"all {len(report)} cells agree with the store", flush=True)
-    return 0
+    return 0 if published else 1
+
+
+def _verify_published(profile: str) -> bool:
+    """What the store publishes, checked before any cell is recomputed: every number of its results.csv
+    against its outcome line, and the README's block against what the code writes from the store."""
+    numbers = verify.published_numbers(profile)
+    rows = len(evidence.stored_tables(profile)[0])
+    if len(numbers):
+        print(f"results.csv: {len(numbers)} numbers differ from what their outcome lines give:\n"
+              f"{numbers.to_string(index=False)}", flush=True)
+    else:
+        print(f"results.csv: every number of its {rows} rows is what its outcome line gives", flush=True)
+    block = verify.published_block(profile, (REPO_ROOT / "README.md").read_text())
+    if block is None:
+        print(f"README.md: shows no block for the {profile} store", flush=True)
+    elif block:
+        print(f"README.md: the {profile} block differs from what the code writes from the store (worst cases, "
+              f"rulings, claims):\n{block}", flush=True)
+    else:
+        print(f"README.md: the {profile} block (worst cases, rulings, claims) is what the code writes from the store",
+              flush=True)
+    return not len(numbers) and not block
 
 
 def _evidence(args: argparse.Namespace) -> int:

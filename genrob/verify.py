@@ -14,13 +14,19 @@ trained again. It compares each image's outcome with the stored one:
   another CPU or a GPU rounds differently: there only the share can agree;
 - otherwise **paired, image by image**: the recomputed and the stored outcomes
   of the same images must not differ by McNemar's exact test at 5% (the images
-  robust only as recomputed against those robust only as stored), the test the
-  project pairs two models with. Comparing the stored share with the recomputed
+  robust only as recomputed against those robust only as stored). Comparing the stored share with the recomputed
   share's Wilson interval instead would ignore the pairing and is lopsided at 0
   and 1: stored 0 of 100 against 2 of 100 recomputed would fail, the reverse pass.
 
 A cell whose model or attack the current code configures differently (another
 hash) is not the computation the store recorded: it disagrees, named as such.
+
+Before any cell is recomputed, what the store publishes is checked as it stands:
+every number of ``results.csv`` against what its outcome line gives
+(:func:`published_numbers`), and the README's block for the store against what
+the code writes from it (:func:`published_block`). The default number of images
+per cell gives the paired comparison a power of at least :data:`POWER` to fail a
+cell that overstates robustness by :data:`OVERSTATED` (:func:`images_for_power`).
 
 Which images a row of the adaptive cascade met is not stored, only which it
 broke; it certainly met those and the images that survived the whole worst case
@@ -55,6 +61,34 @@ from genrob.results import EVERY_IMAGE, wilson_interval
 
 #: How :func:`verify` compared a cell's recomputed outcomes with the stored ones.
 EXACT, PAIRED = "every image the same", "no difference by McNemar's test at 5%"
+
+#: What a default verification is sized to catch: a cell whose stored robust accuracy overstates the truth by
+#: this much (that share of its images stored as robust, which an attack breaks), with at least this power.
+OVERSTATED, POWER = 0.05, 0.8
+
+
+def power_to_catch(images: int, *, overstated: float = OVERSTATED) -> float:
+    """The chance that the paired comparison of ``images`` recomputed images fails a cell whose stored robust
+    accuracy overstates the truth by ``overstated``: each image is robust only as stored with that
+    probability, and none the other way (a faithful recomputation), and McNemar's exact test at
+    :data:`~genrob.paired.ALPHA` must reject. (The exact comparison, on the machine kind that computed the
+    cell, fails it at one differing image.)"""
+    from scipy.stats import binom
+
+    needed = next(k for k in range(1, images + 2) if k > images or Paired(images, 0, k).p_value < ALPHA)
+    return float(binom.sf(needed - 1, images, overstated)) if needed <= images else 0.0
+
+
+def images_for_power(*, overstated: float = OVERSTATED, power: float = POWER) -> int:
+    """The fewest images per cell at which :func:`power_to_catch` reaches ``power``."""
+    images = 1
+    while power_to_catch(images, overstated=overstated) < power:
+        images += 1
+    return images
+
+
+#: The default number of images recomputed per cell (:func:`images_for_power`).
+DEFAULT_IMAGES = images_for_power()
 
 
 @dataclass(frozen=True)
@@ -107,6 +141,58 @@ def chosen_cells(profile: str, *, cells: int, images: int | None, seed: int = 0,
         picked.append(Cell(model=row["model"], attack=row["attack"], eps=eps, row=row, test_index=subset[where],
                            clean_correct=stored["clean_correct"][where], fooled=stored["fooled"][where]))
     return picked
+
+
+def published_numbers(profile: str) -> pd.DataFrame:
+    """Every number of the store's ``results.csv`` that its outcome line determines, recomputed from that line:
+    one row per results row and column that differs (empty where all agree). A row of the cascade ran on the
+    images it ``attacked``; its robust count is those minus the ones it broke."""
+    results, _, outcomes = evidence.stored_tables(profile)
+    wrong = []
+    for row in results.to_dict("records"):
+        line = outcomes.get(evidence.outcome_key(row))
+        if line is None:
+            wrong.append({**_where(row), "column": "outcome line", "stored": "", "from outcomes": "missing"})
+            continue
+        clean, fooled, sizes = line["clean_correct"], line["fooled"], line["perturbation"]
+        n = len(clean)
+        cascade = row["images"] != EVERY_IMAGE
+        attacked = int(row["attacked"]) if cascade else int(clean.sum())
+        robust = attacked - int(fooled.sum()) if cascade else int((clean & ~fooled).sum())
+        low, high = wilson_interval(robust, n) if 0 <= robust <= n else (np.nan, np.nan)
+        found = {"n": n, "clean_correct": int(clean.sum()), "clean_accuracy": clean.sum() / n, "attacked": attacked,
+                 "robust_correct": robust, "robust_accuracy": robust / n, "robust_ci_low": low, "robust_ci_high": high,
+                 "median_perturbation": float(np.median(sizes[fooled])) if fooled.any() else np.nan}
+        for column, value in found.items():
+            stored = float(row[column])
+            # the stored perturbation sizes keep 5 significant digits; counts and shares are exact
+            tolerance = 1e-4 * abs(value) if column == "median_perturbation" else 1e-9
+            same = (np.isnan(stored) and np.isnan(value)) or abs(stored - value) <= tolerance
+            if not same:
+                wrong.append({**_where(row), "column": column, "stored": stored, "from outcomes": value})
+        if (fooled & ~clean).any():
+            wrong.append({**_where(row), "column": "fooled", "stored": int((fooled & ~clean).sum()),
+                          "from outcomes": "images fooled that were wrong before any attack"})
+    return pd.DataFrame(wrong, columns=["model", "attack", "eps", "images", "column", "stored", "from outcomes"])
+
+
+def _where(row: dict) -> dict:
+    return {"model": row["model"], "attack": row["attack"], "eps": row["eps"], "images": row["images"]}
+
+
+def published_block(profile: str, readme: str) -> str | None:
+    """Where the README's block for the store of ``profile`` (its worst cases, rulings and claims) differs
+    from what the code writes from that store now: a unified diff, empty where they agree; None where the
+    README shows no block for that store."""
+    import difflib
+
+    start, end = evidence.headline_markers(profile)
+    if start not in readme or end not in readme:
+        return None
+    shown = readme.split(start, 1)[1].split(end, 1)[0].strip()
+    written = evidence.headline(profile)[0].strip()
+    return "\n".join(difflib.unified_diff(shown.splitlines(), written.splitlines(), "README.md",
+                                          f"written from evidence/{profile}/", lineterm=""))
 
 
 def _recomputed(cell: Cell, profile: str, data: MNIST, device: torch.device) -> tuple[np.ndarray, np.ndarray]:

@@ -50,7 +50,11 @@
 # - **AutoAttack** {cite}`croce_hein_2020` in its standard version, part by
 #   part: APGD on cross-entropy, targeted APGD on the DLR margin, targeted FAB
 #   and **Square** {cite}`andriushchenko_2020`, which queries the scores and
-#   never the gradient, so a masked gradient cannot stop it.
+#   never the gradient, so a masked gradient cannot stop it;
+# - for the model that denoises its input before classifying it (the CNN behind
+#   the MRF denoiser, whose ten damped tanh steps may saturate), margin PGD with
+#   the denoiser replaced by the identity on the backward pass only (**BPDA**
+#   {cite}`athalye_2018`; `bpda_pgd_margin_linf`, `bpda_pgd_margin_l2`).
 #
 # The paper's attacks and margin PGD run on every image. The others run as a
 # **cascade**, in the order above (cheapest first), each on the images that
@@ -61,9 +65,13 @@
 # every attack; a profile changes only the number of images and the attacks'
 # budgets.
 #
+# BPDA runs last in the cascade: what it breaks, every other attack had left.
+#
 # More runs exist only to test the others: the margin PGD with twice the
 # steps and restarts at $l_\infty$ eps 0.3 and at $l_2$ eps 2 (did it
-# converge?), the margin PGD at $l_\infty$ eps 1, where any image is in reach
+# converge? where twice the budget breaks significantly more images, the budget
+# climbs to 4 and then 8 times the first, each rung twice the last, until twice
+# it breaks no more), the margin PGD at $l_\infty$ eps 1, where any image is in reach
 # (an unbounded attack must fool everything), and, for models that sample,
 # AutoAttack's randomised version at eps 0.3, which averages each gradient over
 # 20 fresh draws of the noise. What the doubled runs break counts in the worst

@@ -105,3 +105,12 @@ def test_the_papers_claims_are_judged_at_every_eps_and_summarised_over_the_curve
     assert table(over).loc["Naive Bayes resists gradient attacks better than logistic regression", "l∞"] == \
         "stands up to 0.2; equal at 0.3 (both at 0)"
     assert "no n would decide" not in summary(over)
+
+
+def test_the_methods_chapter_states_the_margin_and_the_cascades_tolerance_the_code_uses():
+    from genrob.checks import CASCADE_TOLERANCE
+    from genrob.environment import REPO_ROOT
+
+    methods = " ".join((REPO_ROOT / "book" / "methods.md").read_text().split())
+    assert f"$m = {MARGIN:g}$" in methods and f"The margin** of {MARGIN:g} is both" in methods
+    assert f"broke more than {CASCADE_TOLERANCE:.0%} of them" in methods

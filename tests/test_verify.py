@@ -234,3 +234,40 @@ def test_weights_that_are_not_the_kept_ones_are_refused(store_with_weights, fres
     document.write_text(json.dumps({**json.loads(document.read_text()), "fingerprint": "0" * 16}))
     with pytest.raises(ValueError, match="not the ones the store kept"):
         evidence.restore_weights("smoke")
+
+
+def test_the_default_images_catch_a_cell_that_overstates_robustness_by_five_points_four_times_in_five():
+    """At 50 images a cell stored 5 points too robust failed McNemar's test 4 times in 100."""
+    assert verify.power_to_catch(verify.DEFAULT_IMAGES) >= 0.8 > verify.power_to_catch(verify.DEFAULT_IMAGES - 1)
+    assert verify.power_to_catch(50) < 0.05
+    import sys
+
+    shown = subprocess.run([sys.executable, "-m", "genrob", "verify", "--help"], capture_output=True, text=True,
+                           check=True).stdout
+    assert f"default: {verify.DEFAULT_IMAGES}, which fails a cell whose stored robust accuracy overstates the truth " \
+           "by 0.05 with probability 0.80 (at least 0.8)" in " ".join(shown.split())
+
+
+def test_every_published_number_is_checked_against_its_outcome_line(store_copy, capsys):
+    """A results row whose robust accuracy was edited (or whose outcome line was) no longer follows from its
+    outcome line, and verify names the row and the column before recomputing anything."""
+    assert verify.published_numbers("smoke").empty
+    results = pd.read_csv(store_copy / "results.csv", dtype=str)
+    results.loc[3, "robust_accuracy"] = str(float(results.loc[3, "robust_accuracy"]) + 0.05)
+    results.to_csv(store_copy / "results.csv", index=False)
+    wrong = verify.published_numbers("smoke")
+    assert wrong[["model", "attack", "column"]].values.tolist() == [
+        [results.loc[3, "model"], results.loc[3, "attack"], "robust_accuracy"]]
+
+
+def test_the_readmes_block_is_checked_against_what_the_store_gives(monkeypatch):
+    """The README's block for a store, with one ruling changed by hand, differs from what the code writes."""
+    from genrob.environment import REPO_ROOT
+
+    readme = (REPO_ROOT / "README.md").read_text()
+    assert verify.published_block("extended", readme) == ""
+    assert verify.published_block("smoke", readme) is None  # the README shows no smoke block
+    edited = readme.replace("| overturned |", "| stands |", 1)
+    assert edited != readme
+    diff = verify.published_block("extended", edited)
+    assert "-| **gaussian_nb** | 1000 | 0.82 | 0.63 | 0.22 | 0.00 [0.00, 0.01] | stands |" in diff
