@@ -299,9 +299,9 @@ def paper_worst_case(eps: float = HEADLINE_EPS) -> pd.DataFrame:
         columns={"attack": "paper_attack", "robust_accuracy": "paper"})
 
 
-#: How far (absolute) our robust accuracy may lie from the paper's number, or two models' from each
-#: other, and still count as the same: differences of up to ten points come with retraining, a test
-#: subset and settings the paper does not state (see the methods chapter).
+#: How far (absolute) our robust accuracy may lie from the paper's number and still count as the same:
+#: differences of up to ten points come with retraining, a test subset and settings the paper does not
+#: state (see the methods chapter). Two of our models are compared against :data:`genrob.claims.MARGIN`.
 EQUIVALENCE_MARGIN = 0.1
 UNDECIDED = "undecided at this n"
 

@@ -34,10 +34,6 @@ def counts(outcomes: pd.Series) -> str:
 share = share_text
 
 
-def p_value(p: float) -> str:
-    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
-
-
 def attacks_of_page(count: int, norm: str) -> str:
     """"all 5 l∞ attacks of this page", or "the one l2 attack of this page"."""
     return f"the one {norm} attack of this page" if count == 1 else f"all {plural(count, norm + ' attack')} of this page"
