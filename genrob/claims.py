@@ -8,7 +8,8 @@ one eps both models may sit at the floor, where no n tells them apart and the ep
 says nothing about the claim.
 
 At each eps the difference of the two shares is tested three ways by Tango's
-score test (:class:`genrob.paired.Paired`), against the margin :data:`MARGIN`:
+score test (:class:`genrob.paired.Paired`), against the margin :data:`MARGIN`,
+each decided where its 95% interval lies wholly in the outcome's region:
 
 - *more robust*: the difference lies above the margin (null: at most the margin);
 - *less robust*: it lies below minus the margin;
@@ -58,10 +59,15 @@ ON_THE_MARGIN = f"its difference lies exactly on the margin of {MARGIN:g}"
 
 
 def eps_tests(pair: Paired, *, margin: float = MARGIN) -> dict[str, float]:
-    """The three one-sided tests at one eps, as p-values: more robust (the difference above ``margin``),
-    less robust (below minus ``margin``) and equal (within it: the larger of the two one-sided tests)."""
-    return {MORE: pair.p_above(margin), LESS: pair.p_below(-margin),
-            EQUAL: max(pair.p_below(margin), pair.p_above(-margin))}
+    """The three tests at one eps, as p-values: more robust (the difference above ``margin``), less robust
+    (below minus ``margin``) and equal (within it: the larger of the two one-sided tests). Each is twice its
+    one-sided score test's, so that a p-value below 5% is exactly a 95% Tango interval lying wholly in that
+    outcome's region: the rule the rulings on the paper's numbers follow, and the interval the pages show."""
+    def doubled(p: float) -> float:
+        return min(1.0, 2 * p)
+
+    return {MORE: doubled(pair.p_above(margin)), LESS: doubled(pair.p_below(-margin)),
+            EQUAL: doubled(max(pair.p_below(margin), pair.p_above(-margin)))}
 
 
 def decide(pairs: Sequence[Paired], *, margin: float = MARGIN) -> list[tuple[str | None, dict[str, float]]]:
@@ -69,11 +75,12 @@ def decide(pairs: Sequence[Paired], *, margin: float = MARGIN) -> list[tuple[str
     None) and the p-values: the three tests' own and ``adjusted``, the smallest of them after Holm's
     correction over the pairs.
 
-    At one eps the three tests need no correction among themselves: whatever the true difference, both
-    wrong outcomes need the interval's bound on one side to pass the truth (an "equal" or "less robust"
-    where the difference exceeds the margin both need the upper bound below it), which happens with
-    probability at most :data:`ALPHA` for one-sided tests at that level. The eps of one claim and norm are
-    several chances to be wrong, so their smallest p-values are corrected together by Holm.
+    At one eps the three tests need no correction among themselves: a wrong outcome needs a bound of the
+    95% interval to pass the true difference (an "equal" or "less robust" where it exceeds the margin needs
+    the upper bound below it; a "more" or "less robust" where it lies within the margin needs the lower
+    bound above it or the upper below it), and each bound does so with probability at most 2.5%. The eps of
+    one claim and norm are several chances to be wrong, so their smallest p-values are corrected together
+    by Holm.
     """
     raw = [eps_tests(pair, margin=margin) for pair in pairs]
     adjusted = holm([min(tests.values()) for tests in raw])

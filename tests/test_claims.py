@@ -51,9 +51,9 @@ def test_a_claim_floored_at_the_headline_eps_is_decided_at_a_smaller_one():
 
 
 def test_holm_over_the_eps_of_a_claim_turns_a_borderline_decision_undecided():
-    """25 against 5 of 200 images is more robust by more than the margin at p = 0.025 alone; judged with two
+    """26 against 5 of 200 images is more robust by more than the margin at p = 0.034 alone; judged with two
     other eps of the same claim, Holm asks for p < 0.05 / 3 of the smallest, and it stays undecided."""
-    borderline = Paired(200, 25, 5, 50)
+    borderline = Paired(200, 26, 5, 50)
     on_the_margin = Paired(200, 10, 0, 0)  # a difference of exactly 0.05 decides nothing
     alone = judge_curve("more robust", [borderline])[0]
     assert alone[0] == "stands" and alone[2]["adjusted"] == pytest.approx(alone[2]["more robust"])
@@ -66,7 +66,7 @@ def test_holm_over_the_eps_of_a_claim_turns_a_borderline_decision_undecided():
     # a difference exactly on the margin: no n at these rates, and the phrase says why
     assert together[1][1] is None
     rows = pd.DataFrame({"eps": [1.0, 2.0, 3.0], "finding": [f for f, _, _ in together],
-                         "n_to_decide": [n for _, n, _ in together], "model_only": [25, 10, 10],
+                         "n_to_decide": [n for _, n, _ in together], "model_only": [26, 10, 10],
                          "than_only": [5, 0, 0], "both": [50, 0, 0]})
     assert curve_phrase(rows) == f"undecided at every eps ({ON_THE_MARGIN})"
 

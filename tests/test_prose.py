@@ -40,7 +40,7 @@ def test_a_pair_that_n_cannot_separate_is_undecided_with_the_n_that_would_decide
     needed = int(sentence.split("about ")[1].split(" ")[0])
     assert needed > 10
     # two models at the floor: 30 images cannot show them equal, 300 do, and no sentence says "no n"
-    assert "about 52 would" in compare_sentence("cnn", "mlp", Paired(30, 0, 0, 0), norm="linf", eps=0.3)
+    assert "about 73 would" in compare_sentence("cnn", "mlp", Paired(30, 0, 0, 0), norm="linf", eps=0.3)
     assert compare_sentence("cnn", "mlp", Paired(300, 0, 0, 0), norm="linf", eps=0.3).endswith(
         ": they are equal within 0.05 (difference +0.00 [-0.01, +0.01], both at 0).")
     assert "no common images" in compare_sentence("cnn", "mlp", None, norm="linf", eps=0.3)
@@ -81,3 +81,61 @@ def test_an_evaluation_subset_easier_than_the_test_set_is_said_so():
     assert "logistic regression" not in sentence
     assert subset_sentence(whole.assign(accuracy=[0.85, 0.93]), attacked).endswith(
         "lies inside the attacked images' 95% interval.")
+
+
+def test_the_answer_groups_the_rulings_and_names_those_that_carry_a_failed_check():
+    import pandas as pd
+
+    from genrob.prose import rulings_sentence
+
+    verdicts = pd.DataFrame({"model": ["gaussian_nb", "gmm", "mrf", "mlp", "cvae"],
+                             "verdict": ["overturned", "overturned", "stands", "not in the paper",
+                                         "not ruled (the paper's CVAE is our conditional VAE (prototype rule))"],
+                             "failed_checks": ["", "", "pgd_margin_linf converged (twice the steps and restarts)",
+                                               "", ""]})
+    assert rulings_sentence(verdicts, eps=0.3) == (
+        "Of the paper's 3 robustness numbers at l∞ eps 0.3 that our models answer, our worst case over every attack "
+        "overturns 2 (naive Bayes and Gaussian mixture) and lets 1 stand (Ising MRF). The ruling on Ising MRF rests "
+        "on a worst case that fails a check bearing on it, which the ruling names.")
+
+
+def test_the_answer_groups_the_claims_by_the_kind_of_comparison_and_says_them_eps_by_eps():
+    import pandas as pd
+
+    from genrob.prose import GREY_PAIRS, THRESHOLD_PAIRS, claims_paragraphs
+
+    def rows(claim, model, than, findings, kept=(5, 0)):
+        return [{"claim": claim, "model": model, "than": than, "expected": "more robust", "norm": "linf", "eps": eps,
+                 "finding": f, "n_to_decide": 300 if f == "undecided at this n" else None,
+                 "model_only": kept[0] if f != "equal" else 0, "than_only": kept[1], "both": 0}
+                for eps, f in zip((0.1, 0.2, 0.3), findings)]
+
+    table = pd.DataFrame(rows("NB", "gaussian_nb", "logistic_regression", ["stands", "stands", "equal"])
+                         + rows("CVAE", "cvae_prototypes", "mlp", ["stands", "undecided at this n", "equal"])
+                         + rows("binary", "cnn_vae_binary", "cnn_binary", ["equal", "overturned", "overturned"],
+                                kept=(0, 9)))
+    lead, grey, threshold = claims_paragraphs(table, thresholding={"cnn_vae_binary", "cnn_binary"})
+    assert lead.endswith("over the curve: 2 stands, 1 overturned.")
+    assert grey == (f"**{GREY_PAIRS}** (2 claims): at l∞ eps 0.1: 2 stands; 0.2: 1 stands, 1 undecided at this n; "
+                    "0.3: 2 equal. 2 of these findings compare two models that both keep no image.")
+    assert threshold.startswith(f"**{THRESHOLD_PAIRS}** (1 claim): at l∞ eps 0.1: 1 equal; 0.2: 1 overturned")
+    assert "CNN" not in grey  # the claims one by one are the table's, not the paragraph's
+
+
+def test_the_answer_says_what_the_thresholding_models_owe_to_the_threshold():
+    import pandas as pd
+
+    from genrob.prose import threshold_sentence
+
+    def row(model, norm, eps, kept):
+        return {"model": model, "norm": norm, "eps": eps, "n": 200, "worst_case_accuracy": kept / 200}
+
+    worst = pd.DataFrame([row("cnn_binary", "linf", 0.3, 156), row("cnn_vae_binary", "linf", 0.3, 92),
+                          row("cnn_binary", "l2", 2.0, 6), row("cnn_vae_binary", "l2", 2.0, 0),
+                          row("cnn_vae", "linf", 0.3, 0), row("cnn_vae", "l2", 2.0, 83)])
+    text = threshold_sentence(worst, thresholding={"cnn_binary", "cnn_vae_binary"}, linf_eps=0.3, l2_eps=2.0)
+    assert "the discriminative ones keep with the threshold alone (CNN on binarised input: 0.78 [0.72, 0.83])" in text
+    assert "so what they keep there is owed to the threshold" in text and "CNN-VAE (Gaussian)" not in text
+    more = worst.assign(worst_case_accuracy=[0.5, 0.9, 0.03, 0.0, 0.0, 0.4])
+    assert "beyond what the threshold alone keeps" in threshold_sentence(
+        more, thresholding={"cnn_binary", "cnn_vae_binary"}, linf_eps=0.3, l2_eps=2.0)
