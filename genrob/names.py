@@ -61,8 +61,8 @@ ATTACK_NAMES: dict[str, str] = {
     "pgd_margin_l2_x4": "margin PGD, 4 times the budget (l2)",
     "pgd_margin_linf_x8": "margin PGD, 8 times the budget (l∞)",
     "pgd_margin_l2_x8": "margin PGD, 8 times the budget (l2)",
-    "bpda_pgd_margin_linf": "margin PGD, identity gradient through the denoiser (BPDA, l∞)",
-    "bpda_pgd_margin_l2": "margin PGD, identity gradient through the denoiser (BPDA, l2)",
+    "bpda_pgd_margin_linf": "margin PGD with BPDA (l∞)",
+    "bpda_pgd_margin_l2": "margin PGD with BPDA (l2)",
     "autoattack_rand_linf": "randomised AutoAttack (l∞)",
     "autoattack_rand_l2": "randomised AutoAttack (l2)",
 }
