@@ -181,6 +181,17 @@ def input_threshold(model: nn.Module) -> float | None:
     return getattr(model, "input_threshold", None)
 
 
+def flip_targets(flat: torch.Tensor, threshold: float = THRESHOLD) -> tuple[torch.Tensor, torch.Tensor]:
+    """Where each pixel of ``flat`` must move to read the other way through :func:`binarize`, and how far that
+    is: a pixel above the threshold down to the threshold itself (which reads as 0), one at or below it up to
+    the next float above it (which reads as 1), in the images' precision. The attacks on the threshold and
+    the exact solvers take the same targets, so that they agree on which flips a budget affords."""
+    above = flat > threshold
+    at = torch.full_like(flat, threshold)
+    target = torch.where(above, at, torch.nextafter(at, torch.ones_like(flat)))
+    return target, (target - flat).abs()
+
+
 @contextlib.contextmanager
 def smooth_threshold_gradient(temperature: float) -> Iterator[None]:
     """Inside, :func:`binarize` passes back the gradient of sigmoid((x - threshold) / temperature).

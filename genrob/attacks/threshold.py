@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from genrob.attacks.base import Attack
-from genrob.contract import input_threshold, logit_margin
+from genrob.contract import flip_targets, input_threshold, logit_margin
 from genrob.profiles import Profile
 
 #: Candidate images per forward pass of the exact scoring (a conv VAE's pass holds 100 decodings per class).
@@ -44,11 +44,7 @@ class _ThresholdFlips(Attack):
             raise ValueError(f"{self.name} attacks a model that thresholds its input; this one declares no "
                              "input_threshold (genrob.contract.input_threshold)")
         flat = x.flatten(1)
-        above = flat > threshold
-        at = torch.full_like(flat, threshold)
-        # Down to the threshold itself reads as 0; up, the next float above it reads as 1.
-        target = torch.where(above, at, torch.nextafter(at, torch.ones_like(flat)))
-        cost = (target - flat).abs()
+        target, cost = flip_targets(flat, threshold)  # down to the threshold, or up to the next float above it
         budget = eps * eps if self.norm == "l2" else None
         affordable = cost <= eps if self.norm == "linf" else cost * cost <= budget
         spent = torch.zeros(len(x), dtype=flat.dtype, device=flat.device)

@@ -1,0 +1,300 @@
+"""Exact robustness where a model admits it: the smallest margin within the eps ball, solved, not searched.
+
+An attack's robust accuracy is an upper bound: the images it failed to break.
+For some of the study's models the minimum of the true logit minus the best
+other one over the whole ball can be computed:
+
+- **logistic regression and Gaussian naive Bayes** (:func:`separable_linf`):
+  ``logit_y - logit_j`` is a sum over pixels of a linear (resp. quadratic)
+  function of each pixel, so its minimum over the l_inf box ``[x - eps, x + eps]
+  ∩ [0, 1]`` is the sum of one-dimensional minima, in closed form. At l_2, the
+  linear model's minimum over the ball within the box is a small convex problem
+  solved by its dual's one multiplier (:func:`linear_l2`); naive Bayes' quadratic
+  may be concave in some pixels, and the same dual gives a lower bound that is
+  exact wherever a point of the ball attains it (:func:`separable_l2`), and
+  otherwise leaves the image undecided;
+- **the Ising MRF** (:func:`ising`) sees the image only thresholded at 0.5: only
+  pixels that the budget can carry across the threshold can change what it sees,
+  and ``logit_j - logit_y`` is a quadratic function of those binary pixels over
+  the grid, a small integer programme that HiGHS (``scipy.optimize.milp``) solves
+  to optimality once each product of two binaries is linearised (exact for
+  binaries); at l_2, with one knapsack constraint on the flips' squared costs.
+
+Each solver answers per image: *robust* (no point of the ball is misclassified),
+*breakable*, with the minimiser as the adversarial, or *undecided* (a bound that
+does not close, a solver out of time). The boundary rule is the attacks': a
+pixel is moved as their clipping moves it, a flip costs what
+:func:`genrob.contract.flip_targets` says, and whether the minimiser is
+misclassified is the model's own argmax in its precision, which the caller
+checks by a forward pass (a tie goes to the class argmax returns first).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from genrob.contract import flip_targets
+from genrob.models.mrf import IsingClassifier
+from genrob.models.naive_bayes import GaussianNaiveBayes, LogisticRegression
+
+ROBUST, BREAKABLE, UNDECIDED = "robust", "breakable", "undecided"
+
+
+@dataclass
+class Answer:
+    """Per image, the margin ``logit_y - max_j logit_j`` over the ball: a lower bound on its minimum, its value
+    at the point found (the adversarial where it is not positive), and that point. Where the two agree the
+    minimum is solved exactly."""
+
+    lower: np.ndarray  # (N,) float64: no point of the ball has a smaller margin
+    attained: np.ndarray  # (N,) float64: the margin at ``adversarial``
+    adversarial: torch.Tensor  # (N, ...) the point found, in the images' shape and dtype
+
+    @property
+    def exact(self) -> np.ndarray:
+        """Where the bound and the point found agree: the minimum itself."""
+        return np.isclose(self.lower, self.attained, rtol=1e-9, atol=1e-9)
+
+    def status(self) -> np.ndarray:
+        """Breakable where the point found is misclassified by the margin (the model's forward pass has the
+        last word), robust where the bound is positive, undecided otherwise."""
+        return np.where(self.attained <= 0, BREAKABLE, np.where(self.lower > 0, ROBUST, UNDECIDED))
+
+
+@torch.no_grad()
+def pixel_quadratics(model: torch.nn.Module, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """For each image's true class y and every class j: ``logit_y - logit_j = sum_i a_i x_i^2 + b_i x_i + c``,
+    as (N, classes, pixels) ``a`` and ``b`` and (N, classes) ``c``, in float64 (j = y gives zeros)."""
+    if isinstance(model, LogisticRegression):
+        weight, bias = model.linear.weight.double(), model.linear.bias.double()
+        b = weight[y][:, None, :] - weight[None, :, :]
+        return torch.zeros_like(b), b, bias[y][:, None] - bias[None, :]
+    if isinstance(model, GaussianNaiveBayes):
+        variance = (model.variance + model.variance_floor).double()
+        mean, prior = model.mean.double(), model.log_prior.double()
+        precision = 1 / variance
+        # logit_c(x) = -1/2 sum_i (x_i - m_ci)^2 / v_ci - 1/2 sum_i log(2 pi v_ci) + log p_c
+        quadratic, linear = -0.5 * precision, mean * precision
+        constant = -0.5 * (mean ** 2 * precision).sum(1) - 0.5 * torch.log(variance).sum(1) + prior
+        return (quadratic[y][:, None, :] - quadratic[None], linear[y][:, None, :] - linear[None],
+                constant[y][:, None] - constant[None])
+    raise TypeError(f"{type(model).__name__}: logits not separable over pixels")
+
+
+def _box_minimum(a: torch.Tensor, b: torch.Tensor, low: torch.Tensor, high: torch.Tensor
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
+    """The minimum of ``a t^2 + b t`` over ``[low, high]``, elementwise, and where it is attained: at an end,
+    or at the vertex where the parabola opens upwards and the vertex lies inside."""
+    ends = torch.stack([low, high])
+    values = a * ends ** 2 + b * ends
+    best = torch.where(values[0] <= values[1], low, high)
+    vertex = torch.where(a > 0, -b / (2 * a).clamp_min(1e-300), best).clamp(low, high)
+    at_vertex = (a > 0) & (a * vertex ** 2 + b * vertex < torch.minimum(values[0], values[1]))
+    point = torch.where(at_vertex, vertex, best)
+    return a * point ** 2 + b * point, point
+
+
+def _margin_minimum(y: torch.Tensor, per_class: torch.Tensor, points: torch.Tensor, shape: tuple,
+                    dtype: torch.dtype) -> tuple[np.ndarray, torch.Tensor]:
+    """The smallest of the per-class minima (the true class left out) and its minimiser, per image."""
+    per_class = per_class.clone()
+    per_class[torch.arange(len(y)), y] = torch.inf
+    margin, worst = per_class.min(1)
+    adversarial = points[torch.arange(len(y)), worst].to(dtype).view(len(y), *shape)
+    return margin.numpy(), adversarial
+
+
+@torch.no_grad()
+def separable_linf(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float) -> Answer:
+    """The exact minimum of the margin over the l_inf box, for logistic regression or naive Bayes: per
+    class, the sum over pixels of each pixel's one-dimensional minimum over its interval, which is clipped
+    to [0, 1] as the attacks clip (``x - eps`` and ``x + eps`` computed in the images' precision)."""
+    a, b, c = pixel_quadratics(model, y)
+    flat = x.flatten(1)
+    low = (flat - eps).clamp(0, 1).double()[:, None, :].expand_as(a)
+    high = (flat + eps).clamp(0, 1).double()[:, None, :].expand_as(a)
+    values, points = _box_minimum(a, b, low, high)
+    margin, adversarial = _margin_minimum(y, values.sum(-1) + c, points, x.shape[1:], x.dtype)
+    return Answer(margin, margin, adversarial)
+
+
+def _dual_points(a: torch.Tensor, b: torch.Tensor, low: torch.Tensor, high: torch.Tensor,
+                 multiplier: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each pixel's minimiser of ``(a + multiplier) t^2 + b t`` over its interval, and the value of
+    ``a t^2 + b t`` there."""
+    _, t = _box_minimum(a + multiplier[..., None], b, low, high)
+    return t, a * t ** 2 + b * t
+
+
+@torch.no_grad()
+def separable_l2(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, *,
+                 steps: int = 200) -> Answer:
+    """The minimum of the margin over the l_2 ball within [0, 1], for logistic regression (convex: exact) or
+    naive Bayes (a quadratic that may be concave in some pixels).
+
+    Per class, over the perturbations ``t`` (``x + t`` in [0, 1], ``|t| <= eps``), the Lagrangian
+    ``sum_i a_i t_i^2 + b_i t_i + lambda (|t|^2 - eps^2)`` is separable; its minimum over the box is a
+    lower bound on the margin for every multiplier ``lambda >= 0`` (weak duality), and the largest over
+    ``lambda`` (a concave function of it, maximised by bisection on its slope, ``|t(lambda)|^2 - eps^2``)
+    is the best such bound. Where the minimiser at that multiplier lies in the ball and attains the bound
+    (complementary slackness), the bound is the minimum; for logistic regression it always is. Otherwise
+    the minimiser, shrunk into the ball, is a feasible point whose margin is an upper bound: the image is
+    decided where the two agree on the sign, undecided otherwise.
+    """
+    a, b, c = pixel_quadratics(model, y)
+    flat = x.flatten(1).double()
+    # in terms of the perturbation t: a (x + t)^2 + b (x + t) = a t^2 + (2 a x + b) t + a x^2 + b x
+    at = flat[:, None, :]
+    c = c + (a * at ** 2 + b * at).sum(-1)
+    b = b + 2 * a * at
+    low, high = (-flat)[:, None, :].expand_as(a), (1 - flat)[:, None, :].expand_as(a)
+    radius = eps * eps
+    # The multiplier's bracket: at its top every pixel's quadratic is convex and its minimiser lies well inside.
+    top = (a.clamp_max(0).abs().amax(-1) + b.abs().amax(-1) / (2 * eps / np.sqrt(a.shape[-1])) + 1) * 4
+    lowest, highest = torch.zeros_like(top), top
+    for _ in range(steps):  # bisection on the dual's slope |t|^2 - eps^2, which falls as the multiplier grows
+        middle = (lowest + highest) / 2
+        t, _ = _dual_points(a, b, low, high, middle)
+        outside = (t ** 2).sum(-1) > radius
+        lowest, highest = torch.where(outside, middle, lowest), torch.where(outside, highest, middle)
+    t, values = _dual_points(a, b, low, high, highest)  # the feasible end of the bracket
+    t_low, values_low = _dual_points(a, b, low, high, lowest)
+    bound = torch.maximum(values_low.sum(-1) + lowest * ((t_low ** 2).sum(-1) - radius),
+                          values.sum(-1) + highest * ((t ** 2).sum(-1) - radius)) + c
+    norm = (t ** 2).sum(-1).sqrt()
+    t = t * torch.where(norm > eps, eps / norm.clamp_min(1e-300), torch.ones_like(norm))[..., None]
+    attained = (a * t ** 2 + b * t).sum(-1) + c
+    bound[torch.arange(len(y)), y] = torch.inf
+    attained[torch.arange(len(y)), y] = torch.inf
+    lower, _ = bound.min(1)
+    upper, worst = attained.min(1)
+    points = (flat[:, None, :] + t)[torch.arange(len(y)), worst].clamp(0, 1).to(x.dtype).view_as(x)
+    return Answer(lower.numpy(), upper.numpy(), points)
+
+
+@torch.no_grad()
+def _ising_terms(model: IsingClassifier, pixels: np.ndarray, true: int, other: int
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float]:
+    """``logit_other - logit_true`` of binary images as ``sum_i u_i p_i + sum_(i,k) w_ik p_i p_k + const``:
+    per pixel ``u`` (flattened), the horizontal and vertical neighbour pairs (index arrays) and their
+    weights, and the constant."""
+    unary = (model.unary[other] - model.unary[true]).detach().double().numpy().ravel()
+    height, width = model.unary.shape[1:]
+    index = np.arange(height * width).reshape(height, width)
+    pairs_i = np.concatenate([index[:, :-1].ravel(), index[:-1, :].ravel()])
+    pairs_k = np.concatenate([index[:, 1:].ravel(), index[1:, :].ravel()])
+    weights = np.concatenate([(model.horizontal[other] - model.horizontal[true]).detach().double().numpy().ravel(),
+                              (model.vertical[other] - model.vertical[true]).detach().double().numpy().ravel()])
+    constant = float((model.log_prior[other] - model.log_partition[other]
+                      - model.log_prior[true] + model.log_partition[true]).double())
+    return unary, pairs_i, pairs_k, weights, constant
+
+
+def _ising_milp(unary: np.ndarray, pairs_i: np.ndarray, pairs_k: np.ndarray, weights: np.ndarray,
+                constant: float, base: np.ndarray, free: np.ndarray, cost: np.ndarray, budget: float | None,
+                time_limit: float) -> tuple[float, float, np.ndarray, bool]:
+    """The largest ``logit_other - logit_true`` over the binary images reachable from ``base`` by flipping
+    pixels of ``free`` (each flip of pixel i costing ``cost[i]``, their squares summing to at most ``budget``
+    where given): the best value found, the solver's upper bound on the largest, the flips, and whether
+    HiGHS proved it optimal within ``time_limit`` seconds."""
+    from scipy.optimize import LinearConstraint, milp
+    from scipy.sparse import coo_matrix
+
+    variables = np.flatnonzero(free)
+    position = -np.ones(len(base), int)
+    position[variables] = np.arange(len(variables))
+    # p_i = base_i + s_i z_i with s_i = 1 - 2 base_i: linear in the flip z_i
+    sign = 1.0 - 2.0 * base
+    fixed = constant + float(unary @ base)
+    objective = np.zeros(len(variables))
+    objective += unary[variables] * sign[variables]
+    products, rows, cols, data, lower, upper = [], [], [], [], [], []
+    for i, k, w in zip(pairs_i, pairs_k, weights):
+        fi, fk = position[i] >= 0, position[k] >= 0
+        fixed += w * base[i] * base[k]
+        if fi and not fk:  # w p_i base_k: linear in z_i
+            objective[position[i]] += w * sign[i] * base[k]
+        elif fk and not fi:
+            objective[position[k]] += w * sign[k] * base[i]
+        elif fi and fk:
+            # w (base_i + s_i z_i)(base_k + s_k z_k) = w base_i base_k + w base_k s_i z_i + w base_i s_k z_k
+            #   + w s_i s_k z_i z_k, with z_i z_k a new variable q, linearised exactly for binaries
+            objective[position[i]] += w * base[k] * sign[i]
+            objective[position[k]] += w * base[i] * sign[k]
+            products.append((position[i], position[k], w * sign[i] * sign[k]))
+    n_flips, n_products = len(variables), len(products)
+    objective = np.concatenate([objective, [p[2] for p in products]])
+    for row, (zi, zk, _) in enumerate(products):
+        q = n_flips + row
+        # q <= z_i, q <= z_k, q >= z_i + z_k - 1
+        for r, entries, lo, hi in ((3 * row, [(q, 1.0), (zi, -1.0)], -np.inf, 0.0),
+                                   (3 * row + 1, [(q, 1.0), (zk, -1.0)], -np.inf, 0.0),
+                                   (3 * row + 2, [(q, 1.0), (zi, -1.0), (zk, -1.0)], -1.0, np.inf)):
+            for col, value in entries:
+                rows.append(r)
+                cols.append(col)
+                data.append(value)
+            lower.append(lo)
+            upper.append(hi)
+    constraints = []
+    size = n_flips + n_products
+    if n_products:
+        constraints.append(LinearConstraint(coo_matrix((data, (rows, cols)), shape=(3 * n_products, size)),
+                                            lower, upper))
+    if budget is not None and n_flips:
+        squared = np.concatenate([cost[variables] ** 2, np.zeros(n_products)])
+        constraints.append(LinearConstraint(squared[None, :], -np.inf, budget))
+    if size == 0:
+        return fixed, fixed, np.zeros(0), True
+    integrality = np.concatenate([np.ones(n_flips), np.zeros(n_products)])
+    bounds_ = (np.zeros(size), np.ones(size))
+    from scipy.optimize import Bounds
+
+    found = milp(-objective, constraints=constraints, integrality=integrality, bounds=Bounds(*bounds_),
+                 options={"time_limit": time_limit, "mip_rel_gap": 0.0})
+    if found.x is None:
+        return -np.inf, np.inf, np.zeros(n_flips), False
+    best = fixed - float(found.fun)
+    dual = getattr(found, "mip_dual_bound", None)
+    bound = fixed - float(dual) if dual is not None and np.isfinite(dual) else np.inf
+    optimal = found.status == 0
+    return best, best if optimal else max(best, bound), np.round(found.x[:n_flips]), optimal
+
+
+@torch.no_grad()
+def ising(model: IsingClassifier, x: torch.Tensor, y: torch.Tensor, eps: float, norm: str, *,
+          time_limit: float = 60.0) -> Answer:
+    """The exact minimum of the Ising MRF's margin within the ball: per image and other class, the largest
+    ``logit_j - logit_y`` over the binary images the budget reaches (:func:`_ising_milp`), flips chosen
+    among the pixels :func:`genrob.contract.flip_targets` lets the budget carry across the threshold."""
+    threshold = model.input_threshold
+    flat = x.flatten(1)
+    target, cost = flip_targets(flat, threshold)
+    base = (flat > threshold).double().numpy()
+    affordable = (cost <= eps) if norm == "linf" else (cost * cost <= eps * eps)
+    budget = None if norm == "linf" else eps * eps
+    lowers, attained, adversarial = [], [], flat.clone()
+    costs = cost.double().numpy()
+    for n in range(len(y)):
+        true = int(y[n])
+        worst = (np.inf, True, None)
+        lowest_bound = np.inf
+        for other in range(model.unary.shape[0]):
+            if other == true:
+                continue
+            terms = _ising_terms(model, base[n], true, other)
+            best, bound, flips, optimal = _ising_milp(*terms, base=base[n], free=affordable[n].numpy(),
+                                                      cost=costs[n], budget=budget, time_limit=time_limit)
+            # margin = logit_true - logit_other = -(best); its lower bound is -(the upper bound on best)
+            lowest_bound = min(lowest_bound, -bound)
+            if -best < worst[0]:
+                worst = (-best, optimal, (other, flips))
+        lowers.append(lowest_bound)
+        attained.append(worst[0])
+        if worst[2] is not None:
+            chosen = np.flatnonzero(affordable[n].numpy())[worst[2][1] > 0.5]
+            adversarial[n, chosen] = target[n, chosen]
+    return Answer(np.array(lowers), np.array(attained), adversarial.view_as(x))
