@@ -6,6 +6,7 @@
     python -m genrob answer --profile default
     python -m genrob verify --profile extended [--cells 10] [--images N] [--from-cell 1] [--retrain]
     python -m genrob evidence --profile extended [--families vae conv_vae] [--status] [--no-commit]
+    python -m genrob exact --profile extended [--models mrf] [--norms linf] [--time-limit 20]
     python -m genrob restore --profile extended
     python -m genrob bench --profile default [--models cnn cnn_vae] [--batch 500]
     python -m genrob throughput conv_vae --profile default [--seconds 300] [--first 30] [--out DIR]
@@ -22,7 +23,9 @@ the adaptive evidence gives it, to the page the book's introduction includes. ``
 recomputes random cells of an evidence store in an empty cache and compares them with it
 (:mod:`genrob.verify`). ``evidence`` regenerates a profile's evidence as one resumable
 background run that publishes its finished cells into the store and commits them to git as it goes
-(:mod:`genrob.campaign`); ``--status`` prints its progress. ``restore`` puts a store into the cache, so
+(:mod:`genrob.campaign`); ``--status`` prints its progress. ``exact`` computes, for each model that admits
+it, the exact robust accuracy image by image on its family's evidence images (:mod:`genrob.exactness`) and,
+for a profile with a store, keeps it there. ``restore`` puts a store into the cache, so
 that the chapters read it instead of computing (``make evidence-book``). ``bench``
 measures what each model costs on this machine (:mod:`genrob.cost.measure`) and sets
 the seconds per image the sweeps recorded beside it (the book's Table 3). ``throughput`` times a
@@ -48,7 +51,7 @@ from typing import Sequence
 
 import pandas as pd
 
-from genrob import adaptive, campaign, chapter, cost, evaluate, evidence, plots, summary, verify
+from genrob import adaptive, campaign, chapter, cost, evaluate, evidence, exactness, plots, summary, verify
 from genrob.environment import REPO_ROOT, cache_dir, edited, thread_count
 from genrob.models import model_names
 from genrob.params import ParameterError
@@ -109,6 +112,14 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--no-commit", action="store_true", help="publish into the store without committing it")
     run.add_argument("--every", type=float, default=campaign.PUBLISH_EVERY_MIN,
                      help="minutes between two publications of the store (default: %(default)s)")
+    exact = commands.add_parser("exact", help="solve the exact robust accuracy of the models that admit it, image "
+                                              "by image, on their family's evidence images")
+    exact.add_argument("--profile", default="extended", help=PROFILE_HELP)
+    exact.add_argument("--models", nargs="+", help="only these (default: every model that admits a solver)")
+    exact.add_argument("--norms", nargs="+", choices=("linf", "l2"), default=["linf", "l2"])
+    exact.add_argument("--time-limit", type=float, default=exactness.TIME_LIMIT_S,
+                       help="seconds one solver call may take before its image is left undecided "
+                            "(default: %(default)s)")
     restore = commands.add_parser("restore", help="put an evidence store into the cache (results, per-image "
                                                   "outcomes, kept weights, unfinished trainings and memoised "
                                                   "arrays); computes nothing")
@@ -360,6 +371,29 @@ def _evidence(args: argparse.Namespace) -> int:
     return 0
 
 
+def _exact(args: argparse.Namespace) -> int:
+    wanted = args.models or model_names()
+    unknown = [m for m in wanted if m not in model_names()]
+    if unknown:
+        print(f"error: unknown models {unknown}; known: {model_names()}", file=sys.stderr)
+        return 2
+    stored = (evidence.store_dir(args.profile) / "store.json").exists()
+    if stored:
+        evidence.restore(args.profile)  # the store's weights and exact rows: nothing computed twice
+    for family in adaptive.families_to_evaluate():
+        config = adaptive.family_config(family, profile=args.profile)
+        models = exactness.admitting([m for m in config.models if m in wanted], args.profile)
+        if not models:
+            continue
+        table = exactness.run(args.profile, models=models, n=config.n, seed=config.seed,
+                              linf_eps=config.linf_eps if "linf" in args.norms else (),
+                              l2_eps=config.l2_eps if "l2" in args.norms else (), time_limit=args.time_limit)
+        print(table.drop(columns="statuses").to_string(index=False), flush=True)
+        if stored:
+            evidence.keep_side_tables(args.profile)
+    return 0
+
+
 def _restore(args: argparse.Namespace) -> int:
     try:
         evidence.provenance(args.profile)
@@ -376,6 +410,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "restore":
         return _restore(args)
+    if args.command == "exact":
+        return _exact(args)
     if args.command == "evidence":
         return _evidence(args)
     if args.command == "verify":

@@ -213,7 +213,7 @@ class Publisher:
             kept = evidence.keep_weights(self.profile)
             training = evidence.keep_training(self.profile, unfinished=stopping)
             memo = evidence.keep_memo(self.profile)
-            bench = evidence.keep_benchmark(self.profile)
+            bench = evidence.keep_side_tables(self.profile)
             added = evidence.export(self.profile, date=datetime.date.today().isoformat(), complete=self.completed)
             parts = evidence.keep_parts(self.profile)  # after the rows: a part outlives its run only briefly
             if added or kept or training or memo or bench or parts or newly:

@@ -46,8 +46,8 @@ from genrob.models import checkpoint_path, get_spec, model_names
 from genrob.models.registry import families, training_state_dir, training_state_stem
 from genrob.profiles import get_profile
 from genrob.results import (
-    COLUMNS, EVERY_IMAGE, TEXT_COLUMNS, append_rows, attack_parts_dir, bench_path, existing_keys, fingerprint,
-    load_per_image, read_results, row_key, save_per_image, with_every_column,
+    COLUMNS, EVERY_IMAGE, TEXT_COLUMNS, append_rows, attack_parts_dir, bench_path, exact_path, existing_keys,
+    fingerprint, load_per_image, read_results, row_key, save_per_image, with_every_column,
 )
 
 EVIDENCE_DIR = REPO_ROOT / "evidence"
@@ -55,6 +55,8 @@ EVIDENCE_DIR = REPO_ROOT / "evidence"
 #: predictions, example adversarials) and its benchmark, which a book rendered from the store reads instead
 #: of computing; and the state of a training the run was stopped in, which the next run goes on from.
 WEIGHTS, MEMO, BENCHMARK, TRAINING, PARTS = "weights", "memo", "bench.csv", "training", "parts"
+#: The exact table's name in the store (:mod:`genrob.exactness`).
+EXACT = "exact.csv"
 #: What identifies one attack run's per-image outcome within a profile's store.
 OUTCOME_KEY = ["model", "attack", "eps", "n", "seed", "images"]
 #: Version of the store's layout: 2 keeps every row of a run (not only the adaptive evaluation's), the
@@ -237,9 +239,9 @@ def restore(profile: str) -> int:
     restore_training(profile)
     restore_memo(profile)
     restore_parts(profile)
-    bench = store_dir(profile) / BENCHMARK
-    if bench.exists() and not bench_path(profile).exists():
-        atomic_write(bench_path(profile), lambda tmp: tmp.write_bytes(bench.read_bytes()))
+    for cached, stored in _side_tables(profile):
+        if stored.exists() and not cached.exists():
+            atomic_write(cached, lambda tmp, stored=stored: tmp.write_bytes(stored.read_bytes()))
     if not (folder / "results.csv").exists():
         return 0
     results, _, outcomes = _read_folder(folder)
@@ -445,14 +447,23 @@ def keep_memo(profile: str) -> list[str]:
     return _copy_missing(cache_dir() / "memo", store_dir(profile) / MEMO)
 
 
-def keep_benchmark(profile: str) -> bool:
-    """Copy the cache's benchmark table of ``profile`` (what each model costs on the machine of the run, the
-    summary chapter's Table 3) into the store where it differs; True where it did."""
-    source, target = bench_path(profile), store_dir(profile) / BENCHMARK
-    if not source.exists() or (target.exists() and target.read_bytes() == source.read_bytes()):
-        return False
-    atomic_write(target, lambda tmp: tmp.write_bytes(source.read_bytes()))
-    return True
+def _side_tables(profile: str) -> list[tuple[Path, Path]]:
+    """The tables kept beside the results, as (the cache's file, the store's): the benchmark (what each model
+    costs on the machine of the run, the summary chapter's Table 3) and the exact table."""
+    folder = store_dir(profile)
+    return [(bench_path(profile), folder / BENCHMARK), (exact_path(profile), folder / EXACT)]
+
+
+def keep_side_tables(profile: str) -> bool:
+    """Copy the cache's benchmark and exact tables of ``profile`` into the store where they differ; True
+    where one did."""
+    kept = False
+    for source, target in _side_tables(profile):
+        if not source.exists() or (target.exists() and target.read_bytes() == source.read_bytes()):
+            continue
+        atomic_write(target, lambda tmp, source=source: tmp.write_bytes(source.read_bytes()))
+        kept = True
+    return kept
 
 
 def restore_memo(profile: str) -> list[str]:

@@ -57,20 +57,6 @@ def wilson_interval(successes: int, n: int, *, z: float = 1.959964) -> tuple[flo
     return (max(0.0, centre - half), min(1.0, centre + half))
 
 
-#: Significance of every paired test (the claims, the convergence check, ``verify``'s comparison).
-ALPHA = 0.05
-
-
-def mcnemar_p(first_only: int, second_only: int, *, alternative: str = "two-sided") -> float:
-    """McNemar's exact test on paired per-image outcomes: ``first_only`` images counted by the first of two
-    runs alone, ``second_only`` by the second alone; under no difference a discordant image is the first's
-    with probability 1/2 (``alternative="greater"``: the first counts more)."""
-    from scipy.stats import binomtest  # scipy loads in a second; most users of this module never test
-
-    discordant = first_only + second_only
-    return float(binomtest(first_only, discordant, 0.5, alternative=alternative).pvalue) if discordant else 1.0
-
-
 def share_text(kept: int, n: int) -> str:
     """``0.43 [0.36, 0.50]``: a share of ``n`` images, as every table and sentence of the book writes it,
     with its 95% Wilson interval."""
@@ -104,6 +90,11 @@ def bench_path(profile: Profile | str) -> Path:
     """Where the benchmark table of ``profile`` is written (beside the results table; :mod:`genrob.cost`)."""
     name = get_profile(profile).name
     return cache_dir() / "results" / f"bench-{name}.csv"
+
+
+def exact_path(profile: Profile | str) -> Path:
+    """Where the exact table of ``profile`` is written (beside the results table; :mod:`genrob.exactness`)."""
+    return cache_dir() / "results" / f"exact-{get_profile(profile).name}.csv"
 
 
 def read_results(profile: Profile | str) -> pd.DataFrame:

@@ -276,7 +276,7 @@ def test_the_benchmark_of_the_run_goes_into_the_store_and_back(store, fresh_cach
 
     bench_path("smoke").parent.mkdir(parents=True)
     bench_path("smoke").write_text("model,kind,forward_images_per_s\ngaussian_nb,generative,5381.5\n")
-    assert evidence.keep_benchmark("smoke") and not evidence.keep_benchmark("smoke")  # kept once, unchanged
+    assert evidence.keep_side_tables("smoke") and not evidence.keep_side_tables("smoke")  # kept once, unchanged
     kept = bench_path("smoke").read_bytes()
     bench_path("smoke").unlink()
     evidence.restore("smoke")

@@ -31,3 +31,10 @@ def test_the_command_line_adaptive_run_refuses_bad_names_before_any_work(capsys)
     assert "known families" in capsys.readouterr().err
     assert main(["adaptive", "conv_vae", "--profile", "smoke", "--models", "cnn_vea"]) == 2
     assert "unknown model ['cnn_vea']" in capsys.readouterr().err
+
+
+def test_the_command_line_exact_run_refuses_unknown_models_before_any_work(capsys):
+    from genrob.__main__ import main
+
+    assert main(["exact", "--profile", "smoke", "--models", "mfr"]) == 2
+    assert "unknown models ['mfr']" in capsys.readouterr().err
