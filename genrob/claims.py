@@ -24,8 +24,8 @@ more robust, is *overturned* where it is less robust and reads *equal* where the
 two are equal (which counts against it there); a "no difference" claim stands
 where the two are equal and is overturned where either is more robust. Anything
 else is *undecided at this n*, with the number of shared images that would
-decide it at the observed rates, which exists unless the observed difference
-lies exactly on the margin.
+decide it at the observed rates (where the observed difference lies exactly on
+the margin, at one image more either way).
 """
 
 from __future__ import annotations
@@ -54,7 +54,8 @@ BOTH_WAYS = "mixed"
 CURVE_FINDINGS = ("stands", "overturned", BOTH_WAYS, EQUAL, UNDECIDED, NO_SHARED_IMAGES)
 #: The three outcomes of the tests at one eps.
 MORE, LESS = "more robust", "less robust"
-#: Said of an eps whose observed difference lies exactly on the margin: at these rates no n decides.
+#: Said of an eps whose observed difference lies exactly on the margin: at these rates no n decides, so its
+#: n is the one that one image more either way would need (:func:`n_to_decide`).
 ON_THE_MARGIN = f"its difference lies exactly on the margin of {MARGIN:g}"
 
 
@@ -91,14 +92,39 @@ def decide(pairs: Sequence[Paired], *, margin: float = MARGIN) -> list[tuple[str
     return decided
 
 
+def on_the_margin(model_only: int, than_only: int, n: int, *, margin: float = MARGIN) -> bool:
+    """Whether a paired difference lies exactly on the margin, where no n decides at the observed rates."""
+    return n > 0 and abs(abs(model_only - than_only) - margin * n) < 1e-9 * n
+
+
 def n_to_decide(pair: Paired, *, tests: int, margin: float = MARGIN, most: int = 1_000_000) -> int | None:
     """The fewest shared images that, at ``pair``'s observed rates, decide its eps whatever the other eps of
     the finding say: a test's p-value below :data:`ALPHA` over the number of eps tested together (Holm's
-    first, strictest step). None where no n up to ``most`` does (the observed difference on the margin)."""
-    def decides(n: int) -> bool:
-        return min(eps_tests(pair.scaled(n), margin=margin).values()) < ALPHA / tests
+    first, strictest step). Where the observed difference lies exactly on the margin no n does; then the
+    fewer of the two that one image more kept by either model would need (:func:`undecided_note` says so).
+    None only where neither is reached by ``most``."""
+    def needed(candidate: Paired, most: int) -> int | None:
+        return fewest(lambda n: min(eps_tests(candidate.scaled(n), margin=margin).values()) < ALPHA / tests,
+                      candidate.n + 1, most)
 
-    return fewest(decides, pair.n + 1, most)
+    if not on_the_margin(pair.model_only, pair.than_only, pair.n, margin=margin):
+        return needed(pair, most)
+    # One image of n moves the difference by 1/n: deciding that needs of the order of n^2 images, so the
+    # search goes as far as that takes (it doubles, so a few dozen steps).
+    either_way = [needed(Paired(pair.n, pair.model_only + 1, pair.than_only, pair.both), most * most),
+                  needed(Paired(pair.n, pair.model_only, pair.than_only + 1, pair.both), most * most)]
+    found = [n for n in either_way if n is not None]
+    return min(found) if found else None
+
+
+def undecided_note(needed: float | None, *, model_only: int, than_only: int, n: int) -> str:
+    """What an undecided eps says in brackets: about how many shared images would decide it (where its
+    difference lies exactly on the margin, at one image more either way)."""
+    if needed is None or pd.isna(needed):
+        return "no n up to a million would decide"
+    would = f"about {about(needed)} shared images would decide"
+    return (f"{ON_THE_MARGIN}: {would} at one image more either way"
+            if on_the_margin(model_only, than_only, n) else would)
 
 
 def finding_of(expected: str, outcome: str | None) -> str:
@@ -210,9 +236,11 @@ def curve_phrase(rows: pd.DataFrame) -> str:
         finding = run["finding"].iloc[0]
         text = f"{'undecided' if finding == UNDECIDED else finding} {where}"
         if finding == UNDECIDED:
-            needed = run["n_to_decide"]
-            text += (f" ({ON_THE_MARGIN})" if needed.isna().any() else
-                     f" (about {about(needed.max())} shared images would decide)")
+            # the eps that needs the most images speaks for the run
+            most = run.loc[run["n_to_decide"].fillna(np.inf).idxmax()]
+            note = undecided_note(most["n_to_decide"], model_only=int(most["model_only"]),
+                                  than_only=int(most["than_only"]), n=int(most.get("n_paired", 0)))
+            text += f" ({note})"
         elif finding in (EQUAL, "stands") and _at_floor(run):
             text += " (both at 0)"
         parts.append(text)
@@ -288,8 +316,7 @@ def eps_table(claims_table: pd.DataFrame) -> pd.DataFrame:
         "shared images": claims_table["n_paired"],
         "difference": [interval_text(d, *ci) for d, ci in zip(claims_table["difference"],
                                                               claims_table["difference_ci"])],
-        "finding": [f"{UNDECIDED} (about {about(row.n_to_decide)} shared images would decide)"
-                    if row.finding == UNDECIDED and pd.notna(row.n_to_decide) else
-                    f"{UNDECIDED} ({ON_THE_MARGIN})" if row.finding == UNDECIDED else row.finding
+        "finding": [row.finding if row.finding != UNDECIDED else UNDECIDED + " ({})".format(undecided_note(
+                        row.n_to_decide, model_only=row.model_only, than_only=row.than_only, n=row.n_paired))
                     for row in claims_table.itertuples()],
     }).set_index("claim")

@@ -79,8 +79,9 @@ def compare_sentence(first: str, second: str, pair: Paired | None, *, norm: str,
     elif finding == claims.EQUAL:
         verdict = (f"they are equal within {margin} (difference {difference(pair)}"
                    + (", both at 0)" if kept_a == kept_b == 0 else ")"))
-    elif needed is None:
-        verdict = f"{pair.n} images cannot tell them apart: {claims.ON_THE_MARGIN}"
+    elif claims.on_the_margin(pair.model_only, pair.than_only, pair.n):
+        verdict = (f"{pair.n} images cannot tell them apart: "
+                   f"{claims.undecided_note(needed, model_only=pair.model_only, than_only=pair.than_only, n=pair.n)}")
     else:
         verdict = (f"{pair.n} images cannot tell them apart (difference {difference(pair)}); about "
                    f"{adaptive.about(needed)} would, at these rates")
@@ -108,8 +109,7 @@ def compare_row(first: str, second: str, pair: Paired | None, *, norm: str, eps:
     kept_a, kept_b = _kept(pair)
     verdict = ordering(first, second, finding)
     if finding == adaptive.UNDECIDED:
-        verdict += (f" ({claims.ON_THE_MARGIN})" if needed is None else
-                    f" (about {adaptive.about(needed)} shared images would decide)")
+        verdict += f" ({claims.undecided_note(needed, model_only=pair.model_only, than_only=pair.than_only, n=pair.n)})"
     return {"budget": budget(norm, eps), "n": pair.n, "generative model": f"{a}: {share(kept_a, pair.n)}",
             "counterpart": f"{b}: {share(kept_b, pair.n)}", "kept by one only": f"{pair.model_only} / {pair.than_only}",
             "difference [95%]": difference(pair), "finding": verdict}

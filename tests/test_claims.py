@@ -9,6 +9,7 @@ import pytest
 from genrob.claims import (
     EQUAL, MARGIN, ON_THE_MARGIN, claims, counts, curve_phrase, curves, judge_curve, n_to_decide, summary, table,
 )
+from genrob.adaptive import about
 from genrob.paired import Paired
 
 UNDECIDED = "undecided at this n"
@@ -63,12 +64,15 @@ def test_holm_over_the_eps_of_a_claim_turns_a_borderline_decision_undecided():
     needed = together[0][1]
     assert needed > 200 and n_to_decide(borderline, tests=3) == needed
     assert judge_curve("more robust", [borderline.scaled(needed), on_the_margin, on_the_margin])[0][0] == "stands"
-    # a difference exactly on the margin: no n at these rates, and the phrase says why
-    assert together[1][1] is None
+    # a difference exactly on the margin: no n at these rates; the n that one image more either way needs
+    nudged = together[1][1]
+    assert nudged == min(n_to_decide(Paired(200, 11, 0, 0), tests=3), n_to_decide(Paired(200, 10, 1, 0), tests=3))
     rows = pd.DataFrame({"eps": [1.0, 2.0, 3.0], "finding": [f for f, _, _ in together],
                          "n_to_decide": [n for _, n, _ in together], "model_only": [26, 10, 10],
-                         "than_only": [5, 0, 0], "both": [50, 0, 0]})
-    assert curve_phrase(rows) == f"undecided at every eps ({ON_THE_MARGIN})"
+                         "than_only": [5, 0, 0], "both": [50, 0, 0], "n_paired": 200})
+    assert curve_phrase(rows.iloc[1:]) == (f"undecided at every eps ({ON_THE_MARGIN}: about {about(nudged)} "
+                                           "shared images would decide at one image more either way)")
+    assert curve_phrase(rows).startswith("undecided at every eps (") and "would decide" in curve_phrase(rows)
 
 
 def _evidence(survivors: dict, *, n: int):

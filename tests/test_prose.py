@@ -39,6 +39,11 @@ def test_a_pair_that_n_cannot_separate_is_undecided_with_the_n_that_would_decide
                                "10 images cannot tell them apart (difference +0.10 [-0.28, +0.45]); about ")
     needed = int(sentence.split("about ")[1].split(" ")[0])
     assert needed > 10
+    # a difference exactly on the margin (10 of 200): the n that one image more either way would need
+    on_margin = compare_sentence("cnn_vae_binary", "cnn_binary", Paired(200, 10, 0, 0), norm="l2", eps=2.0,
+                                 under="the paper's attacks")
+    assert "its difference lies exactly on the margin of 0.05: about " in on_margin
+    assert "shared images would decide at one image more either way" in on_margin
     # two models at the floor: 30 images cannot show them equal, 300 do, and no sentence says "no n"
     assert "about 73 would" in compare_sentence("cnn", "mlp", Paired(30, 0, 0, 0), norm="linf", eps=0.3)
     assert compare_sentence("cnn", "mlp", Paired(300, 0, 0, 0), norm="linf", eps=0.3).endswith(
