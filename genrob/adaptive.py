@@ -379,13 +379,46 @@ def ruling_text(verdict: str, needed: float | None, failed: str = "") -> str:
     return text
 
 
-def verdicts(evidence: list[FamilyEvidence]) -> pd.DataFrame:
+def exact_bracket(exact: pd.DataFrame | None, model: str, *, n: int, attacked: int) -> tuple[int, int] | None:
+    """The images of ``model`` robust at l_inf eps 0.3 as the exact table (:mod:`genrob.exactness`) brackets
+    them on the same ``n`` images: certified robust at least, and at most those not shown breakable that
+    also survived every attack (``attacked``); None where the table has no such row."""
+    if exact is None or not len(exact):
+        return None
+    row = exact[(exact["model"] == model) & (exact["norm"] == "linf") & (exact["n"].astype(int) == n)
+                & np.isclose(exact["eps"].astype(float), HEADLINE_EPS)]
+    if not len(row):
+        return None
+    row = row.iloc[0]
+    return int(row["robust"]), min(int(row["clean_correct"]) - int(row["breakable"]), attacked)
+
+
+#: The ruling where the exact bracket's two ends rule differently: the solver, not more images, must close it.
+OPEN_BRACKET = f"{UNDECIDED} (its exact bracket spans two rulings)"
+
+
+def rule_on_bracket(paper: float, low: int, high: int, n: int) -> tuple[str, int | None]:
+    """The ruling on the paper's number where the robust images are known to lie in [``low``, ``high``] of
+    ``n``: the ruling both ends give (one where the bracket is closed, the exact value), else
+    :data:`OPEN_BRACKET`."""
+    at_low, at_high = rule_on_number(paper, low, n), rule_on_number(paper, high, n)
+    if at_low[0] == at_high[0]:
+        return at_low
+    return OPEN_BRACKET, None
+
+
+def verdicts(evidence: list[FamilyEvidence], *, exact: pd.DataFrame | None = None) -> pd.DataFrame:
     """Per model at l_inf eps 0.3: the paper's number, ours under its attacks, our worst case, the checks.
 
     ``verdict`` by :func:`rule_on_number`: *stands*, *understated*, *weakened*,
     *overturned*, or *undecided at this n* with ``n_to_decide``; :func:`not_ruled` for a model shown
     beside the paper's number that another of ours answers. ``failed_checks`` names the failed checks
     that bear on the worst case at l_inf (:func:`bearing_checks`), which the ruling carries (:func:`ruling_text`).
+
+    Where ``exact`` (the exact table, :mod:`genrob.exactness`) holds the model at l_inf eps 0.3 on the same
+    images, the ruling is on the exact robust accuracy (:func:`exact_bracket`, :func:`rule_on_bracket`) and
+    ``exact_low``, ``exact_high`` give it; the attacks' checks then bear on no ruling, for it rests on no
+    attack, and ``failed_checks`` stays empty (the checks stay in the adaptive chapter).
     """
     paper = paper_worst_case()
     rows = []
@@ -399,8 +432,12 @@ def verdicts(evidence: list[FamilyEvidence]) -> pd.DataFrame:
             failed = bearing_checks(family.checks, model, norm="linf")
             spec = get_spec(model)
             claimed = paper["paper"].get(spec.paper_name, float("nan"))
-            verdict, needed = rule_on_number(claimed, round(worst["worst_case_accuracy"] * worst["n"]),
-                                             int(worst["n"]))
+            n, attacked = int(worst["n"]), round(worst["worst_case_accuracy"] * worst["n"])
+            bracket = exact_bracket(exact, model, n=n, attacked=attacked)
+            if bracket is None:
+                verdict, needed = rule_on_number(claimed, attacked, n)
+            else:
+                (verdict, needed), failed = rule_on_bracket(claimed, *bracket, n), failed.iloc[0:0]
             if not spec.rules_on_paper and pd.notna(claimed):
                 verdict, needed = not_ruled(model), None
             rows.append({
@@ -411,6 +448,7 @@ def verdicts(evidence: list[FamilyEvidence]) -> pd.DataFrame:
                 "worst_ci_high": worst["ci_high"], "broke_most": worst["broke_most"],
                 "failed_checks": "; ".join(failed["check"]) if len(failed) else "",
                 "failed_details": "; ".join(failed["detail"]) if len(failed) else "",
+                "exact_low": bracket[0] / n if bracket else np.nan, "exact_high": bracket[1] / n if bracket else np.nan,
                 "verdict": verdict, "n_to_decide": needed,
             })
     return pd.DataFrame(rows)
@@ -645,6 +683,14 @@ def about(count: float) -> str:
     return f"{rounded:,}".replace(",", " ")
 
 
+def exact_text(low: float | None, high: float | None) -> str:
+    """An exact robust accuracy as a cell reads it: ``0.41``, ``[0.40, 0.42]`` where the solver left a
+    bracket, ``-`` where no solver gives one."""
+    if low is None or high is None or pd.isna(low) or pd.isna(high):
+        return "-"
+    return f"{low:.2f}" if low == high else f"[{low:.2f}, {high:.2f}]"
+
+
 def verdict_table(verdicts_table: pd.DataFrame) -> pd.DataFrame:
     """:func:`verdicts` as a reader reads it: per model (by name), n, the paper's number, ours under the
     paper's attacks and our worst case with their 95% intervals, the attack credited with breaking the most
@@ -657,6 +703,8 @@ def verdict_table(verdicts_table: pd.DataFrame) -> pd.DataFrame:
                                                                     verdicts_table["n"])],
         "ours, worst case": [fraction_text(a, n) for a, n in zip(verdicts_table["worst_case"], verdicts_table["n"])],
         "broke most": [attack_name(a) if a else "" for a in verdicts_table["broke_most"]],
+        "exact": [exact_text(low, high) for low, high in zip(verdicts_table.get("exact_low", [None] * len(verdicts_table)),
+                                                             verdicts_table.get("exact_high", [None] * len(verdicts_table)))],
         "ruling": [ruling_text(v, n, f) for v, n, f in zip(verdicts_table["verdict"], verdicts_table["n_to_decide"],
                                                            verdicts_table["failed_checks"])],
     }, index=pd.Index([model_name(m) for m in verdicts_table["model"]], name="model"))

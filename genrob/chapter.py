@@ -10,14 +10,14 @@ import numpy as np
 import pandas as pd
 from torch import nn
 
-from genrob import adaptive, claims, plots, prose
+from genrob import adaptive, claims, exactness, plots, prose
 from genrob.attacks import ATTACKS
 from genrob.cost import attack_seconds
 from genrob.data import MNIST, Split, evaluation_subset
 from genrob.environment import code_version, seed_everything, store_only, use_precision
 from genrob.evaluate import adversarial_examples, per_image_outcome
 from genrob.models import get_spec, training_report
-from genrob.names import NORM_NAMES, attack_name, model_name, readable
+from genrob.names import NORM_NAMES, attack_name, budget, model_name, readable
 from genrob.paired import Paired, paired
 from genrob.paper import paper_clean_accuracy
 from genrob import params
@@ -342,11 +342,45 @@ def answer(profile: Profile | str, *, seed: int = 0, data: MNIST | None = None) 
     return answer_markdown(evidence, profile=profile.name)
 
 
+def verdicts(evidence: list[adaptive.FamilyEvidence], *, profile: str) -> pd.DataFrame:
+    """The rulings on the paper's numbers (:func:`genrob.adaptive.verdicts`), on the exact robust accuracy
+    where the profile's exact table holds it (:mod:`genrob.exactness`)."""
+    return adaptive.verdicts(evidence, exact=exactness.read_exact(profile))
+
+
+def exact_bracket(evidence: list[adaptive.FamilyEvidence], *, profile: str) -> pd.DataFrame:
+    """The exact robust accuracy beside the attacks' worst case (:func:`genrob.exactness.bracket`)."""
+    return exactness.bracket(evidence, exactness.read_exact(profile))
+
+
+def exact_bracket_text(evidence: list[adaptive.FamilyEvidence], *, profile: str) -> str:
+    """:func:`exact_bracket` in words (:func:`genrob.prose.exact_sentence`)."""
+    return prose.exact_sentence(exact_bracket(evidence, profile=profile), profile=profile)
+
+
+def exact_bracket_table(evidence: list[adaptive.FamilyEvidence], *, profile: str) -> pd.DataFrame:
+    """:func:`exact_bracket` as a reader reads it: per model and budget, the exact robust accuracy (with its
+    95% interval; a bracket where images stay undecided), the attacks' worst case on the same images, the
+    images they missed and those they broke against a certificate, and the solver's seconds per image."""
+    bracket = exact_bracket(evidence, profile=profile)
+    return pd.DataFrame({
+        "model": [model_name(m) for m in bracket["model"]],
+        "budget": [budget(norm, eps) for norm, eps in zip(bracket["norm"], bracket["eps"])],
+        "exact": [fraction_text(low, n) if low == high else f"[{low:.3f}, {high:.3f}] ({undecided} undecided)"
+                  for low, high, n, undecided in zip(bracket["lower"], bracket["upper"], bracket["n"],
+                                                     bracket["undecided"])],
+        "attacks' worst case": [fraction_text(a, n) for a, n in zip(bracket["attacked"], bracket["n"])],
+        "missed by the attacks": bracket["missed"].to_numpy(),
+        "broken yet certified": bracket["contradicted"].to_numpy(),
+        "solver s / image": (bracket["solver_seconds"] / bracket["n"]).round(3).to_numpy(),
+    }).set_index(["model", "budget"])
+
+
 def answer_markdown(evidence: list[adaptive.FamilyEvidence], *, profile: str) -> str:
     """:func:`answer` from the evidence at hand."""
     sizes = sorted({int(family.config.n) for family in evidence})
     thresholding = {m for family in evidence for m in params.thresholding_models(family.config)}
-    verdicts = adaptive.verdicts(evidence)
+    rulings = verdicts(evidence, profile=profile)
     claims_table = claims.claims(evidence)
     curves = claims.curves(claims_table)
     worst = pd.concat([family.worst_case for family in evidence], ignore_index=True)
@@ -354,7 +388,7 @@ def answer_markdown(evidence: list[adaptive.FamilyEvidence], *, profile: str) ->
             "model, by family; every attack of the *Are they really robust?* chapter, an image counted robust only "
             "if it survives all of them). Each sentence is written by the code from those results; the comparisons "
             "pair by pair are in that chapter.")
-    parts = [which_book(profile), lead, prose.rulings_sentence(verdicts, eps=adaptive.HEADLINE_EPS),
+    parts = [which_book(profile), lead, prose.rulings_sentence(rulings, eps=adaptive.HEADLINE_EPS),
              *prose.claims_paragraphs(claims_table, thresholding=thresholding),
              prose.threshold_sentence(worst, thresholding=thresholding, linf_eps=adaptive.HEADLINE_EPS,
                                       l2_eps=adaptive.HEADLINE_L2_EPS),

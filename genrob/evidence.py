@@ -495,6 +495,12 @@ def stored_tables(profile: str) -> tuple[pd.DataFrame, pd.DataFrame, dict[tuple,
     return results, images, by_key
 
 
+def stored_exact(profile: str) -> pd.DataFrame | None:
+    """The store's exact table (:mod:`genrob.exactness`), or None where it has none."""
+    path = store_dir(profile) / EXACT
+    return pd.read_csv(path, dtype={"model_config": str, "statuses": str}) if path.exists() else None
+
+
 def subset_images(images: pd.DataFrame, *, n: int, seed: int) -> np.ndarray:
     """The test-set indices of the store's evaluation subset of ``n`` images drawn with ``seed``, in order."""
     return images[(images["n"] == n) & (images["seed"] == seed)].sort_values("position")["test_index"].to_numpy()
@@ -550,7 +556,7 @@ def headline(profile: str) -> tuple[str, pd.DataFrame]:
             f"--profile {name}`, which adds each here when it is complete.") if going else ""
     if not found:
         return note, adaptive.verdicts([])
-    verdicts = adaptive.verdicts(found)
+    verdicts = adaptive.verdicts(found, exact=stored_exact(profile))
     dates = rows["date"].dropna()
     block = headline_markdown(verdicts, profile=name, claims=paper_claims.claims(found),
                               code_version=", ".join(sorted({str(v) for v in rows["code_version"]})),
@@ -577,21 +583,25 @@ def headline_markdown(verdicts: pd.DataFrame, *, profile: str, claims: pd.DataFr
                       code_version: str, date: str, source: str = "the results table") -> str:
     """The headline table (:func:`genrob.adaptive.verdicts`) as Markdown: per model at l_inf eps 0.3,
     the paper's number, ours under its attacks and our worst case over every attack with its 95% interval,
-    and the ruling with any failed check that bears on it; then the counts of rulings, the claims' findings over
+    the exact robust accuracy where a solver gives it, and the ruling with any failed check that bears on it; then the counts of rulings, the claims' findings over
     the curve (:func:`genrob.claims.claims`, :func:`genrob.claims.curves`),
     and the provenance (profile, ``source``, code version, date) the README's test checks."""
     lines = [f"Robust accuracy at l_inf eps 0.3 (`{profile}` profile; n test images per model; generative "
-             "models in bold). `paper`: the lowest the paper reports for the model under any of its attacks; "
+             "models in bold). `paper`: the lowest the paper reports for the model under any of its attacks; `exact`: "
+             "the true robust accuracy on the same images, solved where a model admits it (a bracket where the "
+             "solver leaves images undecided), on which the ruling then rests; "
              "the last column rules on it by our worst case's 95% interval (see the adaptive chapter):", "",
              "| model | n | clean | paper | ours, paper's attacks | ours, worst case [95% interval] "
-             "| the paper's number |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | --- |"]
+             "| exact | the paper's number |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
     for row in verdicts.itertuples():
         name = f"**{row.model}**" if row.kind == "generative" else row.model
         paper = "-" if pd.isna(row.paper) else f"{row.paper:.2f}"
         ruling = adaptive.ruling_text(row.verdict, row.n_to_decide, getattr(row, "failed_checks", ""))
         lines.append(f"| {name} | {row.n} | {row.clean:.2f} | {paper} | {row.ours_paper_attacks:.2f} "
-                     f"| {row.worst_case:.2f} [{row.worst_ci_low:.2f}, {row.worst_ci_high:.2f}] | {ruling} |")
+                     f"| {row.worst_case:.2f} [{row.worst_ci_low:.2f}, {row.worst_ci_high:.2f}] "
+                     f"| {adaptive.exact_text(getattr(row, 'exact_low', None), getattr(row, 'exact_high', None))} "
+                     f"| {ruling} |")
     judged = verdicts[verdicts["verdict"].map(adaptive.is_ruling)]
     lines += ["", f"Of the paper's {len(judged)} numbers here: {prose.counts(judged['verdict'])}."]
     if claims is not None and len(claims):

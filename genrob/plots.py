@@ -297,7 +297,8 @@ def margins_along_rays(ts: np.ndarray, margins: np.ndarray, *, marks: Sequence[f
 def verdict_bars(verdicts: pd.DataFrame, *, eps: float = 0.3) -> plt.Figure:
     """Per model at l_inf ``eps``: the paper's number, ours under the paper's attacks, our worst case.
 
-    Generative models' names are in bold; the worst case carries its 95% interval.
+    Generative models' names are in bold; the worst case carries its 95% interval and, where a solver gives
+    it (``exact_low``), a black mark at the exact robust accuracy.
     """
     fig, ax = plt.subplots(figsize=(COLUMN_WIDTH, 3.8))
     x = np.arange(len(verdicts))
@@ -309,6 +310,11 @@ def verdict_bars(verdicts: pd.DataFrame, *, eps: float = 0.3) -> plt.Figure:
     below, above = (worst - verdicts["worst_ci_low"]).clip(lower=0), (verdicts["worst_ci_high"] - worst).clip(lower=0)
     ax.bar(x + width, worst, width, color="C3", label="ours, worst case over every attack",
            yerr=[below, above], capsize=2, ecolor="0.3")
+    if "exact_low" in verdicts and verdicts["exact_low"].notna().any():
+        # the exact robust accuracy, where a solver gives it: the bottom of the worst case's bracket
+        solved = verdicts["exact_low"].notna().to_numpy()
+        ax.scatter(x[solved] + width, verdicts["exact_low"][solved], marker="_", s=120, linewidths=2.2,
+                   color="black", zorder=3, label="exact (solved)")
     ax.set_xticks(x, [model_name(m) for m in verdicts["model"]], rotation=40, ha="right", rotation_mode="anchor")
     for label, kind in zip(ax.get_xticklabels(), verdicts["kind"]):
         label.set_fontweight("bold" if kind == "generative" else "normal")

@@ -295,3 +295,29 @@ def markdown_table(table: pd.DataFrame) -> str:
     lines = ["| " + " | ".join(map(str, header)) + " |", "| " + " | ".join("---" for _ in header) + " |"]
     lines += ["| " + " | ".join(str(v) for v in (index, *row)) + " |" for index, row in zip(table.index, table.values)]
     return "\n".join(lines)
+
+
+def exact_sentence(bracket: pd.DataFrame, *, profile: str) -> str:
+    """What the exact solvers found (:func:`genrob.exactness.bracket`), in a few sentences: for which models
+    and budgets the exact robust accuracy is known, how many images the attacks missed and where most,
+    and whether any attack broke a certified image (there may be none)."""
+    if not len(bracket):
+        return (f"The `{profile}` profile holds no exact rows yet: `python -m genrob exact --profile {profile}` "
+                "solves them for the models that admit a solver.")
+    models = ", ".join(model_name(m) for m in dict.fromkeys(bracket["model"]))
+    closed = int(bracket["exact"].sum())
+    text = (f"The exact robust accuracy is solved for {models}: at {closed} of {len(bracket)} budgets exactly"
+            + ("" if closed == len(bracket) else ", at the others as a bracket") + ". ")
+    missed = bracket[bracket["missed"] > 0]
+    if len(missed):
+        most = missed.loc[missed["missed"].idxmax()]
+        text += (f"The attacks missed {int(bracket['missed'].sum())} exactly breakable images in all, at "
+                 f"{len(missed)} budgets; most for {model_name(most['model'])} at {budget(most['norm'], most['eps'])}: "
+                 f"{int(most['missed'])} of {int(most['n'])}, its worst case {most['attacked']:.3f} against the exact "
+                 f"{most['upper']:.3f}. ")
+    else:
+        text += "The attacks missed no exactly breakable image: their worst case is the exact value. "
+    broken = int(bracket["contradicted"].sum())
+    text += ("No attack broke an image the solver certified robust." if not broken else
+             f"Attacks broke {broken} images the solver certified robust: a defect of the solver's boundary rule.")
+    return text

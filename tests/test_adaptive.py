@@ -312,6 +312,40 @@ def test_a_ruling_carries_the_failed_checks_that_bear_on_its_worst_case():
         "stands; but its worst case fails a check: margin PGD (l∞) converged (twice the steps and restarts)")
 
 
+def test_a_ruling_rests_on_the_exact_robust_accuracy_where_a_solver_gives_it():
+    """The same MRF, its attacked worst case 420 of 1 000 with a failed convergence check: with its exact value
+    at hand the ruling is on that value, which no attack's check bears on; with a bracket whose ends rule
+    differently it stays open; a closed bracket far below the paper's number overturns it."""
+    from genrob.adaptive import OPEN_BRACKET, FamilyEvidence, verdict_table, verdicts
+    from genrob.params import sweep_config
+
+    config = sweep_config(profile="smoke", family="markov_random_field", models=["mrf"])
+    results = pd.DataFrame([{"model": "mrf", "attack": "pgd_linf", "norm": "linf", "eps": 0.3,
+                             "robust_accuracy": 0.48, "robust_ci_low": 0.45, "robust_ci_high": 0.51}])
+    worst = pd.DataFrame([{"model": "mrf", "norm": "linf", "eps": 0.3, "n": 1000, "clean_accuracy": 0.85,
+                           "worst_case_accuracy": 0.42, "ci_low": 0.39, "ci_high": 0.45, "broke_most": "pgd_linf",
+                           "broke_most_images": 300}])
+    checks = pd.DataFrame([{"model": "mrf", "check": "pgd_margin_linf converged (twice the steps and restarts)",
+                            "passed": False, "norm": "linf", "detail": "twice the budget broke 16 images"}])
+    family = FamilyEvidence(config=config, results=results, worst_case=worst, checks=checks)
+
+    def exact(robust: int, breakable: int) -> pd.DataFrame:
+        return pd.DataFrame([{"model": "mrf", "norm": "linf", "eps": 0.3, "n": 1000, "robust": robust,
+                              "breakable": breakable, "clean_correct": 850}])
+
+    attacked = verdicts([family])
+    assert attacked["failed_checks"].iloc[0] and np.isnan(attacked["exact_low"].iloc[0])
+    solved = verdicts([family], exact=exact(409, 441))
+    assert solved["exact_low"].iloc[0] == solved["exact_high"].iloc[0] == 0.409
+    assert solved["failed_checks"].iloc[0] == "" and verdict_table(solved).loc["Ising MRF", "exact"] == "0.41"
+    assert solved["verdict"].iloc[0] == verdicts([family.__class__(**{**family.__dict__, "worst_case": worst.assign(
+        worst_case_accuracy=0.409)})])["verdict"].iloc[0]  # the exact count ruled as the attacks' would be
+    assert verdicts([family], exact=exact(100, 300))["verdict"].iloc[0] == OPEN_BRACKET  # [0.10, 0.42]
+    assert verdicts([family], exact=exact(5, 845))["verdict"].iloc[0] == "overturned"  # 0.005 exactly
+    # an exact row on other images (another n) is not this worst case's
+    assert np.isnan(verdicts([family], exact=exact(409, 441).assign(n=200))["exact_low"].iloc[0])
+
+
 def test_margin_pgds_budget_climbs_its_ladder_until_twice_it_breaks_nothing_more(monkeypatch):
     """Twice margin PGD's budget broke 10 more of 40 images: not converged, so 4 times the budget runs; it
     breaks nothing more than twice did, so the ladder stops there and the check reports that step."""

@@ -66,6 +66,19 @@ def test_a_pixel_exactly_eps_from_the_threshold_flips_as_the_attacks_clipping_fl
     assert model((below + eps).clamp(0, 1)).argmax(1).item() == 0
 
 
+def test_a_pixel_that_the_attacks_rounding_carries_across_the_threshold_flips():
+    """153/255 is 0.6000000238 in float32, a little more than 0.1 above 0.5, yet 0.6 - 0.1 rounds to 0.5
+    in float32, which reads 0: the attacks flip it at eps 0.1 (as one did on the extended MRF's image 653),
+    so the solver must too, and 102/255 (0.4000000060) + 0.1 rounds to 0.5 and cannot flip."""
+    model = _one_pixel_ising()
+    above = torch.tensor([[[[153 / 255, 0.0]]]], dtype=torch.float32)
+    below = torch.tensor([[[[102 / 255, 0.0]]]], dtype=torch.float32)
+    assert float(above[0, 0, 0, 0]) - 0.5 > 0.1 and model(above - 0.1).argmax(1).item() == 0
+    assert model((below + 0.1).clamp(0, 1)).argmax(1).item() == 0
+    status, _ = exactness.statuses(model, torch.cat([above, below]), torch.tensor([1, 0]), eps=0.1, norm="linf")
+    assert status.tolist() == [BREAKABLE, ROBUST]
+
+
 def test_misclassified_images_are_marked_and_the_row_counts_each_status():
     model = _linear([[1.0], [0.0]], [-0.5, 0.0])
     x = torch.tensor([[0.9], [0.1], [0.7], [0.2]], dtype=torch.float32)

@@ -67,6 +67,14 @@ def test_verdict_bars_show_three_numbers_per_model_and_bold_the_generative_ones(
     bold = {label.get_text(): label.get_fontweight() for label in ax.get_xticklabels()}
     assert bold == {"Gaussian mixture": "bold", "CNN": "normal"}
     assert "l∞ eps 0.3" in ax.get_ylabel() and "worst case" in _texts(figure)
+    from matplotlib.collections import PathCollection
+
+    def marks(axes) -> list:
+        return [point for c in axes.collections if isinstance(c, PathCollection) for point in c.get_offsets()]
+
+    assert not marks(ax)  # no exact value, no mark
+    solved = plots.verdict_bars(verdicts.assign(exact_low=[float("nan"), 0.0])).axes[0]
+    assert [point[1] for point in marks(solved)] == [0.0] and "exact (solved)" in _texts(solved.figure)
 
 
 def test_the_claims_forest_draws_each_claims_difference_at_every_eps_of_both_norms():

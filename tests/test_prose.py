@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pandas as pd
+
 from genrob.paired import Paired
 from genrob.names import ATTACK_NAMES, MODEL_NAMES, attack_name, budget, model_name
 from genrob.prose import compare_sentence, share
@@ -144,3 +146,19 @@ def test_the_answer_says_what_the_thresholding_models_owe_to_the_threshold():
     more = worst.assign(worst_case_accuracy=[0.5, 0.9, 0.03, 0.0, 0.0, 0.4])
     assert "beyond what the threshold alone keeps" in threshold_sentence(
         more, thresholding={"cnn_binary", "cnn_vae_binary"}, linf_eps=0.3, l2_eps=2.0)
+
+
+def test_the_exact_sentence_says_what_the_attacks_missed_and_that_no_certificate_was_broken():
+    from genrob.prose import exact_sentence
+
+    bracket = pd.DataFrame({"model": ["mrf", "mrf", "gaussian_nb"], "norm": ["linf", "linf", "l2"],
+                            "eps": [0.1, 0.3, 2.0], "n": 1000, "lower": [0.766, 0.409, 0.211],
+                            "upper": [0.766, 0.409, 0.211], "exact": True, "undecided": 0,
+                            "attacked": [0.766, 0.415, 0.214], "missed": [0, 6, 3], "contradicted": 0})
+    text = exact_sentence(bracket, profile="extended")
+    assert text.startswith("The exact robust accuracy is solved for Ising MRF, naive Bayes: at 3 of 3 budgets exactly.")
+    assert ("missed 9 exactly breakable images in all, at 2 budgets; most for Ising MRF at l∞ eps 0.3: 6 of 1000, "
+            "its worst case 0.415 against the exact 0.409") in text
+    assert text.endswith("No attack broke an image the solver certified robust.")
+    assert "defect" in exact_sentence(bracket.assign(contradicted=[0, 1, 0]), profile="extended")
+    assert "python -m genrob exact --profile smoke" in exact_sentence(bracket.iloc[0:0], profile="smoke")

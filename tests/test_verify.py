@@ -270,4 +270,4 @@ def test_the_readmes_block_is_checked_against_what_the_store_gives(monkeypatch):
     edited = readme.replace("| overturned |", "| stands |", 1)
     assert edited != readme
     diff = verify.published_block("extended", edited)
-    assert "-| **gaussian_nb** | 1000 | 0.82 | 0.63 | 0.22 | 0.00 [0.00, 0.01] | stands |" in diff
+    assert "-| **gaussian_nb** | 1000 | 0.82 | 0.63 | 0.22 | 0.00 [0.00, 0.01] | 0.00 | stands |" in diff

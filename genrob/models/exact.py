@@ -23,7 +23,9 @@ other one over the whole ball can be computed:
 Each solver answers per image: *robust* (no point of the ball is misclassified),
 *breakable*, with the minimiser as the adversarial, or *undecided* (a bound that
 does not close, a solver out of time). The boundary rule is the attacks': a
-pixel is moved as their clipping moves it, a flip costs what
+pixel is moved as their clipping moves it (at l_inf to x -+ eps, rounded in the
+images' precision, so that a pixel whose distance to the threshold exceeds eps
+by less than that rounding still flips), a flip at l_2 costs what
 :func:`genrob.contract.flip_targets` says, and whether the minimiser is
 misclassified is the model's own argmax in its precision, which the caller
 checks by a forward pass (a tie goes to the class argmax returns first).
@@ -271,12 +273,23 @@ def ising(model: IsingClassifier, x: torch.Tensor, y: torch.Tensor, eps: float, 
           time_limit: float = 60.0) -> Answer:
     """The exact minimum of the Ising MRF's margin within the ball: per image and other class, the largest
     ``logit_j - logit_y`` over the binary images the budget reaches (:func:`_ising_milp`), flips chosen
-    among the pixels :func:`genrob.contract.flip_targets` lets the budget carry across the threshold."""
+    among the pixels the budget carries across the threshold: at l_inf, those whose x -+ eps (as the
+    attacks clip it, in the images' precision) reads the other way; at l_2, at the costs of
+    :func:`genrob.contract.flip_targets`."""
     threshold = model.input_threshold
     flat = x.flatten(1)
     target, cost = flip_targets(flat, threshold)
     base = (flat > threshold).double().numpy()
-    affordable = (cost <= eps) if norm == "linf" else (cost * cost <= eps * eps)
+    if norm == "linf":
+        # The attacks move a pixel to x -+ eps clipped to [0, 1], rounded in the images' precision: a pixel
+        # 0.6 (float32) is a little more than 0.1 above 0.5, yet 0.6 - 0.1 rounds to 0.5 and reads 0. The flip
+        # is affordable exactly where that point reads the other way, and the point is the flip's target.
+        down, up = (flat - eps).clamp(0, 1), (flat + eps).clamp(0, 1)
+        above = flat > threshold
+        target = torch.where(above, down, up)
+        affordable = torch.where(above, down <= threshold, up > threshold)
+    else:
+        affordable = cost * cost <= eps * eps
     budget = None if norm == "linf" else eps * eps
     lowers, attained, unfinished, adversarial = [], [], [], flat.clone()
     costs = cost.double().numpy()
