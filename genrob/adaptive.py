@@ -33,6 +33,7 @@ from genrob.checks import Outcome
 from genrob.attacks import ATTACKS, MARGIN_PGD_LADDERS, PAPER_ATTACKS, PURIFIER_ATTACKS, THRESHOLD_ATTACKS, norm_of
 from genrob.attacks.base import SamplingModelAttack
 from genrob.data import MNIST, load_mnist, stratified_indices
+from genrob.environment import StoreOnlyError
 from genrob.evaluate import per_image_outcome
 from genrob.models import get_spec, model_names
 from genrob.models.registry import families
@@ -130,17 +131,27 @@ def climb_ladder(config: SweepConfig, results: pd.DataFrame, *, outcome: Outcome
                  data: MNIST | None = None) -> list[pd.DataFrame]:
     """Margin PGD's budget raised until twice it breaks no significantly more images: per norm, while the
     convergence check of the highest pair of rungs run fails for a model (:func:`genrob.checks.sanity_checks`),
-    run the next rung on it, up to the ladder's top. Returns the rows of the rungs run."""
+    run the next rung on it, up to the ladder's top. Returns the rows of the rungs run.
+
+    A book rendered from the evidence store (:func:`genrob.environment.store_only`) climbs only as far as the
+    store's rungs go for each model (a run stopped mid-rung keeps its parts, not a row): its check then
+    compares the highest pair the store holds, and says that it failed."""
     climbed = []
     for norm, ladder in MARGIN_PGD_LADDERS.items():
         check = checks.converged_check(ladder[0])
+        stopped: set[str] = set()
         for rung in range(2, len(ladder)):
             seen = pd.concat([results, *climbed], ignore_index=True)
             found = checks.sanity_checks(seen[seen["attack"].isin(ladder[:rung])], outcome=outcome)
-            failing = tuple(found.loc[(found["check"] == check) & ~found["passed"].astype(bool), "model"])
+            failing = [m for m in found.loc[(found["check"] == check) & ~found["passed"].astype(bool), "model"]
+                       if m not in stopped]
             if not failing:
                 break
-            climbed.append(evaluate.sweep(ladder_config(config, norm, rung, failing), data=data))
+            for model in failing:  # one by one: the store may hold a rung for one model and not another
+                try:
+                    climbed.append(evaluate.sweep(ladder_config(config, norm, rung, (model,)), data=data))
+                except StoreOnlyError:
+                    stopped.add(model)
     return climbed
 
 

@@ -380,3 +380,12 @@ def test_margin_pgds_budget_climbs_its_ladder_until_twice_it_breaks_nothing_more
     assert check["passed"] and check["detail"].startswith("from 2 times the budget to 4 times the budget: ")
     assert not sanity_checks(start, outcome=outcome).set_index("check").loc[
         "pgd_margin_linf converged (twice the steps and restarts)", "passed"]
+
+    # rendered from a store that holds no rung beyond twice the budget (a run stopped mid-rung): the ladder
+    # stops where the store does, and the check says the last pair it holds failed
+    def store_only(part, data=None):
+        from genrob.environment import StoreOnlyError
+        raise StoreOnlyError(f"{part.attacks[0]} is not in the evidence store")
+
+    monkeypatch.setattr(adaptive.evaluate, "sweep", store_only)
+    assert adaptive.climb_ladder(config, start, outcome=outcome) == []
