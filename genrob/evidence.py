@@ -583,14 +583,16 @@ def headline_markdown(verdicts: pd.DataFrame, *, profile: str, claims: pd.DataFr
                       code_version: str, date: str, source: str = "the results table") -> str:
     """The headline table (:func:`genrob.adaptive.verdicts`) as Markdown: per model at l_inf eps 0.3,
     the paper's number, ours under its attacks and our worst case over every attack with its 95% interval,
-    the exact robust accuracy where a solver gives it, and the ruling with any failed check that bears on it; then the counts of rulings, the claims' findings over
-    the curve (:func:`genrob.claims.claims`, :func:`genrob.claims.curves`),
+    the exact robust accuracy where a solver gives it, and the ruling with any failed check that bears on it;
+    then the counts of rulings, the claims' findings over the curve (:func:`genrob.claims.claims`,
+    :func:`genrob.claims.curves`),
     and the provenance (profile, ``source``, code version, date) the README's test checks."""
     lines = [f"Robust accuracy at l_inf eps 0.3 (`{profile}` profile; n test images per model; generative "
-             "models in bold). `paper`: the lowest the paper reports for the model under any of its attacks; `exact`: "
-             "the true robust accuracy on the same images, solved where a model admits it (a bracket where the "
-             "solver leaves images undecided), on which the ruling then rests; "
-             "the last column rules on it by our worst case's 95% interval (see the adaptive chapter):", "",
+             "models in bold). `paper`: the lowest the paper reports for the model under any of its attacks; "
+             "`exact`: the true robust accuracy on the same images, solved where a model admits it (a bracket "
+             "where the solver leaves images undecided); the last column rules on the paper's number by the 95% "
+             "interval of the exact value where there is one, else of our worst case (see the adaptive chapter):",
+             "",
              "| model | n | clean | paper | ours, paper's attacks | ours, worst case [95% interval] "
              "| exact | the paper's number |",
              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
