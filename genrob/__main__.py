@@ -175,11 +175,19 @@ def _throughput(args: argparse.Namespace) -> int:
     return 0
 
 
-def _bench(args: argparse.Namespace) -> int:
-    models = args.models or model_names()
+def _known_models(chosen: list[str] | None) -> list[str] | None:
+    """``chosen`` (default: every registered model), or None after saying which of them are unknown."""
+    models = chosen or model_names()
     unknown = [m for m in models if m not in model_names()]
     if unknown:
         print(f"error: unknown models {unknown}; known: {model_names()}", file=sys.stderr)
+        return None
+    return models
+
+
+def _bench(args: argparse.Namespace) -> int:
+    models = _known_models(args.models)
+    if models is None:
         return 2
     print(f"threads: {thread_count()}, batch {args.batch}, profile {get_profile(args.profile).name}", flush=True)
     table = cost.benchmark_table(args.profile, models=models, refresh=True, batch=args.batch)
@@ -372,10 +380,8 @@ def _evidence(args: argparse.Namespace) -> int:
 
 
 def _exact(args: argparse.Namespace) -> int:
-    wanted = args.models or model_names()
-    unknown = [m for m in wanted if m not in model_names()]
-    if unknown:
-        print(f"error: unknown models {unknown}; known: {model_names()}", file=sys.stderr)
+    wanted = _known_models(args.models)
+    if wanted is None:
         return 2
     stored = (evidence.store_dir(args.profile) / "store.json").exists()
     if stored:

@@ -281,11 +281,9 @@ def test_the_worst_case_has_converged_unless_the_doubled_budget_breaks_what_ever
     assert f"broke {alone} images that every other attack left" in checks.loc[WORST_CASE_CONVERGED, "detail"]
 
 
-def test_a_ruling_carries_the_failed_checks_that_bear_on_its_worst_case():
-    """The Ising MRF at the extended profile: its ruling (stands) rested on a worst case whose margin PGD had
-    not converged at l_inf (twice the budget broke 16 images it left, 1 the other way). The ruling's own cell
-    says so; a failed l_2 check does not bear on the l_inf ruling."""
-    from genrob.adaptive import FamilyEvidence, verdict_table, verdicts
+def _extended_mrf_at_linf_03():
+    """The Ising MRF as the extended store had it at l_inf 0.3: its config, a paper attack's row and its worst
+    case (420 of 1 000)."""
     from genrob.params import sweep_config
 
     config = sweep_config(profile="smoke", family="markov_random_field", models=["mrf"])
@@ -294,6 +292,16 @@ def test_a_ruling_carries_the_failed_checks_that_bear_on_its_worst_case():
     worst = pd.DataFrame([{"model": "mrf", "norm": "linf", "eps": 0.3, "n": 1000, "clean_accuracy": 0.85,
                            "worst_case_accuracy": 0.42, "ci_low": 0.39, "ci_high": 0.45, "broke_most": "pgd_linf",
                            "broke_most_images": 300}])
+    return config, results, worst
+
+
+def test_a_ruling_carries_the_failed_checks_that_bear_on_its_worst_case():
+    """The Ising MRF at the extended profile: its ruling (stands) rested on a worst case whose margin PGD had
+    not converged at l_inf (twice the budget broke 16 images it left, 1 the other way). The ruling's own cell
+    says so; a failed l_2 check does not bear on the l_inf ruling."""
+    from genrob.adaptive import FamilyEvidence, verdict_table, verdicts
+
+    config, results, worst = _extended_mrf_at_linf_03()
 
     def checks(failing: list[tuple[str, str]]) -> pd.DataFrame:
         names = [("pgd_margin_linf converged (twice the steps and restarts)", "linf"),
@@ -317,14 +325,8 @@ def test_a_ruling_rests_on_the_exact_robust_accuracy_where_a_solver_gives_it():
     at hand the ruling is on that value, which no attack's check bears on; with a bracket whose ends rule
     differently it stays open; a closed bracket far below the paper's number overturns it."""
     from genrob.adaptive import OPEN_BRACKET, FamilyEvidence, verdict_table, verdicts
-    from genrob.params import sweep_config
 
-    config = sweep_config(profile="smoke", family="markov_random_field", models=["mrf"])
-    results = pd.DataFrame([{"model": "mrf", "attack": "pgd_linf", "norm": "linf", "eps": 0.3,
-                             "robust_accuracy": 0.48, "robust_ci_low": 0.45, "robust_ci_high": 0.51}])
-    worst = pd.DataFrame([{"model": "mrf", "norm": "linf", "eps": 0.3, "n": 1000, "clean_accuracy": 0.85,
-                           "worst_case_accuracy": 0.42, "ci_low": 0.39, "ci_high": 0.45, "broke_most": "pgd_linf",
-                           "broke_most_images": 300}])
+    config, results, worst = _extended_mrf_at_linf_03()
     checks = pd.DataFrame([{"model": "mrf", "check": "pgd_margin_linf converged (twice the steps and restarts)",
                             "passed": False, "norm": "linf", "detail": "twice the budget broke 16 images"}])
     family = FamilyEvidence(config=config, results=results, worst_case=worst, checks=checks)
