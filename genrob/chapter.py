@@ -348,6 +348,12 @@ def verdicts(evidence: list[adaptive.FamilyEvidence], *, profile: str) -> pd.Dat
     return adaptive.verdicts(evidence, exact=exactness.read_exact(profile))
 
 
+def judged_claims(evidence: list[adaptive.FamilyEvidence], *, profile: str) -> pd.DataFrame:
+    """The paper's claims judged at every eps (:func:`genrob.claims.claims`), on the exact outcomes where the
+    profile's exact table holds them (:mod:`genrob.exactness`)."""
+    return claims.claims(evidence, exact=exactness.read_exact(profile))
+
+
 def exact_bracket(evidence: list[adaptive.FamilyEvidence], *, profile: str) -> pd.DataFrame:
     """The exact robust accuracy beside the attacks' worst case (:func:`genrob.exactness.bracket`)."""
     return exactness.bracket(evidence, exactness.read_exact(profile))
@@ -381,7 +387,7 @@ def answer_markdown(evidence: list[adaptive.FamilyEvidence], *, profile: str) ->
     sizes = sorted({int(family.config.n) for family in evidence})
     thresholding = {m for family in evidence for m in params.thresholding_models(family.config)}
     rulings = verdicts(evidence, profile=profile)
-    claims_table = claims.claims(evidence)
+    claims_table = judged_claims(evidence, profile=profile)
     curves = claims.curves(claims_table)
     worst = pd.concat([family.worst_case for family in evidence], ignore_index=True)
     lead = (f"From the `{profile}` profile's adaptive evaluation ({', '.join(map(str, sizes))} test images per "

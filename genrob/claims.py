@@ -37,6 +37,7 @@ import pandas as pd
 
 from genrob.adaptive import L2_EPS, LINF_EPS, UNDECIDED, FamilyEvidence, about, compare_intervals
 from genrob.attacks import PAPER_ATTACKS
+from genrob.exactness import survivor_ends
 from genrob.names import NORM_NAMES, budget, model_name
 from genrob.paired import ALPHA, Paired, fewest, holm, paired
 from genrob.paper import paper_claims
@@ -155,7 +156,25 @@ def judge_curve(expected: str, pairs: Sequence[Paired | None], *,
     return judged
 
 
-def claims(evidence: list[FamilyEvidence], *, grids: dict[str, Sequence[float]] | None = None) -> pd.DataFrame:
+def _on_both_ends(expected: str, low: Sequence[Paired | None], high: Sequence[Paired | None], *,
+                   margin: float = MARGIN) -> list[tuple[str, int | None, dict[str, float]]]:
+    """:func:`judge_curve` at both ends of the difference's bracket (``low``: the first model's certified
+    images against the other's not-breakable ones; ``high``: the reverse): a finding where both ends give it,
+    else undecided, with the n that would decide where both ends are undecided (where one end is decided and
+    the other not, or the two decided apart, the solvers must close the bracket: no n is given)."""
+    judged = []
+    for at_low, at_high in zip(judge_curve(expected, low, margin=margin), judge_curve(expected, high, margin=margin)):
+        if at_low[0] == at_high[0]:
+            judged.append(at_low if at_low[0] != UNDECIDED else
+                          (UNDECIDED, max((n for n in (at_low[1], at_high[1]) if n is not None), default=None),
+                           at_low[2]))
+        else:
+            judged.append((UNDECIDED, None, at_low[2]))
+    return judged
+
+
+def claims(evidence: list[FamilyEvidence], *, grids: dict[str, Sequence[float]] | None = None,
+           exact: pd.DataFrame | None = None) -> pd.DataFrame:
     """The paper's comparative claims against our evidence, one row per claim, norm and eps.
 
     ``model`` against ``than`` under the worst case over every attack, image by image on the test images
@@ -163,11 +182,18 @@ def claims(evidence: list[FamilyEvidence], *, grids: dict[str, Sequence[float]] 
     95% Tango interval, and under the strongest of the paper's attacks by 95% intervals (for reference);
     ``finding`` by :func:`judge_curve` over the eps of the claim and norm, with ``n_to_decide`` where
     undecided. Claims about a model not evaluated are left out.
+
+    Where ``exact`` (the exact table, :mod:`genrob.exactness`) holds a model at an eps on the same images, its
+    images count as the solver decided them (:func:`genrob.exactness.survivor_ends`): with nothing undecided,
+    exactly; else as a bracket, the claim judged at both ends of the difference and decided only where they
+    agree (``outcomes`` says which: ``attacks``, ``exact`` or ``bracket``). ``model_worst`` and ``than_worst``
+    stay the attacks' worst cases.
     """
     grids = grids or {"linf": LINF_EPS, "l2": L2_EPS}
     worst = pd.concat([e.worst_case for e in evidence], ignore_index=True)
     worst = worst.rename(columns={"worst_case_accuracy": "accuracy"}).set_index(["model", "norm", "eps"])
     survivors = {key: alive for e in evidence for key, alive in e.survivors.items()}
+    ends = survivor_ends(survivors, exact)
     results = pd.concat([e.results for e in evidence], ignore_index=True)
     papers = results[results["attack"].isin(PAPER_ATTACKS)]
     strongest = papers.loc[papers.groupby(["model", "norm", "eps"])["robust_accuracy"].idxmin()].set_index(
@@ -178,10 +204,14 @@ def claims(evidence: list[FamilyEvidence], *, grids: dict[str, Sequence[float]] 
             keys = [((claim.model, norm, eps), (claim.than, norm, eps)) for eps in grid]
             keys = [(eps, first, second) for eps, (first, second) in zip(grid, keys)
                     if all(k in worst.index and k in strongest.index and k in survivors for k in (first, second))]
-            pairs = [paired(survivors[first], survivors[second]) for _, first, second in keys]
-            for (eps, first, second), pair, (finding, needed, p) in zip(keys, pairs, judge_curve(claim.expected,
-                                                                                                 pairs)):
+            low_pairs = [paired(ends[first][0], ends[second][1]) for _, first, second in keys]
+            pairs = [paired(ends[first][1], ends[second][0]) for _, first, second in keys]
+            judged = _on_both_ends(claim.expected, low_pairs, pairs)
+            for (eps, first, second), low_pair, pair, (finding, needed, p) in zip(keys, low_pairs, pairs, judged):
                 estimate, low, high = pair.difference() if pair is not None else (float("nan"),) * 3
+                if low_pair is not None and low_pair != pair:  # the interval spans both ends of the bracket
+                    low = min(low, low_pair.difference()[1])
+                sources = {_source(ends[key], survivors[key]) for key in (first, second)}
                 a, b = strongest.loc[first], strongest.loc[second]
                 rows.append({
                     "claim": claim.claim, "model": claim.model, "than": claim.than, "expected": claim.expected,
@@ -198,12 +228,21 @@ def claims(evidence: list[FamilyEvidence], *, grids: dict[str, Sequence[float]] 
                     "both": pair.both if pair is not None else 0,
                     "difference": estimate, "difference_ci": (low, high),
                     "p_more": p.get(MORE, np.nan), "p_less": p.get(LESS, np.nan), "p_equal": p.get(EQUAL, np.nan),
-                    "p_adjusted": p.get("adjusted", np.nan), "finding": finding, "n_to_decide": needed})
+                    "p_adjusted": p.get("adjusted", np.nan), "finding": finding, "n_to_decide": needed,
+                    "outcomes": "bracket" if "bracket" in sources else "exact" if "exact" in sources else "attacks"})
     columns = ["claim", "model", "than", "expected", "norm", "eps", "model_paper_attacks", "than_paper_attacks",
                "paper_attacks", "model_worst", "than_worst", "model_ci", "than_ci", "n_paired", "model_only",
                "than_only", "both", "difference", "difference_ci", "p_more", "p_less", "p_equal", "p_adjusted",
-               "finding", "n_to_decide"]
+               "finding", "n_to_decide", "outcomes"]
     return pd.DataFrame(rows, columns=columns)
+
+
+def _source(ends: tuple[pd.Series, pd.Series], alive: pd.Series) -> str:
+    """Whence a model's per-image outcomes at one eps: the attacks alone, the exact solver, or a bracket."""
+    certified, unbroken = ends
+    if certified is alive and unbroken is alive:
+        return "attacks"
+    return "exact" if certified.equals(unbroken) else "bracket"
 
 
 def _at_floor(rows: pd.DataFrame) -> bool:

@@ -558,7 +558,8 @@ def headline(profile: str) -> tuple[str, pd.DataFrame]:
         return note, adaptive.verdicts([])
     verdicts = adaptive.verdicts(found, exact=stored_exact(profile))
     dates = rows["date"].dropna()
-    block = headline_markdown(verdicts, profile=name, claims=paper_claims.claims(found),
+    block = headline_markdown(verdicts, profile=name,
+                              claims=paper_claims.claims(found, exact=stored_exact(profile)),
                               code_version=", ".join(sorted({str(v) for v in rows["code_version"]})),
                               date=str(dates.max()) if len(dates) else provenance(profile)["written"],
                               source=f"the evidence store `evidence/{name}/`")

@@ -69,7 +69,7 @@ def statuses(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, eps: f
     if not len(index):
         return status, hits
     xs, ys = x[index], y[index]
-    answer = solve(model, xs, ys, eps=eps, norm=norm, time_limit=time_limit)
+    answer = solve(model, xs, ys, eps=eps, norm=norm, time_limit=time_limit, certify_above=ROUNDING)
     inside = (perturbation_norm(answer.adversarial - xs, norm) <= eps * (1 + TOLERANCE) + TOLERANCE).numpy()
     inside &= ((answer.adversarial >= 0) & (answer.adversarial <= 1)).flatten(1).all(1).numpy()
     wrong = (predict(model, answer.adversarial) != ys).numpy()
@@ -157,6 +157,26 @@ def run(profile: str, *, models: Iterable[str], n: int, seed: int = 0, linf_eps:
                                         time_limit=time_limit, device=device))
     table = read_exact(profile)
     return table[[_key(r) in set(wanted) for r in table.to_dict("records")]].reset_index(drop=True)
+
+
+def survivor_ends(survivors: dict, exact: pd.DataFrame | None) -> dict:
+    """Per (model, norm, eps) of ``survivors`` (per-image survival under every attack, Series indexed by test
+    image, in the order of the evaluation subset): the bracket of each image's robustness, a pair of Series,
+    (certified robust, neither shown breakable nor broken by an attack). Where the exact table holds the key
+    on the same images with nothing undecided, both are the exact robustness; where it holds no row, both
+    are the attacks' survivors (an upper bound that no verifier tightened)."""
+    rows = {} if exact is None else {(r.model, r.norm, round(float(r.eps), 10)): r.statuses
+                                     for r in exact.itertuples()}
+    ends = {}
+    for (model, norm, eps), alive in survivors.items():
+        status = rows.get((model, norm, round(float(eps), 10)))
+        if status is None or len(status) != len(alive):
+            ends[(model, norm, eps)] = (alive, alive)
+            continue
+        status = np.array(list(status))
+        certified = pd.Series(status == ROBUST, index=alive.index)
+        ends[(model, norm, eps)] = (certified, alive & (status != BREAKABLE))
+    return ends
 
 
 def bracket(evidence: Iterable, exact: pd.DataFrame) -> pd.DataFrame:

@@ -233,7 +233,7 @@ chapter.exact_bracket_table(evidence, profile=profile)
 # shared images that would decide it at the observed rates.
 
 # %% mystnb={"figure": {"caption": "The paper's claims over the curve: per claim and norm, the worst-case difference between the model the claim favours and the other on the images both saw, with its 95% interval, at each eps (top to bottom: smallest to largest), coloured by the finding there; the grey band is the margin of equality."}} tags=["hide-input"]
-claims_table = claims.claims(evidence)
+claims_table = chapter.judged_claims(evidence, profile=profile)
 plots.claims_forest(claims_table, margin=claims.MARGIN)
 
 # %% tags=["hide-input"]

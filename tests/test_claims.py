@@ -111,6 +111,33 @@ def test_the_papers_claims_are_judged_at_every_eps_and_summarised_over_the_curve
     assert "no n would decide" not in summary(over)
 
 
+def test_the_exact_outcomes_replace_the_attacks_and_an_open_bracket_decides_only_where_both_ends_agree():
+    """Naive Bayes kept 20 of 200 images from the attacks at l_inf 0.2, of which the solver shows 18 breakable
+    (the attacks missed them): on the exact outcomes the 2 against 0 is equal, where the attacks' 20 against 0
+    read as more robust. Left undecided instead, those 18 make a bracket [2, 20] whose ends disagree."""
+    def alive(count, n=200):
+        return pd.Series([True] * count + [False] * (n - count), index=range(n))
+
+    survivors = {("gaussian_nb", "linf", 0.2): alive(20), ("logistic_regression", "linf", 0.2): alive(0)}
+    evidence = _evidence(survivors, n=200)
+    attacked = claims(evidence, grids={"linf": [0.2]})
+    assert attacked[["finding", "outcomes"]].values.tolist() == [["stands", "attacks"]]
+
+    def row(statuses: str) -> dict:
+        return {"model": "gaussian_nb", "norm": "linf", "eps": 0.2, "statuses": statuses}
+
+    exact = pd.DataFrame([row("R" * 2 + "B" * 18 + "B" * 180)])
+    solved = claims(evidence, grids={"linf": [0.2]}, exact=exact)
+    assert solved[["finding", "outcomes"]].values.tolist() == [[EQUAL, "exact"]]
+    assert solved["difference"].iloc[0] == pytest.approx(2 / 200)
+    assert solved["model_worst"].iloc[0] == attacked["model_worst"].iloc[0]  # the attacks' worst case, shown
+    bracket = claims(evidence, grids={"linf": [0.2]}, exact=pd.DataFrame([row("R" * 2 + "U" * 18 + "B" * 180)]))
+    assert bracket[["finding", "outcomes"]].values.tolist() == [[UNDECIDED, "bracket"]]
+    assert bracket["n_to_decide"].isna().all()  # more images cannot close a bracket the solver left open
+    low, high = bracket["difference_ci"].iloc[0]
+    assert low < 2 / 200 and high > 20 / 200  # the interval spans both ends
+
+
 def test_the_methods_chapter_states_the_margin_and_the_cascades_tolerance_the_code_uses():
     from genrob.checks import CASCADE_TOLERANCE
     from genrob.environment import REPO_ROOT

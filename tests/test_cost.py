@@ -204,3 +204,23 @@ def test_the_benchmark_overview_keeps_the_measures_and_says_once_what_every_row_
     assert len(table.columns) == 7 and table.loc["CNN-VAE (Gaussian)", "PGD-40 vs the CNN"] == 100.0
     assert sentence == ("Measured on 2 thread(s), in batches of 100 or 500 images (a model's sweeps' batch), on a "
                         "machine whose matrix multiply runs at 410 GFLOP/s in the same run.")
+
+
+def test_the_exact_cost_gives_seconds_per_test_image_and_counts_the_time_limit_hits():
+    from genrob.cost import exact_cost, exact_cost_summary
+
+    rows = pd.DataFrame([
+        {"model": "mrf", "norm": "l2", "eps": 1.0, "n": 200, "solver_seconds": 100.0, "time_limit_s": 20.0,
+         "time_limit_hits": 3},
+        {"model": "mrf", "norm": "linf", "eps": 0.3, "n": 200, "solver_seconds": 10.0, "time_limit_s": 20.0,
+         "time_limit_hits": 0},
+        {"model": "logistic_regression", "norm": "linf", "eps": 0.1, "n": 100, "solver_seconds": 1.0,
+         "time_limit_s": 20.0, "time_limit_hits": 0}])
+    table = exact_cost("smoke", exact=rows)
+    # the study's order of models, l_inf before l_2
+    assert [budget for _, budget in table.index] == ["l∞ eps 0.1", "l∞ eps 0.3", "l2 eps 1"]
+    assert table["solver s / image"].tolist() == [0.01, 0.05, 0.5]
+    sentence = exact_cost_summary(table)
+    assert "3 image(s) met a solver's time limit" in sentence and "1.9 minutes" in sentence  # 111 s
+    assert "0.5 s per image (Ising MRF, l2 eps 1)" in sentence
+    assert exact_cost_summary(exact_cost("smoke", exact=rows.iloc[:0])) == "No exact solver has run at this profile."

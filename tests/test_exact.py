@@ -99,16 +99,11 @@ def _tiny_ising(seed: int = 0) -> IsingClassifier:
     return model
 
 
-@pytest.mark.parametrize("norm, eps", [("linf", 0.3), ("linf", 0.15), ("l2", 0.4), ("l2", 0.25)])
-def test_the_ising_milp_is_brute_force_over_every_reachable_binary_image(norm, eps):
-    """A 3 x 3 Ising model with 2 classes: every set of affordable flips enumerated."""
-    model = _tiny_ising()
-    rng = torch.Generator().manual_seed(3)
-    x = torch.rand(16, 9, generator=rng, dtype=torch.float64).view(16, 1, 3, 3)
-    y = model(x).argmax(1)
-    answer = ising(model, x, y, eps, norm)
+def _brute_force_minima(model, x, y, eps, norm) -> list[float]:
+    """Per image, the smallest margin over every set of affordable flips, each pixel moved to its target."""
     flat = x.flatten(1)
     target, cost = flip_targets(flat, 0.5)
+    minima = []
     for n in range(len(y)):
         free = np.flatnonzero((cost[n] <= eps).numpy() if norm == "linf" else (cost[n] ** 2 <= eps ** 2).numpy())
         best = np.inf
@@ -120,6 +115,26 @@ def test_the_ising_milp_is_brute_force_over_every_reachable_binary_image(norm, e
                 image = flat[n].clone()
                 image[flips] = target[n, flips]
                 best = min(best, _grid_minimum(model, None, int(y[n]), image.view(1, 1, 3, 3)))
+        minima.append(best)
+    return minima
+
+
+ISING_CASES = [("linf", 0.3), ("linf", 0.15), ("l2", 0.4), ("l2", 0.25)]
+
+
+def _tiny_ising_images() -> tuple[IsingClassifier, torch.Tensor, torch.Tensor]:
+    model = _tiny_ising()
+    rng = torch.Generator().manual_seed(3)
+    x = torch.rand(16, 9, generator=rng, dtype=torch.float64).view(16, 1, 3, 3)
+    return model, x, model(x).argmax(1)
+
+
+@pytest.mark.parametrize("norm, eps", ISING_CASES)
+def test_the_ising_milp_is_brute_force_over_every_reachable_binary_image(norm, eps):
+    """A 3 x 3 Ising model with 2 classes: every set of affordable flips enumerated."""
+    model, x, y = _tiny_ising_images()
+    answer = ising(model, x, y, eps, norm)
+    for n, best in enumerate(_brute_force_minima(model, x, y, eps, norm)):
         assert answer.exact[n] and answer.attained[n] == pytest.approx(best, abs=1e-7)
     broken = answer.status() == BREAKABLE
     assert broken.any() and (~broken).any()  # both kinds of image occur
@@ -127,3 +142,20 @@ def test_the_ising_milp_is_brute_force_over_every_reachable_binary_image(norm, e
     delta = (answer.adversarial - x).flatten(1)
     sizes = delta.abs().amax(1) if norm == "linf" else delta.norm(dim=1)
     assert (sizes <= eps * (1 + 1e-12)).all()
+
+
+@pytest.mark.parametrize("norm, eps", ISING_CASES)
+def test_the_ising_decision_settles_the_same_images_as_brute_force(norm, eps):
+    """Asked only whether the margin exceeds a level, the MILP certifies exactly the images whose smallest
+    margin lies above twice it, and breaks the others with a point the model misclassifies."""
+    model, x, y = _tiny_ising_images()
+    level = 1e-4
+    answer = ising(model, x, y, eps, norm, certify_above=level)
+    minima = np.array(_brute_force_minima(model, x, y, eps, norm))
+    status = answer.status()
+    assert (status[minima > 2 * level] == ROBUST).all()
+    assert (status[minima <= 0] == BREAKABLE).all()
+    assert (answer.lower[minima > 2 * level] >= 2 * level).all()  # exactly the margin where nothing can flip
+    broken = status == BREAKABLE
+    assert broken.any() and (status == ROBUST).any()
+    assert (model(answer.adversarial[broken]).argmax(1) != y[broken]).all()

@@ -10,11 +10,12 @@ import pandas as pd
 from genrob.attacks import ATTACKS, PAPER_ATTACKS
 from genrob.cost.measure import REFERENCE
 from genrob.models import get_spec, training_report
-from genrob.names import model_name
+from genrob.names import budget, model_name
 from genrob.models.vae import IMPORTANCE_SAMPLES
 from genrob.paper import paper_runtimes
 from genrob.profiles import get_profile
 from genrob.adaptive import COMPLETE_ADAPTIVE
+from genrob.exactness import read_exact
 from genrob.results import EVERY_IMAGE, read_results
 from genrob.summary import current_rows, study_order
 
@@ -185,6 +186,37 @@ def cost_summary(costs: pd.DataFrame, *, profile, cores: int = 2) -> str:
     if cheaper:
         text += " It is a lower bound for the `full` profile: " + ", and ".join(cheaper) + "."
     return text
+
+
+def exact_cost(profile, *, exact: pd.DataFrame | None = None) -> pd.DataFrame:
+    """What the exact solvers (:mod:`genrob.exactness`) cost at ``profile``, per model (by name) and budget:
+    the images, the solver's seconds per test image (one thread; a misclassified image costs nothing), the
+    time limit of one solver call and how many images hit it (their status is left undecided).
+    ``exact`` defaults to the profile's exact table."""
+    table = read_exact(get_profile(profile).name) if exact is None else exact
+    order = {m: i for i, m in enumerate(study_order(table["model"].unique()))}
+    table = table.assign(first=table["model"].map(order), linf_first=table["norm"] != "linf")
+    table = table.sort_values(["first", "linf_first", "eps"])
+    return pd.DataFrame({
+        "model": [model_name(m) for m in table["model"]],
+        "budget": [budget(norm, eps) for norm, eps in zip(table["norm"], table["eps"])],
+        "n": table["n"].to_numpy(), "solver s / image": (table["solver_seconds"] / table["n"]).round(4).to_numpy(),
+        "time limit, s": table["time_limit_s"].to_numpy(), "time-limit hits": table["time_limit_hits"].to_numpy(),
+    }).set_index(["model", "budget"])
+
+
+def exact_cost_summary(costs: pd.DataFrame) -> str:
+    """One Markdown sentence from :func:`exact_cost`: the solvers' total time and how often one ran out of it."""
+    if costs.empty:
+        return "No exact solver has run at this profile."
+    seconds = float((costs["solver s / image"] * costs["n"]).sum())
+    hits = int(costs["time-limit hits"].sum())
+    dearest = costs["solver s / image"].idxmax()
+    return (f"The exact solvers took {seconds / 60:.1f} minutes of one thread for all "
+            f"{len(costs)} rows, the dearest {costs['solver s / image'].max():.3g} s per image "
+            f"({dearest[0]}, {dearest[1]}); "
+            + ("no solver call reached its time limit." if not hits else
+               f"{hits} image(s) met a solver's time limit and stay undecided."))
 
 
 def cascade_saving(with_cascade: pd.DataFrame, every_image: pd.DataFrame) -> pd.DataFrame:

@@ -199,11 +199,16 @@ def _ising_terms(model: IsingClassifier, pixels: np.ndarray, true: int, other: i
 
 def _ising_milp(unary: np.ndarray, pairs_i: np.ndarray, pairs_k: np.ndarray, weights: np.ndarray,
                 constant: float, base: np.ndarray, free: np.ndarray, cost: np.ndarray, budget: float | None,
-                time_limit: float) -> tuple[float, float, np.ndarray, bool]:
+                time_limit: float, reach: float | None = None) -> tuple[float, float, np.ndarray, bool]:
     """The largest ``logit_other - logit_true`` over the binary images reachable from ``base`` by flipping
     pixels of ``free`` (each flip of pixel i costing ``cost[i]``, their squares summing to at most ``budget``
     where given): the best value found, the solver's upper bound on the largest, the flips, and whether
-    HiGHS proved it optimal within ``time_limit`` seconds."""
+    HiGHS proved it optimal within ``time_limit`` seconds.
+
+    Where ``reach`` is given, only whether some flips reach ``logit_other - logit_true >= reach``: that
+    becomes a constraint, the objective is dropped, and HiGHS stops at the first flips that satisfy it (their
+    value returned, the bound left open) or proves that none exist (the bound is then ``reach``). A status
+    needs no more, and on the 784 pixels an l_2 budget frees this is ten times faster than the maximum."""
     from scipy.optimize import LinearConstraint, milp
     from scipy.sparse import coo_matrix
 
@@ -257,8 +262,18 @@ def _ising_milp(unary: np.ndarray, pairs_i: np.ndarray, pairs_k: np.ndarray, wei
     bounds_ = (np.zeros(size), np.ones(size))
     from scipy.optimize import Bounds
 
-    found = milp(-objective, constraints=constraints, integrality=integrality, bounds=Bounds(*bounds_),
+    if reach is not None:
+        constraints.append(LinearConstraint(objective[None, :], reach - fixed, np.inf))
+    found = milp(-objective if reach is None else np.zeros(size), constraints=constraints,
+                 integrality=integrality, bounds=Bounds(*bounds_),
                  options={"time_limit": time_limit, "mip_rel_gap": 0.0})
+    if reach is not None:
+        if found.x is not None:  # any point is optimal for no objective: its value, of the rounded flips
+            flips = np.round(found.x[:n_flips])
+            pairs = np.array([flips[zi] * flips[zk] for zi, zk, _ in products])
+            return fixed + float(objective @ np.concatenate([flips, pairs])), np.inf, flips, True
+        infeasible = found.status == 2
+        return -np.inf, reach if infeasible else np.inf, np.zeros(n_flips), infeasible
     if found.x is None:
         return -np.inf, np.inf, np.zeros(n_flips), False
     best = fixed - float(found.fun)
@@ -270,12 +285,17 @@ def _ising_milp(unary: np.ndarray, pairs_i: np.ndarray, pairs_k: np.ndarray, wei
 
 @torch.no_grad()
 def ising(model: IsingClassifier, x: torch.Tensor, y: torch.Tensor, eps: float, norm: str, *,
-          time_limit: float = 60.0) -> Answer:
+          time_limit: float = 60.0, certify_above: float | None = None) -> Answer:
     """The exact minimum of the Ising MRF's margin within the ball: per image and other class, the largest
     ``logit_j - logit_y`` over the binary images the budget reaches (:func:`_ising_milp`), flips chosen
     among the pixels the budget carries across the threshold: at l_inf, those whose x -+ eps (as the
     attacks clip it, in the images' precision) reads the other way; at l_2, at the costs of
-    :func:`genrob.contract.flip_targets`."""
+    :func:`genrob.contract.flip_targets`.
+
+    With ``certify_above``, only the sign that a status needs: per other class, whether some flips bring the
+    margin down to ``2 * certify_above`` (a constraint, not an objective). Where none do for any class, the
+    lower bound is ``2 * certify_above`` (the solver's tolerance on the constraint is far below it); where
+    some do, their margin is attained and the lower bound is left open."""
     threshold = model.input_threshold
     flat = x.flatten(1)
     target, cost = flip_targets(flat, threshold)
@@ -304,7 +324,8 @@ def ising(model: IsingClassifier, x: torch.Tensor, y: torch.Tensor, eps: float, 
         for solved, other in enumerate(others, start=1):
             terms = _ising_terms(model, base[n], true, other)
             best, bound, flips, optimal = _ising_milp(*terms, base=base[n], free=affordable[n].numpy(),
-                                                      cost=costs[n], budget=budget, time_limit=time_limit)
+                                                      cost=costs[n], budget=budget, time_limit=time_limit,
+                                                      reach=None if certify_above is None else -2 * certify_above)
             stopped |= not optimal
             # margin = logit_true - logit_other = -(best); its lower bound is -(the upper bound on best)
             lowest_bound = min(lowest_bound, -bound)
@@ -328,10 +349,11 @@ def admits(model: torch.nn.Module) -> bool:
 
 
 def solve(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, eps: float, norm: str,
-          time_limit: float = 60.0) -> Answer:
-    """The margin's minimum over the ``norm`` ball of radius ``eps``, by the model's own solver."""
+          time_limit: float = 60.0, certify_above: float | None = None) -> Answer:
+    """The margin's minimum over the ``norm`` ball of radius ``eps``, by the model's own solver; with
+    ``certify_above``, a search solver (the MRF's) settles for whether the margin exceeds it."""
     if isinstance(model, IsingClassifier):
-        return ising(model, x, y, eps, norm, time_limit=time_limit)
+        return ising(model, x, y, eps, norm, time_limit=time_limit, certify_above=certify_above)
     if not admits(model):
         raise TypeError(f"{type(model).__name__} admits no exact solver here")
     answer = separable_linf(model, x, y, eps) if norm == "linf" else separable_l2(model, x, y, eps)
