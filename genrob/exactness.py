@@ -133,8 +133,10 @@ def run(profile: str, *, models: Iterable[str], n: int, seed: int = 0, linf_eps:
     wanted = []
     for name in admitting(models, profile):
         spec = get_spec(name)
-        model = None
+        model, untrained = None, spec.build_for(profile)
         for norm, grid in (("linf", tuple(linf_eps)), ("l2", tuple(l2_eps))):
+            if not admits(untrained, norm):
+                continue
             for eps in grid:
                 base = {"profile": chosen.name, "model": name, "model_config": spec.config_hash(chosen),
                         "norm": norm, "eps": float(eps), "n": n, "seed": seed}
@@ -184,12 +186,17 @@ def bracket(evidence: Iterable, exact: pd.DataFrame) -> pd.DataFrame:
     robust accuracy, [certified, not breakable] from the solver (one value where nothing is undecided)
     beside the attacks' worst case, the images the attacks missed (exactly breakable, yet they survived
     every attack) and any image an attack broke that the solver certified robust (none may exist: each
-    would be an attack's adversarial the solver's boundary rule calls robust).
+    would be an attack's adversarial the solver's boundary rule calls robust). ``attacked_ci_low`` is the
+    worst case's 95% Wilson interval's lower end (an exact value below it: the attacks fall short by more than
+    their interval), ``strongest_attack`` the single attack that came closest, with its ``strongest_accuracy``.
 
     ``evidence`` holds :class:`genrob.adaptive.FamilyEvidence`; its survivors are in the order of the
     evaluation subset, as the statuses are."""
+    evidence = list(evidence)
     survivors = {(model, norm, round(float(eps), 10)): alive
                  for family in evidence for (model, norm, eps), alive in family.survivors.items()}
+    runs = pd.concat([family.results for family in evidence if len(family.results)], ignore_index=True) \
+        if any(len(family.results) for family in evidence) else pd.DataFrame(columns=["model", "norm", "eps", "n"])
     rows = []
     for row in exact.itertuples():
         alive = survivors.get((row.model, row.norm, round(float(row.eps), 10)))
@@ -197,11 +204,18 @@ def bracket(evidence: Iterable, exact: pd.DataFrame) -> pd.DataFrame:
         if alive is None or len(alive) != len(status):
             continue
         alive = np.asarray(alive, dtype=bool)
+        same = runs[(runs["model"] == row.model) & (runs["norm"] == row.norm)
+                    & np.isclose(runs["eps"].astype(float), float(row.eps)) & (runs["n"] == len(status))]
+        strongest = same.loc[same["robust_accuracy"].idxmin()] if len(same) else None
         rows.append({"model": row.model, "norm": row.norm, "eps": float(row.eps), "n": len(status),
                      "lower": row.lower_accuracy, "upper": row.upper_accuracy, "exact": row.undecided == 0,
                      "undecided": int(row.undecided), "attacked": float(alive.mean()),
                      "missed": int(((status == BREAKABLE) & alive).sum()),
                      "contradicted": int(((status == ROBUST) & ~alive).sum()),
-                     "solver_seconds": float(row.solver_seconds), "time_limit_hits": int(row.time_limit_hits)})
+                     "solver_seconds": float(row.solver_seconds), "time_limit_hits": int(row.time_limit_hits),
+                     "attacked_ci_low": wilson_interval(int(alive.sum()), len(alive))[0],
+                     "strongest_attack": None if strongest is None else strongest["attack"],
+                     "strongest_accuracy": np.nan if strongest is None else float(strongest["robust_accuracy"])})
     return pd.DataFrame(rows, columns=["model", "norm", "eps", "n", "lower", "upper", "exact", "undecided",
-                                       "attacked", "missed", "contradicted", "solver_seconds", "time_limit_hits"])
+                                       "attacked", "missed", "contradicted", "solver_seconds", "time_limit_hits",
+                                       "attacked_ci_low", "strongest_attack", "strongest_accuracy"])

@@ -16,7 +16,7 @@ import pandas as pd
 from genrob import adaptive, claims
 from genrob.paired import Paired
 from genrob.models import get_spec
-from genrob.names import NORM_NAMES, budget, model_name, readable
+from genrob.names import NORM_NAMES, attack_name, budget, model_name, readable
 from genrob.results import fraction_text, share_text
 
 
@@ -317,6 +317,14 @@ def exact_sentence(bracket: pd.DataFrame, *, profile: str) -> str:
                  f"{most['upper']:.3f}. ")
     else:
         text += "The attacks missed no exactly breakable image: their worst case is the exact value. "
+    short = bracket[(bracket["missed"] > 0) & (bracket["upper"] < bracket["attacked_ci_low"])]
+    for row in short.itertuples():
+        text += (f"For {model_name(row.model)} at {budget(row.norm, row.eps)} the attacks fall short by more than "
+                 f"their 95% interval: their worst case {row.attacked:.3f} (from {row.attacked_ci_low:.3f}) against "
+                 f"the exact {row.upper:.3f}; the strongest single attack, {attack_name(row.strongest_attack)}, "
+                 f"kept {row.strongest_accuracy:.3f}. " if isinstance(row.strongest_attack, str) else
+                 f"For {model_name(row.model)} at {budget(row.norm, row.eps)} the attacks fall short by more than "
+                 f"their 95% interval: their worst case {row.attacked:.3f} against the exact {row.upper:.3f}. ")
     broken = int(bracket["contradicted"].sum())
     text += ("No attack broke an image the solver certified robust." if not broken else
              f"Attacks broke {broken} images the solver certified robust: a defect of the solver's boundary rule.")

@@ -159,3 +159,32 @@ def test_the_ising_decision_settles_the_same_images_as_brute_force(norm, eps):
     broken = status == BREAKABLE
     assert broken.any() and (status == ROBUST).any()
     assert (model(answer.adversarial[broken]).argmax(1) != y[broken]).all()
+
+
+def test_the_nearest_prototype_lp_is_a_fine_grid_searchs_minimum_and_below_it():
+    """Ten classes of two prototypes each in two pixels: the LPs' minimum of the margin over the l_inf box
+    against a 201 x 201 grid of the box."""
+    from genrob.models.exact import prototypes_linf
+    from genrob.models.vae import CVAEPrototypes
+
+    generator = torch.Generator().manual_seed(0)
+    model = CVAEPrototypes(prototypes=2).double()
+    model.prototypes = torch.rand(10, 2, 2, generator=generator, dtype=torch.float64)
+    x = torch.rand(24, 2, generator=generator, dtype=torch.float64)
+    y = model(x).argmax(1)
+    answer = prototypes_linf(model, x, y, 0.1, certify_above=1e-9)
+    for n in range(len(y)):
+        axes = [torch.linspace(float((v - 0.1).clamp(0, 1)), float((v + 0.1).clamp(0, 1)), 201,
+                               dtype=torch.float64) for v in x[n]]
+        grid = torch.cartesian_prod(*axes)
+        smallest = _grid_minimum(model, None, int(y[n]), grid)
+        assert answer.attained[n] <= smallest + 1e-9 or answer.lower[n] <= smallest + 1e-9
+        if answer.status()[n] == ROBUST:
+            assert answer.lower[n] == pytest.approx(smallest, abs=1e-2) and smallest > 0
+        else:
+            assert smallest <= 1e-2  # the grid comes close to a misclassified point
+    status = answer.status()
+    assert (status == BREAKABLE).any() and (status == ROBUST).any()
+    broken = status == BREAKABLE
+    assert (model(answer.adversarial[broken]).argmax(1) != y[broken]).all()
+    assert float((answer.adversarial - x).abs().max()) <= 0.1 + 1e-12

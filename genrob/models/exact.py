@@ -33,6 +33,7 @@ checks by a forward pass (a tie goes to the class argmax returns first).
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,6 +42,7 @@ import torch
 from genrob.contract import flip_targets
 from genrob.models.mrf import IsingClassifier
 from genrob.models.naive_bayes import GaussianNaiveBayes, LogisticRegression
+from genrob.models.vae import CVAEPrototypes
 
 ROBUST, BREAKABLE, UNDECIDED = "robust", "breakable", "undecided"
 
@@ -343,8 +345,82 @@ def ising(model: IsingClassifier, x: torch.Tensor, y: torch.Tensor, eps: float, 
     return Answer(np.array(lowers), np.array(attained), adversarial.view_as(x), np.array(unfinished, bool))
 
 
-def admits(model: torch.nn.Module) -> bool:
-    """Whether :func:`solve` computes ``model``'s margin over the ball."""
+def _box_minimum_linear(weights: torch.Tensor, low: torch.Tensor, high: torch.Tensor) -> torch.Tensor:
+    """``min w . x`` over the box ``[low, high]`` for every row ``w`` of ``weights`` (..., pixels)."""
+    centre, radius = (high + low) / 2, (high - low) / 2
+    return weights @ centre - weights.abs() @ radius
+
+
+@torch.no_grad()
+def prototypes_linf(model: CVAEPrototypes, x: torch.Tensor, y: torch.Tensor, eps: float, *,
+                    time_limit: float = 60.0, certify_above: float = 1e-4) -> Answer:
+    """The exact minimum of the nearest-prototype classifier's margin over the l_inf box, as linear
+    programmes (HiGHS, ``scipy.optimize.linprog``).
+
+    ``logit_c = -min_k |x - m_ck|^2 / (2 sigma^2)``, so the margin against class j is the smallest, over j's
+    prototypes m_jk, of ``max_k' (|x - m_jk|^2 - |x - m_yk'|^2) / (2 sigma^2)``, and each difference of two
+    squared distances is linear in x: ``2 x . (m_yk' - m_jk) + |m_jk|^2 - |m_yk'|^2``. Its minimum over
+    the box, a maximum of linear functions, is one LP per prototype m_jk (minimise s subject to every linear
+    function at most s). The largest of the linear functions' own minima over the box bounds it from below
+    in closed form; only the prototypes whose bound does not clear ``2 * certify_above`` are solved, the
+    most promising first, and an image stops at the first that breaks it."""
+    from scipy.optimize import linprog
+    from scipy.sparse import csr_matrix, hstack
+
+    prototypes = model.prototypes.double()  # (classes, K, pixels)
+    scale = 1 / (2 * float((2 * model.log_sigma.double()).exp()))
+    squared = (prototypes ** 2).sum(-1)
+    flat = x.flatten(1)
+    low_all, high_all = (flat - eps).clamp(0, 1).double(), (flat + eps).clamp(0, 1).double()
+    level = 2 * certify_above / scale  # in squared distances
+    lowers, attained, unfinished, adversarial = [], [], [], flat.clone()
+    for n in range(len(y)):
+        true, low, high = int(y[n]), low_all[n], high_all[n]
+        started = time.perf_counter()
+        candidates, pruned = [], np.inf  # (bound, class, prototype) to solve; the smallest bound of the rest
+        for other in range(prototypes.shape[0]):
+            if other == true:
+                continue
+            # rows k (the other class's prototype), columns k' (the true class's): the linear functions
+            slopes = 2 * (prototypes[true][None, :, :] - prototypes[other][:, None, :])  # (K, K', pixels)
+            offsets = squared[other][:, None] - squared[true][None, :]
+            bounds = (_box_minimum_linear(slopes, low, high) + offsets).amax(1).tolist()  # (K,)
+            pruned = min([pruned] + [b for b in bounds if b > level])
+            candidates += [(b, other, k) for k, b in enumerate(bounds) if b <= level]
+        best, found, stopped = np.inf, None, False
+        for _, other, k in sorted(candidates):
+            if time.perf_counter() - started > time_limit:
+                stopped = True
+                break
+            slopes = 2 * (prototypes[true] - prototypes[other][k][None, :])  # (K', pixels)
+            offsets = squared[other][k] - squared[true]
+            # minimise s subject to slopes . x + offsets <= s, x in the box
+            constraints = hstack([csr_matrix(slopes.numpy()), csr_matrix(-np.ones((len(offsets), 1)))])
+            solved = linprog(np.r_[np.zeros(len(low)), 1.0], A_ub=constraints, b_ub=-offsets.numpy(),
+                             bounds=np.c_[np.r_[low.numpy(), -np.inf], np.r_[high.numpy(), np.inf]],
+                             method="highs", options={"time_limit": time_limit})
+            if solved.status != 0:
+                stopped = True
+                break
+            if solved.fun < best:
+                best, found = float(solved.fun), solved.x[:-1]
+            if best <= 0:
+                break
+        # the minimum where every candidate was solved: the smallest LP value or, if lower, a pruned bound
+        finished = not stopped and best > 0
+        lowers.append(scale * min(best, pruned) if finished else -np.inf)
+        attained.append(scale * best)
+        unfinished.append(stopped)
+        if found is not None:
+            adversarial[n] = torch.from_numpy(found).to(x.dtype)
+    return Answer(np.array(lowers), np.array(attained), adversarial.view_as(x), np.array(unfinished, bool))
+
+
+def admits(model: torch.nn.Module, norm: str = "linf") -> bool:
+    """Whether :func:`solve` computes ``model``'s margin over the ``norm`` ball (the nearest-prototype
+    classifier's at l_inf only: at l_2 its problem is a second-order cone programme, which HiGHS does not solve)."""
+    if isinstance(model, CVAEPrototypes):
+        return norm == "linf"
     return isinstance(model, (LogisticRegression, GaussianNaiveBayes, IsingClassifier))
 
 
@@ -354,8 +430,11 @@ def solve(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, eps: floa
     ``certify_above``, a search solver (the MRF's) settles for whether the margin exceeds it."""
     if isinstance(model, IsingClassifier):
         return ising(model, x, y, eps, norm, time_limit=time_limit, certify_above=certify_above)
-    if not admits(model):
-        raise TypeError(f"{type(model).__name__} admits no exact solver here")
+    if isinstance(model, CVAEPrototypes) and norm == "linf":
+        return prototypes_linf(model, x, y, eps, time_limit=time_limit,
+                               certify_above=1e-4 if certify_above is None else certify_above)
+    if not admits(model, norm):
+        raise TypeError(f"{type(model).__name__} admits no exact solver here at {norm}")
     answer = separable_linf(model, x, y, eps) if norm == "linf" else separable_l2(model, x, y, eps)
     answer.unfinished = np.zeros(len(y), bool)
     return answer
