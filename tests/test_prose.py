@@ -154,8 +154,15 @@ def test_the_exact_sentence_says_what_the_attacks_missed_and_that_no_certificate
     bracket = pd.DataFrame({"model": ["mrf", "mrf", "gaussian_nb"], "norm": ["linf", "linf", "l2"],
                             "eps": [0.1, 0.3, 2.0], "n": 1000, "lower": [0.766, 0.409, 0.211],
                             "upper": [0.766, 0.409, 0.211], "exact": True, "undecided": 0,
-                            "attacked": [0.766, 0.415, 0.214], "missed": [0, 6, 3], "contradicted": 0})
+                            "attacked": [0.766, 0.415, 0.214], "missed": [0, 6, 3], "contradicted": 0,
+                            "attacked_ci_low": [0.739, 0.385, 0.190], "strongest_attack": "apgd_ce_linf",
+                            "strongest_accuracy": [0.766, 0.416, 0.214]})
     text = exact_sentence(bracket, profile="extended")
+    assert "fall short" not in text  # every exact value lies within the worst case's interval
+    short = exact_sentence(bracket.assign(upper=[0.766, 0.300, 0.211]), profile="extended")
+    assert ("For Ising MRF at l∞ eps 0.3 the attacks fall short by more than their 95% interval: their worst case "
+            "0.415 (from 0.385) against the exact 0.300; the strongest single attack, AutoAttack's APGD-CE (l∞), kept 0.416.") \
+        in short
     assert text.startswith("The exact robust accuracy is solved for Ising MRF, naive Bayes: at 3 of 3 budgets exactly.")
     assert ("missed 9 exactly breakable images in all, at 2 budgets; most for Ising MRF at l∞ eps 0.3: 6 of 1000, "
             "its worst case 0.415 against the exact 0.409") in text
