@@ -364,6 +364,13 @@ def exact_bracket_text(evidence: list[adaptive.FamilyEvidence], *, profile: str)
     return prose.exact_sentence(exact_bracket(evidence, profile=profile), profile=profile)
 
 
+def exact_coverage_text(evidence: list[adaptive.FamilyEvidence], *, profile: str) -> str:
+    """For the models of ``evidence``: how each one's exact robust accuracy is solved, or why it is not
+    (:func:`genrob.prose.coverage_text`)."""
+    models = list(dict.fromkeys(m for family in evidence for m in family.config.models))
+    return prose.coverage_text(exactness.coverage(models, profile))
+
+
 def exact_bracket_table(evidence: list[adaptive.FamilyEvidence], *, profile: str) -> pd.DataFrame:
     """:func:`exact_bracket` as a reader reads it: per model and budget, the exact robust accuracy (with its
     95% interval; a bracket where images stay undecided), the attacks' worst case on the same images, the

@@ -42,7 +42,7 @@ from genrob.environment import (
     atomic_write, code_version, machine, progress, thread_count, torch_device, use_precision,
 )
 from genrob.models import get_spec, load_model
-from genrob.models.exact import admits, solve
+from genrob.models.exact import admits, solve, solver_of
 from genrob.profiles import get_profile
 from genrob.results import exact_path, wilson_interval
 
@@ -113,6 +113,14 @@ def row_of(base: dict, status: np.ndarray, hits: np.ndarray, seconds: float, *, 
             "time_limit_hits": int(hits.sum()), "solver_seconds": round(seconds, 3), "statuses": "".join(status),
             "code_version": code_version(), "machine": machine(device), "threads": thread_count(),
             "date": datetime.date.today().isoformat()}
+
+
+def coverage(models: Iterable[str], profile: str) -> pd.DataFrame:
+    """Per model (by code name), at l_inf and at l_2: how its exact robust accuracy is solved, or why it is not
+    (:func:`genrob.models.exact.solver_of`; an untrained model is built to ask)."""
+    built = {name: get_spec(name).build_for(profile) for name in models}
+    return pd.DataFrame({norm: [solver_of(model, norm) for model in built.values()] for norm in ("linf", "l2")},
+                        index=pd.Index(list(built), name="model"))
 
 
 def admitting(models: Iterable[str], profile: str) -> list[str]:

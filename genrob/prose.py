@@ -329,3 +329,24 @@ def exact_sentence(bracket: pd.DataFrame, *, profile: str) -> str:
     text += ("No attack broke an image the solver certified robust." if not broken else
              f"Attacks broke {broken} images the solver certified robust: a defect of the solver's boundary rule.")
     return text
+
+
+def coverage_text(coverage: pd.DataFrame) -> str:
+    """Which models' exact robust accuracy is solved and how, and why the others' is not
+    (:func:`genrob.exactness.coverage`), as two short Markdown lists grouped by method and by reason (a model
+    named without a norm: at both)."""
+    solved, unsolved = {}, {}
+    for model, row in coverage.iterrows():
+        for norm in ("linf", "l2"):
+            how = row[norm]
+            target = unsolved if how.startswith("none") else solved
+            target.setdefault(how.removeprefix("none: "), {}).setdefault(model, []).append(NORM_NAMES[norm])
+
+    def listed(groups: dict) -> str:
+        return "\n".join("- " + ", ".join(model_name(m) + ("" if len(norms) == 2 else f" ({norms[0]})")
+                                          for m, norms in models.items()) + f": {how}"
+                         for how, models in groups.items())
+    text = "Solved exactly, by:\n\n" + listed(solved) if solved else "No model here admits an exact solver."
+    if unsolved:
+        text += "\n\nNo exact value, because:\n\n" + listed(unsolved)
+    return text

@@ -114,3 +114,21 @@ def test_the_bracket_counts_the_images_the_attacks_missed_and_those_they_broke_a
     assert row["attacked"] == pytest.approx(0.5) and not row["exact"]
     # a worst case on other images (another n) is not bracketed
     assert exactness.bracket([_family({("m", "linf", 0.1): alive[:5]})], exact).empty
+
+
+def test_every_model_has_a_solver_or_a_stated_reason_at_both_norms_and_the_text_groups_them():
+    from genrob.models.registry import _REGISTRY
+    from genrob.prose import coverage_text
+
+    table = exactness.coverage(sorted(_REGISTRY), "smoke")
+    assert set(table.columns) == {"linf", "l2"} and len(table) == len(_REGISTRY)
+    solved = {(m, norm) for m, row in table.iterrows() for norm in ("linf", "l2") if not row[norm].startswith("none")}
+    assert solved == {(m, norm) for m in ("logistic_regression", "gaussian_nb", "mrf") for norm in ("linf", "l2")} \
+        | {("cvae_prototypes", "linf")}
+    # a model solved is one the exact run computes, and no other
+    admitted = {(m, norm) for m in _REGISTRY for norm in ("linf", "l2")
+                if exactness.admits(exactness.get_spec(m).build_for("smoke"), norm)}
+    assert admitted == solved
+    text = coverage_text(table)
+    assert "- Gaussian mixture: its logits are log-sum-exps" in text
+    assert "conditional VAE (prototype rule) (l2): a second-order cone programme" in text

@@ -416,6 +416,37 @@ def prototypes_linf(model: CVAEPrototypes, x: torch.Tensor, y: torch.Tensor, eps
     return Answer(np.array(lowers), np.array(attained), adversarial.view_as(x), np.array(unfinished, bool))
 
 
+#: Why a model has no exact solver here, by its class: the chapter says so beside the solved ones.
+NO_SOLVER = {
+    "GaussianMixtureClassifier": "none: its logits are log-sum-exps of Gaussian components, non-convex in the "
+                                 "image; a branch and bound over 784 pixels is not attempted here",
+    "BinaryCNN": "none: a verification problem over the pixels eps carries across 0.5, but interval bounds prune "
+                 "nothing on this network (docs/measurements), so a branch and bound enumerates every binary "
+                 "image, and a MILP with every ReLU encoded (MIPVerify) is not attempted here",
+    "CVAEClassifier": "none: importance-sampled likelihoods through a decoder network; bound propagation through "
+                      "the sampling and the log-sum-exp is not attempted here",
+    "ConvVAEClassifier": "none: importance-sampled likelihoods through a decoder network; bound propagation "
+                         "through the sampling and the log-sum-exp is not attempted here",
+}
+#: Networks a certified bound would reach by bound propagation (CROWN), which no installable library gives us.
+NEEDS_BOUND_PROPAGATION = ("none: a certified lower bound needs bound propagation through the network (CROWN); "
+                           "auto_LiRPA's release on PyPI requires torch < 1.13, and interval bounds alone prune "
+                           "nothing on the binary CNN (docs/measurements)")
+SOLVERS = {"LogisticRegression": {"linf": "closed form", "l2": "the dual of a convex problem"},
+           "GaussianNaiveBayes": {"linf": "closed form", "l2": "a dual bound, exact where a point attains it"},
+           "IsingClassifier": {"linf": "integer programme (HiGHS)", "l2": "integer programme with a knapsack (HiGHS)"},
+           "CVAEPrototypes": {"linf": "linear programmes (HiGHS)",
+                              "l2": "none: a second-order cone programme, which HiGHS does not solve"}}
+
+
+def solver_of(model: torch.nn.Module, norm: str) -> str:
+    """How :func:`solve` finds ``model``'s margin over the ``norm`` ball, or why it does not ("none: ...")."""
+    name = type(model).__name__
+    if name in SOLVERS:
+        return SOLVERS[name][norm]
+    return NO_SOLVER.get(name, NEEDS_BOUND_PROPAGATION)
+
+
 def admits(model: torch.nn.Module, norm: str = "linf") -> bool:
     """Whether :func:`solve` computes ``model``'s margin over the ``norm`` ball (the nearest-prototype
     classifier's at l_inf only: at l_2 its problem is a second-order cone programme, which HiGHS does not solve)."""
