@@ -371,10 +371,15 @@ def exact_coverage_text(evidence: list[adaptive.FamilyEvidence], *, profile: str
     return prose.coverage_text(exactness.coverage(models, profile))
 
 
+#: How many of the images the attacks missed the bracket table names (by test-set index).
+MISSED_LISTED = 6
+
+
 def exact_bracket_table(evidence: list[adaptive.FamilyEvidence], *, profile: str) -> pd.DataFrame:
     """:func:`exact_bracket` as a reader reads it: per model and budget, the exact robust accuracy (with its
     95% interval; a bracket where images stay undecided), the attacks' worst case on the same images, the
-    images they missed and those they broke against a certificate, and the solver's seconds per image."""
+    images they missed (the first :data:`MISSED_LISTED` by test-set index) and those they broke against a
+    certificate, and the solver's seconds per image."""
     bracket = exact_bracket(evidence, profile=profile)
     return pd.DataFrame({
         "model": [model_name(m) for m in bracket["model"]],
@@ -384,6 +389,9 @@ def exact_bracket_table(evidence: list[adaptive.FamilyEvidence], *, profile: str
                                                      bracket["undecided"])],
         "attacks' worst case": [fraction_text(a, n) for a, n in zip(bracket["attacked"], bracket["n"])],
         "missed by the attacks": bracket["missed"].to_numpy(),
+        "missed: test images": [", ".join(map(str, images[:MISSED_LISTED])) + (
+            f" and {len(images) - MISSED_LISTED} more" if len(images) > MISSED_LISTED else "")
+            for images in bracket["missed_images"]],
         "broken yet certified": bracket["contradicted"].to_numpy(),
         "solver s / image": (bracket["solver_seconds"] / bracket["n"]).round(3).to_numpy(),
     }).set_index(["model", "budget"])

@@ -193,7 +193,7 @@ def bracket(evidence: Iterable, exact: pd.DataFrame) -> pd.DataFrame:
     """Per model, norm and eps with an exact row and a worst case on the same images: the bracket of its
     robust accuracy, [certified, not breakable] from the solver (one value where nothing is undecided)
     beside the attacks' worst case, the images the attacks missed (exactly breakable, yet they survived
-    every attack) and any image an attack broke that the solver certified robust (none may exist: each
+    every attack; ``missed_images``: their test-set indices) and any image an attack broke that the solver certified robust (none may exist: each
     would be an attack's adversarial the solver's boundary rule calls robust). ``attacked_ci_low`` is the
     worst case's 95% Wilson interval's lower end (an exact value below it: the attacks fall short by more than
     their interval), ``strongest_attack`` the single attack that came closest, with its ``strongest_accuracy``.
@@ -211,6 +211,7 @@ def bracket(evidence: Iterable, exact: pd.DataFrame) -> pd.DataFrame:
         status = np.array(list(row.statuses))
         if alive is None or len(alive) != len(status):
             continue
+        images = alive.index.to_numpy() if hasattr(alive, "index") else np.arange(len(alive))
         alive = np.asarray(alive, dtype=bool)
         same = runs[(runs["model"] == row.model) & (runs["norm"] == row.norm)
                     & np.isclose(runs["eps"].astype(float), float(row.eps)) & (runs["n"] == len(status))]
@@ -219,11 +220,12 @@ def bracket(evidence: Iterable, exact: pd.DataFrame) -> pd.DataFrame:
                      "lower": row.lower_accuracy, "upper": row.upper_accuracy, "exact": row.undecided == 0,
                      "undecided": int(row.undecided), "attacked": float(alive.mean()),
                      "missed": int(((status == BREAKABLE) & alive).sum()),
+                     "missed_images": images[(status == BREAKABLE) & alive].tolist(),
                      "contradicted": int(((status == ROBUST) & ~alive).sum()),
                      "solver_seconds": float(row.solver_seconds), "time_limit_hits": int(row.time_limit_hits),
                      "attacked_ci_low": wilson_interval(int(alive.sum()), len(alive))[0],
                      "strongest_attack": None if strongest is None else strongest["attack"],
                      "strongest_accuracy": np.nan if strongest is None else float(strongest["robust_accuracy"])})
     return pd.DataFrame(rows, columns=["model", "norm", "eps", "n", "lower", "upper", "exact", "undecided",
-                                       "attacked", "missed", "contradicted", "solver_seconds", "time_limit_hits",
+                                       "attacked", "missed", "missed_images", "contradicted", "solver_seconds", "time_limit_hits",
                                        "attacked_ci_low", "strongest_attack", "strongest_accuracy"])

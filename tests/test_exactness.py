@@ -111,6 +111,7 @@ def test_the_bracket_counts_the_images_the_attacks_missed_and_those_they_broke_a
     table = exactness.bracket([_family({("m", "linf", 0.1): alive})], exact)
     row = table.iloc[0]
     assert (row["missed"], row["contradicted"], row["undecided"]) == (1, 1, 1)
+    assert row["missed_images"] == [2]  # by the survivors' index: the test-set index
     assert row["attacked"] == pytest.approx(0.5) and not row["exact"]
     # a worst case on other images (another n) is not bracketed
     assert exactness.bracket([_family({("m", "linf", 0.1): alive[:5]})], exact).empty
