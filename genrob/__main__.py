@@ -53,6 +53,7 @@ import pandas as pd
 
 from genrob import adaptive, campaign, chapter, cost, evaluate, evidence, exactness, plots, summary, verify
 from genrob.environment import REPO_ROOT, cache_dir, edited, thread_count
+from genrob.data import MnistDataError, check_data_directory
 from genrob.models import model_names
 from genrob.params import ParameterError
 from genrob.profiles import PROFILES, get_profile
@@ -414,6 +415,15 @@ def _restore(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    try:
+        check_data_directory()  # a GENROB_DATA that names a file is refused before any work
+        return _run(args)
+    except MnistDataError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
     if args.command == "restore":
         return _restore(args)
     if args.command == "exact":

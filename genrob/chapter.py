@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -21,7 +21,7 @@ from genrob.names import NORM_NAMES, attack_name, budget, model_name, readable
 from genrob.paired import Paired, paired
 from genrob.paper import paper_clean_accuracy
 from genrob import params
-from genrob.params import SweepConfig, sweep_config
+from genrob.params import SweepConfig, refuse_unknown_parameters, sweep_config
 from genrob.profiles import Profile, get_profile
 from genrob.results import fraction_text
 
@@ -32,16 +32,25 @@ DECIMALS = 3
 EXAMPLE_ATTACKS = ("fgsm_linf", "pgd_linf", "cw_l2", "linear_search_contrast_reduction_linf", "gaussian_blur_linf")
 
 
-def setup(*, family: str, profile: str, seed: int = 0, **params) -> SweepConfig:
-    """Check the notebook's parameters (before any work), then :func:`start`."""
+def setup(*, family: str, profile: str, seed: int = 0, namespace: Mapping[str, object] | None = None,
+          **params) -> SweepConfig:
+    """Check the notebook's parameters (before any work; with ``namespace``, the notebook's ``globals()``, no
+    value under a name it does not take), then :func:`start`."""
+    if namespace is not None:
+        refuse_unknown_parameters(namespace, {"profile", "seed", *params})
     config = sweep_config(profile=profile, family=family, seed=seed, **params)
     start(config.profile, seed=seed)
     return config
 
 
-def start(profile: Profile | str, *, seed: int = 0) -> Profile:
+def start(profile: Profile | str, *, seed: int = 0, namespace: Mapping[str, object] | None = None,
+          parameters: Sequence[str] = ()) -> Profile:
     """Seed everything and compute from here on in the profile's precision (load MNIST after it); in a
-    notebook, tables show a missing value as a blank cell."""
+    notebook, tables show a missing value as a blank cell. With ``namespace`` (the notebook's ``globals()``),
+    first refuse a value under a name other than ``profile``, ``seed`` and ``parameters``
+    (:func:`genrob.params.refuse_unknown_parameters`)."""
+    if namespace is not None:
+        refuse_unknown_parameters(namespace, {"profile", "seed", *parameters})
     profile = get_profile(profile)
     use_precision(profile.torch_dtype)
     seed_everything(seed)

@@ -138,9 +138,19 @@ def _download(name: str, target: Path, timeout: float) -> None:
     )
 
 
+def check_data_directory(directory: Path | str | None = None) -> Path:
+    """``directory`` (default: ``GENROB_DATA``'s), refused with a :class:`MnistDataError` where it names
+    something other than a directory (a file, say): the four files live in a folder."""
+    directory = Path(directory) if directory is not None else default_data_dir()
+    if directory.exists() and not directory.is_dir():
+        raise MnistDataError(f"{directory} is not a directory: point GENROB_DATA at the folder that holds the four "
+                             f"MNIST files {', '.join(FILES)} (or at an empty folder to download them into)")
+    return directory
+
+
 def ensure_files(directory: Path | str | None = None, *, download: bool = True, timeout: float = 60.0) -> Path:
     """Make sure the four MNIST files are in ``directory``, downloading what is missing."""
-    directory = Path(directory) if directory is not None else default_data_dir()
+    directory = check_data_directory(directory)
     missing = [name for name in FILES if not (directory / name).is_file()]
     if missing and not download:
         raise MnistDataError(

@@ -8,10 +8,11 @@ n, seed, attacks, models); :func:`sweep_config` turns it into a
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import math
 from dataclasses import dataclass
 from numbers import Real
-from typing import Sequence
+from typing import Iterable, Mapping, Sequence
 
 from genrob.attacks import ATTACKS, PAPER_ATTACKS, get_attack_class
 from genrob.contract import input_threshold, purifies_input, samples_noise
@@ -26,6 +27,29 @@ N_TEST = 10_000
 
 class ParameterError(ValueError):
     """A notebook parameter is invalid; raised before any work is done."""
+
+
+#: What IPython itself puts in a kernel's namespace, beside names that start with an underscore.
+_KERNEL_NAMES = frozenset({"In", "Out", "exit", "quit", "get_ipython", "open"})
+#: The kinds of value a papermill parameter can be (its ``-p`` and ``-y`` give these and nothing else).
+_PARAMETER_TYPES = (str, bytes, bool, int, float, list, tuple, dict, type(None))
+
+
+def refuse_unknown_parameters(namespace: Mapping[str, object], known: Iterable[str]) -> None:
+    """Stop with a :class:`ParameterError` where ``namespace`` (a notebook's ``globals()``) holds a parameter
+    value under a name the notebook does not take: papermill only warns of a misspelt ``-p`` and runs the
+    notebook's defaults, which is a long wrong run. Modules, functions and classes imported by then are no
+    parameters; every plain value (what ``-p`` can inject) must be one of ``known``."""
+    known = set(known)
+    unknown = sorted(name for name, value in namespace.items()
+                     if not name.startswith("_") and name not in known and name not in _KERNEL_NAMES
+                     and isinstance(value, _PARAMETER_TYPES))
+    if not unknown:
+        return
+    hints = [f"{name!r} (did you mean {close[0]!r}?)" if (close := difflib.get_close_matches(name, known, n=1))
+             else repr(name) for name in unknown]
+    raise ParameterError(f"unknown parameter{'s' if len(unknown) > 1 else ''} {', '.join(hints)}: this notebook "
+                         f"takes {', '.join(sorted(known))}")
 
 
 @dataclass(frozen=True)
@@ -105,6 +129,12 @@ def sweep_config(
     family_models = chapter_models(family) if family is not None else model_names()
     if family is not None and not family_models:
         raise ParameterError(f"unknown family {family!r}")
+    if family is not None and models is not None:
+        strangers = [m for m in ([models] if isinstance(models, str) else models)
+                     if m in model_names() and m not in family_models]
+        if strangers:
+            raise ParameterError(f"model {strangers} is not of the {family} family (its chapter's models: "
+                                 f"{list(family_models)}); sweep the family that has it")
     models = _names(models, model_names(), "model", family_models)
     for name in models:
         get_spec(name)

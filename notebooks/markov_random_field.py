@@ -44,7 +44,7 @@ from genrob.models.cnn import salt_and_pepper
 from genrob.models.mrf import GRAPHS, log_partition_effect, samples
 
 config = chapter.setup(family="markov_random_field", profile=profile, linf_eps=linf_eps, l2_eps=l2_eps,
-                       n=n, seed=seed, attacks=attacks, models=models)
+                       n=n, seed=seed, attacks=attacks, models=models, namespace=globals())
 
 # %% tags=["nbval-ignore-output", "hide-input"]
 display(Markdown(chapter.provenance(config)))

@@ -43,7 +43,7 @@ from genrob.models import load_model, training_report
 from genrob.models.mixture import GRAPHS, heaviest_components
 
 config = chapter.setup(family="mixture", profile=profile, linf_eps=linf_eps, l2_eps=l2_eps,
-                       n=n, seed=seed, attacks=attacks, models=models)
+                       n=n, seed=seed, attacks=attacks, models=models, namespace=globals())
 
 # %% tags=["nbval-ignore-output", "hide-input"]
 display(Markdown(chapter.provenance(config)))

@@ -46,7 +46,7 @@ from genrob.models import load_model, training_report
 from genrob.models.naive_bayes import GRAPHS
 
 config = chapter.setup(family="naive_bayes", profile=profile, linf_eps=linf_eps, l2_eps=l2_eps,
-                       n=n, seed=seed, attacks=attacks, models=models)
+                       n=n, seed=seed, attacks=attacks, models=models, namespace=globals())
 
 # %% tags=["nbval-ignore-output", "hide-input"]
 display(Markdown(chapter.provenance(config)))

@@ -56,6 +56,7 @@ def test_a_custom_eps_grid_runs_through_papermill(fresh_cache, tmp_path):
     ({"linf_eps": [-0.1]}, "must be positive"),
     ({"linf_eps": [1, 2, 3]}, "l2 grid"),
     ({"attacks": ["pgd_linf", "deepfool"]}, "unknown attack"),
+    ({"epsilon": 0.3}, "unknown parameter 'epsilon'"),  # papermill itself only warns, then runs the defaults
 ])
 def test_bad_parameters_stop_the_notebook_before_any_work(parameters, message, fresh_cache, tmp_path):
     with pytest.raises(papermill.PapermillExecutionError) as err:

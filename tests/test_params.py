@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from genrob.params import ParameterError, sweep_config
+from genrob.params import ParameterError, refuse_unknown_parameters, sweep_config
 from genrob.profiles import PAPER_L2_EPS, PAPER_LINF_EPS
 
 
@@ -52,7 +52,20 @@ def test_a_custom_grid_is_sorted():
     ({"n": 10.5}, "n must be"),
     ({"seed": -1}, "seed"),
     ({"family": "svm"}, "unknown family"),
+    ({"family": "naive_bayes", "models": ["cnn_vae"]}, r"model \['cnn_vae'\] is not of the naive_bayes family"),
 ])
 def test_bad_parameters_are_refused(params, message):
     with pytest.raises(ParameterError, match=message):
         sweep_config(**{"profile": "smoke", **params})
+
+
+def test_a_value_under_a_name_the_notebook_does_not_take_is_refused_and_the_close_name_suggested():
+    import math as a_module
+
+    namespace = {"profile": "smoke", "seed": 0, "linf_eps": None, "In": [], "_": None, "pd": a_module,
+                 "helper": len}
+    refuse_unknown_parameters(namespace, {"profile", "seed", "linf_eps"})  # modules and functions are no parameters
+    with pytest.raises(ParameterError, match=r"unknown parameter 'epsilon': this notebook takes linf_eps, "):
+        refuse_unknown_parameters({**namespace, "epsilon": 0.3}, {"profile", "seed", "linf_eps"})
+    with pytest.raises(ParameterError, match=r"unknown parameters 'linf_esp' \(did you mean 'linf_eps'\?\), 'n'"):
+        refuse_unknown_parameters({**namespace, "linf_esp": [0.1], "n": 5}, {"profile", "seed", "linf_eps"})
