@@ -495,6 +495,15 @@ def stored_tables(profile: str) -> tuple[pd.DataFrame, pd.DataFrame, dict[tuple,
     return results, images, by_key
 
 
+def stored_clean_correct(profile: str, *, n: int, seed: int) -> dict[str, str]:
+    """Per model of the store of ``profile``: which of its ``n`` evaluation images drawn with ``seed`` it
+    classifies correctly, as its outcome lines say (one ``0``/``1`` per image; absent where it has none)."""
+    _, _, outcomes = _read_folder(store_dir(profile))
+    lines = outcomes[(outcomes["n"].astype(int) == n) & (outcomes["seed"].astype(int) == seed)
+                     & (outcomes["images"] == EVERY_IMAGE)]
+    return {model: group["clean_correct"].iloc[0] for model, group in lines.groupby("model")}
+
+
 def stored_exact(profile: str) -> pd.DataFrame | None:
     """The store's exact table (:mod:`genrob.exactness`), or None where it has none."""
     path = store_dir(profile) / EXACT

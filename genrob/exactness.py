@@ -128,11 +128,20 @@ def admitting(models: Iterable[str], profile: str) -> list[str]:
     return [name for name in models if admits(get_spec(name).build_for(profile))]
 
 
+class NotTheStoresModel(ValueError):
+    """A model classifies the evaluation images otherwise than the store says: its exact rows would describe
+    another model than the attacks' (weights trained again on another CPU, say)."""
+
+
 def run(profile: str, *, models: Iterable[str], n: int, seed: int = 0, linf_eps: Iterable[float] = (),
-        l2_eps: Iterable[float] = (), time_limit: float = TIME_LIMIT_S, data: MNIST | None = None) -> pd.DataFrame:
+        l2_eps: Iterable[float] = (), time_limit: float = TIME_LIMIT_S, data: MNIST | None = None,
+        clean_correct: dict[str, str] | None = None) -> pd.DataFrame:
     """The exact rows of ``models`` (those :func:`admitting` a solver; the others are skipped) on the evaluation
     subset of ``n`` images drawn with ``seed``, at every eps of both grids, computing only the rows the
-    table lacks. Returns the table's rows for what was asked."""
+    table lacks. Returns the table's rows for what was asked.
+
+    ``clean_correct`` (per model, ``0``/``1`` per image, as the evidence store's outcome lines say): a model
+    that classifies the images otherwise is refused with :class:`NotTheStoresModel` before any solving."""
     chosen = get_profile(profile)
     device = torch.device("cpu")  # the solvers are HiGHS and closed forms, on the CPU
     use_precision(chosen.torch_dtype)
@@ -154,6 +163,13 @@ def run(profile: str, *, models: Iterable[str], n: int, seed: int = 0, linf_eps:
                     continue
                 if model is None:
                     model = load_model(name, chosen, data=data, device=torch_device()).cpu().eval()
+                    expected = (clean_correct or {}).get(name)
+                    found = "".join("1" if c else "0" for c in (predict(model, subset.x) == subset.y).tolist())
+                    if expected is not None and expected != found:
+                        raise NotTheStoresModel(
+                            f"{name} classifies {sum(a != b for a, b in zip(expected, found))} of the {n} images "
+                            "otherwise than the store's outcome lines: its weights are not the store's (trained "
+                            "again elsewhere?), so its exact rows would describe another model")
                 wanted.append(_key(base))
                 started = time.perf_counter()
                 status, hits = np.full(n, MISCLASSIFIED), np.zeros(n, bool)

@@ -90,8 +90,8 @@ import pandas as pd
 from genrob import adaptive, chapter, claims, cost, plots
 from genrob.data import load_mnist
 
+chapter.start(profile, seed=seed, namespace=globals(), parameters=["families"])
 chosen = adaptive.families_to_evaluate(families)
-chapter.start(profile, seed=seed)
 data = load_mnist()
 
 # %% tags=["nbval-ignore-output", "hide-input"]

@@ -133,3 +133,19 @@ def test_every_model_has_a_solver_or_a_stated_reason_at_both_norms_and_the_text_
     text = coverage_text(table)
     assert "- Gaussian mixture: its logits are log-sum-exps" in text
     assert "conditional VAE (prototype rule) (l2): a second-order cone programme" in text
+
+
+def test_a_model_that_classifies_the_images_otherwise_than_the_store_is_refused_before_solving(models, mnist):
+    """Exact rows of another model than the one the attacks met would bracket nothing: the store's clean
+    outcome line must match the model's own, image for image."""
+    from genrob.data import evaluation_subset
+
+    subset = evaluation_subset(mnist.test, 20, seed=0)
+    own = "".join("1" if c else "0" for c in (models["logistic_regression"](subset.x).argmax(1) == subset.y))
+    other = own[:-1] + ("0" if own[-1] == "1" else "1")
+    with pytest.raises(exactness.NotTheStoresModel, match="classifies 1 of the 20 images otherwise"):
+        exactness.run("smoke", models=["logistic_regression"], n=20, linf_eps=[0.1], data=mnist,
+                      clean_correct={"logistic_regression": other})
+    rows = exactness.run("smoke", models=["logistic_regression"], n=20, linf_eps=[0.1], data=mnist,
+                         clean_correct={"logistic_regression": own})
+    assert len(rows) == 1 and rows["statuses"].iloc[0].count("-") == own.count("0")
