@@ -42,7 +42,7 @@ from genrob.data import load_mnist
 from genrob.models import load_model
 from genrob.names import family_name, model_name
 
-chapter.start(profile, seed=seed)
+chapter.start(profile, seed=seed, namespace=globals())
 data = load_mnist()
 results = summary.run_study(profile, seed=seed, data=data)
 
