@@ -7,6 +7,7 @@ n, seed, attacks, models); :func:`sweep_config` turns it into a
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import difflib
 import math
@@ -35,15 +36,46 @@ _KERNEL_NAMES = frozenset({"In", "Out", "exit", "quit", "get_ipython", "open"})
 _PARAMETER_TYPES = (str, bytes, bool, int, float, list, tuple, dict, type(None))
 
 
+def _literal_assignments(source: str) -> set[str]:
+    """The names a cell assigns, where it does nothing but assign literals (a parameters cell, papermill's
+    injected one); empty for any other cell."""
+    try:
+        body = ast.parse(source).body
+    except SyntaxError:
+        return set()
+    names = set()
+    for node in body:
+        if not (isinstance(node, ast.Assign) and all(isinstance(t, ast.Name) for t in node.targets)):
+            return set()
+        try:
+            ast.literal_eval(node.value)
+        except ValueError:
+            return set()
+        names.update(target.id for target in node.targets)
+    return names
+
+
+def _assigned_in_earlier_cells(namespace: Mapping[str, object]) -> set[str] | None:
+    """The names that the parameter-like cells run before the current one assign (IPython's input history,
+    ``In``: the parameters cell and papermill's injected one, cells of literal assignments only), or None
+    outside IPython."""
+    history = namespace.get("In")
+    if not isinstance(history, list) or not history:
+        return None
+    return set().union(*map(_literal_assignments, history[:-1]))
+
+
 def refuse_unknown_parameters(namespace: Mapping[str, object], known: Iterable[str]) -> None:
     """Stop with a :class:`ParameterError` where ``namespace`` (a notebook's ``globals()``) holds a parameter
     value under a name the notebook does not take: papermill only warns of a misspelt ``-p`` and runs the
-    notebook's defaults, which is a long wrong run. Modules, functions and classes imported by then are no
-    parameters; every plain value (what ``-p`` can inject) must be one of ``known``."""
+    notebook's defaults, which is a long wrong run. In a kernel, the candidates are the names that the cells
+    of literal assignments run so far assigned (the parameters cell and papermill's injected one), so that
+    imports and a later cell's results are none; elsewhere, every plain value (what ``-p`` can inject)."""
     known = set(known)
+    earlier = _assigned_in_earlier_cells(namespace)
     unknown = sorted(name for name, value in namespace.items()
                      if not name.startswith("_") and name not in known and name not in _KERNEL_NAMES
-                     and isinstance(value, _PARAMETER_TYPES))
+                     and isinstance(value, _PARAMETER_TYPES) and (earlier is None or name in earlier))
     if not unknown:
         return
     hints = [f"{name!r} (did you mean {close[0]!r}?)" if (close := difflib.get_close_matches(name, known, n=1))

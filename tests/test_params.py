@@ -69,3 +69,11 @@ def test_a_value_under_a_name_the_notebook_does_not_take_is_refused_and_the_clos
         refuse_unknown_parameters({**namespace, "epsilon": 0.3}, {"profile", "seed", "linf_eps"})
     with pytest.raises(ParameterError, match=r"unknown parameters 'linf_esp' \(did you mean 'linf_eps'\?\), 'n'"):
         refuse_unknown_parameters({**namespace, "linf_esp": [0.1], "n": 5}, {"profile", "seed", "linf_eps"})
+    # in a kernel, only what earlier cells of literal assignments assigned: imports and results are no parameters
+    kernel = {**namespace, "GRAPHS": {"a": 1}, "epsilon": 0.3, "chosen": ["a", "b"],
+              "In": ["", "profile = 'smoke'\nseed = 0\nlinf_eps = None", "# Parameters\nepsilon = 0.3\n",
+                     "from genrob.models.naive_bayes import GRAPHS\nconfig = setup(...)",
+                     "chosen = ['a', 'b']\nfigure = plot(chosen)"]}
+    with pytest.raises(ParameterError, match=r"unknown parameter 'epsilon': "):
+        refuse_unknown_parameters(kernel, {"profile", "seed", "linf_eps"})
+    refuse_unknown_parameters({**kernel, "In": kernel["In"][:2] + kernel["In"][3:]}, {"profile", "seed", "linf_eps"})
