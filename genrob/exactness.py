@@ -1,8 +1,8 @@
 """How far from the truth: each model's exact robust accuracy where it admits one, image by image, stored.
 
 Every robustness number an attack gives is an upper bound: the images it failed
-to break. For logistic regression, Gaussian naive Bayes and the Ising MRF the
-smallest margin over the eps ball is computed instead
+to break. For logistic regression, Gaussian naive Bayes, the Ising MRF and the
+CVAE's prototype rule the smallest margin over the eps ball is computed instead
 (:mod:`genrob.models.exact`), so each test image is one of
 
 - ``R``, *certified robust*: no point of the ball is misclassified (the

@@ -18,7 +18,12 @@ other one over the whole ball can be computed:
   and ``logit_j - logit_y`` is a quadratic function of those binary pixels over
   the grid, a small integer programme that HiGHS (``scipy.optimize.milp``) solves
   to optimality once each product of two binaries is linearised (exact for
-  binaries); at l_2, with one knapsack constraint on the flips' squared costs.
+  binaries); at l_2, with one knapsack constraint on the flips' squared costs;
+- **the CVAE's prototype rule** (:func:`prototypes_linf`), a nearest-prototype
+  classifier: a difference of two squared distances is linear in the image, so
+  at l_inf the margin against one prototype is a linear programme (HiGHS).
+
+Every other model has a stated reason instead (:func:`solver_of`).
 
 Each solver answers per image: *robust* (no point of the ball is misclassified),
 *breakable*, with the minimiser as the adversarial, or *undecided* (a bound that
