@@ -209,8 +209,9 @@ def bracket(evidence: Iterable, exact: pd.DataFrame) -> pd.DataFrame:
     """Per model, norm and eps with an exact row and a worst case on the same images: the bracket of its
     robust accuracy, [certified, not breakable] from the solver (one value where nothing is undecided)
     beside the attacks' worst case, the images the attacks missed (exactly breakable, yet they survived
-    every attack; ``missed_images``: their test-set indices) and any image an attack broke that the solver certified robust (none may exist: each
-    would be an attack's adversarial the solver's boundary rule calls robust). ``attacked_ci_low`` is the
+    every attack; ``missed_images``: their test-set indices) and any image an attack broke that the solver
+    certified robust (none may exist: each would be an attack's adversarial the solver's boundary rule calls
+    robust). ``attacked_ci_low`` is the
     worst case's 95% Wilson interval's lower end (an exact value below it: the attacks fall short by more than
     their interval), ``strongest_attack`` the single attack that came closest, with its ``strongest_accuracy``.
 
@@ -243,5 +244,6 @@ def bracket(evidence: Iterable, exact: pd.DataFrame) -> pd.DataFrame:
                      "strongest_attack": None if strongest is None else strongest["attack"],
                      "strongest_accuracy": np.nan if strongest is None else float(strongest["robust_accuracy"])})
     return pd.DataFrame(rows, columns=["model", "norm", "eps", "n", "lower", "upper", "exact", "undecided",
-                                       "attacked", "missed", "missed_images", "contradicted", "solver_seconds", "time_limit_hits",
-                                       "attacked_ci_low", "strongest_attack", "strongest_accuracy"])
+                                       "attacked", "missed", "missed_images", "contradicted", "solver_seconds",
+                                       "time_limit_hits", "attacked_ci_low", "strongest_attack",
+                                       "strongest_accuracy"])
