@@ -200,7 +200,7 @@ costs.round(1)
 
 # %% [markdown]
 # What the exact solvers of the adaptive chapter ("How far from the truth")
-# cost: per model and budget, their seconds per test image on one thread, and
+# cost: per model and budget, their seconds per test image (wall time), and
 # how many images a solver call's time limit left undecided.
 
 # %% tags=["nbval-ignore-output", "hide-input"]

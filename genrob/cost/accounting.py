@@ -190,8 +190,9 @@ def cost_summary(costs: pd.DataFrame, *, profile, cores: int = 2) -> str:
 
 def exact_cost(profile, *, exact: pd.DataFrame | None = None) -> pd.DataFrame:
     """What the exact solvers (:mod:`genrob.exactness`) cost at ``profile``, per model (by name) and budget:
-    the images, the solver's seconds per test image (one thread; a misclassified image costs nothing), the
-    time limit of one solver call and how many images hit it (their status is left undecided).
+    the images, the solver's seconds per test image (wall time, on the threads the row records; a misclassified
+    image costs nothing), the time limit of one solver call and how many images hit it (their status is left
+    undecided).
     ``exact`` defaults to the profile's exact table."""
     table = read_exact(get_profile(profile).name) if exact is None else exact
     order = {m: i for i, m in enumerate(study_order(table["model"].unique()))}
@@ -212,7 +213,7 @@ def exact_cost_summary(costs: pd.DataFrame) -> str:
     seconds = float((costs["solver s / image"] * costs["n"]).sum())
     hits = int(costs["time-limit hits"].sum())
     dearest = costs["solver s / image"].idxmax()
-    return (f"The exact solvers took {seconds / 60:.1f} minutes of one thread for all "
+    return (f"The exact solvers took {seconds / 60:.1f} minutes of wall time for all "
             f"{len(costs)} rows, the dearest {costs['solver s / image'].max():.3g} s per image "
             f"({dearest[0]}, {dearest[1]}); "
             + ("no solver call reached its time limit." if not hits else
