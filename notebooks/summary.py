@@ -115,9 +115,11 @@ plots.attack_seconds(runtimes)
 # stops when every image is fooled; a robust model keeps it going). The
 # benchmark (`make bench`, read here from its table, or run once if missing)
 # separates the two: per model, its FLOPs per image, its images per second for
-# a forward pass and with the input gradient at its sweeps' batch size, the
-# GFLOP/s that achieves beside this machine's own matrix-multiply rate, and
-# PGD-40, which takes the same 40 steps on every image. A model on the diagonal
+# a forward pass and with the input gradient at its sweeps' batch size (and the
+# ratio of those two times against the Gaussian CNN-VAE's: the three CNN-VAEs
+# share its decoder, so a ratio well above 1 is a backward pass computing with
+# subnormal floats), the GFLOP/s that achieves beside this machine's own
+# matrix-multiply rate, and PGD-40, which takes the same 40 steps on every image. A model on the diagonal
 # below costs what its arithmetic demands; one far above it spends time on
 # overheads (Python loops, small batches, memory traffic).
 

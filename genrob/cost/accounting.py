@@ -113,11 +113,14 @@ def runtime_overview(runtimes: pd.DataFrame) -> pd.DataFrame:
 
 def benchmark_overview(bench: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     """:func:`genrob.cost.benchmark` as a reader reads it: per model (by name) its forward MFLOPs per image,
-    images per second forward and with the input gradient, the GFLOP/s that makes, PGD-40's seconds per
+    images per second forward and with the input gradient (and the ratio of their times against the Gaussian
+    CNN-VAE's, where measured), the GFLOP/s that makes, PGD-40's seconds per
     image, and FLOPs and PGD-40 time against the CNN's; and a sentence with what every row shares (threads,
     batch, this machine's matrix-multiply rate)."""
     columns = {"mflops_per_image": "MFLOP per image", "forward_images_per_s": "images/s, forward",
-               "gradient_images_per_s": "images/s, with gradient", "forward_gflops_per_s": "GFLOP/s, forward",
+               "gradient_images_per_s": "images/s, with gradient",
+               "gradient_over_forward_vs_cnn_vae": "gradient / forward time, vs the CNN-VAE's",
+               "forward_gflops_per_s": "GFLOP/s, forward",
                "pgd40_s_per_image": "PGD-40, s per image", "flop_ratio_to_cnn": "FLOPs vs the CNN",
                "pgd_ratio_to_cnn": "PGD-40 vs the CNN"}
     table = bench[[c for c in columns if c in bench]].rename(columns=columns)

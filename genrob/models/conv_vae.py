@@ -31,6 +31,7 @@ from torch import nn
 
 from genrob.data import Split
 from genrob.contract import N_CLASSES, THRESHOLD, binarize, in_chunks
+from genrob.models.gradient_scale import scaled_input_gradient
 from genrob.models.cnn import CNN, cnn_architecture, cnn_training, train_cnn
 from genrob.models.layers import ChannelsLastUnflatten, ConvEncoder, SubPixelConvTranspose2d
 from genrob.models.registry import ModelSpec, register
@@ -144,7 +145,7 @@ class CRFPseudoLikelihood(nn.Module):
     def neighbour_field(self, x: torch.Tensor) -> torch.Tensor:
         """sum_{j~i} J_ij x_j for each pixel: (N, 784)."""
         horizontal, vertical = self.couplings
-        zero = torch.zeros((), device=x.device)
+        zero = torch.zeros((), device=x.device, dtype=self.couplings.dtype)
         kernel = torch.stack([torch.stack([zero, vertical, zero]), torch.stack([horizontal, zero, horizontal]),
                               torch.stack([zero, vertical, zero])]).view(1, 1, 3, 3)
         return F.conv2d(x, kernel, padding=1).flatten(1)
@@ -195,7 +196,9 @@ class ConvVAEClassifier(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         noise = torch.randn_like(self.noise) if self.resample else self.noise  # (K, L), one draw per call
-        return in_chunks(lambda part: self._logits(part, noise), x, CHUNK_IMAGES)
+        # Its confident logits' gradients would be subnormal floats, five times dearer (gradient_scale says why).
+        return scaled_input_gradient(self, lambda x: in_chunks(lambda part: self._logits(part, noise), x, CHUNK_IMAGES),
+                                     x)
 
     def _logits(self, x: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
         x = self._input(x)

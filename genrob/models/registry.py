@@ -144,7 +144,8 @@ def load_model(
     device: torch.device | str | None = None,
     retrain: bool = False,
 ) -> nn.Module:
-    """The trained model ``name`` for ``profile``: from the cache, or trained and cached."""
+    """The trained model ``name`` for ``profile``: from the cache, or trained and cached; in eval mode with
+    its parameters frozen, as attacks use it (their gradients are the input's)."""
     spec, profile = get_spec(name), get_profile(profile)
     use_precision(profile.torch_dtype)
     device = torch.device(device) if device is not None else torch_device()
@@ -153,7 +154,7 @@ def load_model(
     model = spec.build_for(profile)
     if path.exists() and report_path.exists() and not retrain:
         model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-        return model.to(device).eval()
+        return model.to(device).eval().requires_grad_(False)
     refuse_computing(f"training {name} ({profile.name} profile)")
     data = (data if data is not None else load_mnist()).to(profile.torch_dtype)
     config = spec.training_config(profile)
@@ -170,7 +171,7 @@ def load_model(
     atomic_write(report_path, lambda tmp: tmp.write_text(json.dumps(document, indent=1)))
     resumption.discard()
     report(f"trained {name} ({profile.name}) in {seconds:.1f}s -> {path.name}")
-    return model.eval()
+    return model.eval().requires_grad_(False)
 
 
 def training_report(name: str, profile: Profile | str = "default") -> dict:
