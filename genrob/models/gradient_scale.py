@@ -17,7 +17,7 @@ step refuses it rather than return it.
 
 Only the input's gradient is put back at its scale: a parameter's gradient through a scaled pass
 would be wrong, so the scaling applies only to a model in eval mode with its parameters frozen
-(:func:`applies`), which is how attacks see every model (:func:`genrob.contract.frozen`).
+(:func:`applies`), which is how :func:`genrob.models.load_model` gives every model to the attacks.
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ from torch import nn
 
 #: Each image's largest logit gradient is brought to 2^TARGET_EXPONENT (at least 2^(TARGET_EXPONENT - 1)).
 #: Float32 is normal from 2^-126 to 2^128: a gradient 2^-226 times the largest stays normal, and the largest
-#: may still grow 2^27 times through the backward pass (the convolutional VAEs' grows at most 2^12, measured
-#: on the `extended` weights).
+#: may still grow 2^27 times through the backward pass (on the `extended` weights it grows at most 2^7 in the
+#: CNN-VAEs and 2^13 in the GMM).
 TARGET_EXPONENT = 100
 
 
