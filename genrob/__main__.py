@@ -84,8 +84,8 @@ def _parser() -> argparse.ArgumentParser:
     headline.add_argument("--profile", default="default", help=PROFILE_HELP)
     headline.add_argument("--from-store", action="store_true",
                           help="write the README's table and figure from the store as it is, computing nothing")
-    answer = commands.add_parser("answer", help="write the book's answer (book/chapters/answer.md) from the adaptive "
-                                                "evidence; the introduction includes it")
+    answer = commands.add_parser("answer", help="write the book's answer (book/chapters/answer.md, its figure beside "
+                                                "it) from the adaptive evidence; the introduction includes it")
     answer.add_argument("--profile", default="default", help=PROFILE_HELP)
     check = commands.add_parser("verify", help="recompute random cells of an evidence store from a clean cache and "
                                                "compare them with it (exit status 1 where one disagrees)")
@@ -245,7 +245,7 @@ def book_chapters() -> list[Path]:
 
 
 def render_chapters(profile: str) -> None:
-    """Run every chapter with ``profile`` into a scratch folder, as ``make book`` does: what the pages
+    """Run every chapter with ``profile`` into a scratch folder, as ``make book PROFILE=...`` does: what the pages
     compute beyond the results table (clean predictions, example adversarials) is memoised in the cache,
     for the evidence store to keep."""
     import papermill
@@ -278,8 +278,10 @@ ANSWER_PAGE = "book/chapters/answer.md"
 def _answer(args: argparse.Namespace) -> int:
     page = REPO_ROOT / ANSWER_PAGE
     page.parent.mkdir(parents=True, exist_ok=True)
-    page.write_text(chapter.answer(args.profile) + "\n")
-    print(f"wrote the book's answer to {page}", flush=True)
+    text, figure = chapter.answer(args.profile)
+    page.write_text(text + "\n")
+    figure.savefig(page.with_name(chapter.ANSWER_FIGURE), dpi=110, bbox_inches="tight")
+    print(f"wrote the book's answer to {page}, its figure beside it", flush=True)
     return 0
 
 

@@ -96,7 +96,7 @@ def which_book(profile: Profile | str) -> str:
     name = get_profile(profile).name
     if store_only():
         return (f"**Which book:** the `{name}` evidence, rendered from the evidence store `evidence/{name}/` "
-                "in the repository (`make evidence-book`): every number on this page was computed by the "
+                "in the repository (`make book`): every number on this page was computed by the "
                 "evidence run (`python -m genrob evidence`), and nothing was trained or attacked to show it.")
     return (f"**Which book:** computed on the machine that built it (`make book`, profile `{name}`), from "
             "scratch or from that machine's cache, not read from the evidence store.")
@@ -339,16 +339,32 @@ def adaptive_findings(evidence: list[adaptive.FamilyEvidence], verdicts: pd.Data
     return "\n\n".join(sentences)
 
 
-def answer(profile: Profile | str, *, seed: int = 0, data: MNIST | None = None) -> str:
+#: The answer's figure, written beside its page (book/chapters/) and shown from the introduction that includes
+#: the page (an included page's paths are the including page's).
+ANSWER_FIGURE = "answer-claims.png"
+
+
+def answer(profile: Profile | str, *, seed: int = 0, data: MNIST | None = None) -> tuple[str, plt.Figure]:
     """The study's answer as the adaptive evidence of ``profile`` gives it, for the book's introduction:
     which book (:func:`which_book`), which profile and how many images, then a few generated paragraphs
     that group the findings (the rulings on the paper's numbers, its claims by the kind of comparison, what
-    the thresholding models owe to the threshold) and the claims over the curve as one table (as Markdown).
+    the thresholding models owe to the threshold), the claims as a picture (:func:`genrob.plots.claims_forest`,
+    returned for the page to show as :data:`ANSWER_FIGURE`) and over the curve as one table (as Markdown).
     The sentences pair by pair are the adaptive chapter's."""
     profile = start(profile, seed=seed)
     evidence = [adaptive.evaluate_family(family, profile=profile.name, seed=seed, data=data)
                 for family in adaptive.families_to_evaluate()]
-    return answer_markdown(evidence, profile=profile.name)
+    figure = plots.claims_forest(judged_claims(evidence, profile=profile.name), margin=claims.MARGIN)
+    return answer_markdown(evidence, profile=profile.name), figure
+
+
+def _answer_figure() -> str:
+    """The MyST figure of :data:`ANSWER_FIGURE`, captioned as :func:`genrob.plots.claims_forest` draws it."""
+    return (f"```{{figure}} chapters/{ANSWER_FIGURE}\n:name: answer-claims\n\n"
+            "The paper's claims at a glance: for each claim (a row) and norm (a panel), the worst-case robust "
+            "accuracy of the model the claim favours minus the other's on the images both saw, with its 95% "
+            "interval, at each eps (smallest on top), coloured by the finding there. The grey band is the margin "
+            f"of ±{claims.MARGIN:g} within which two models count as equal.\n```")
 
 
 def verdicts(evidence: list[adaptive.FamilyEvidence], *, profile: str) -> pd.DataFrame:
@@ -422,6 +438,7 @@ def answer_markdown(evidence: list[adaptive.FamilyEvidence], *, profile: str) ->
              *prose.claims_paragraphs(claims_table, thresholding=thresholding),
              prose.threshold_sentence(worst, thresholding=thresholding, linf_eps=adaptive.HEADLINE_EPS,
                                       l2_eps=adaptive.HEADLINE_L2_EPS),
+             _answer_figure(),
              "The paper's claims over the curve, norm by norm:", prose.markdown_table(claims.table(curves))]
     return "\n\n".join(part for part in parts if part)
 

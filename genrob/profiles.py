@@ -1,7 +1,7 @@
 """Run profiles: how much data, training and attack effort a run spends.
 
 ``smoke`` runs each notebook in seconds (nbval and CI), ``default`` is what
-``make book`` runs on a 2-core CPU in 77 min (measured from a clean clone), ``extended`` is
+``make book PROFILE=default`` runs on a 2-core CPU in 77 min (measured from a clean clone), ``extended`` is
 the evidence: full training and five times the images (about a day on the same CPU,
 resumable), ``full`` is the paper's scale (all 10 000 test images) for
 a machine with a GPU.
@@ -74,7 +74,7 @@ PROFILES: dict[str, Profile] = {
     ),
     "default": Profile(
         name="default", n_eval=200, max_train=None, epoch_scale=0.2, attack_effort=0.5,
-        description="what `make book` runs on a 2-core CPU in 77 min: every model "
+        description="what `make book PROFILE=default` runs on a 2-core CPU in 77 min: every model "
                     "trained on all 50 000 images for a fifth of its epochs, 200 test images (50 for the "
                     "fully connected VAE family, 30 for the convolutional one, whose logits use 2 "
                     "importance samples instead of 10), the paper's attacks' budgets halved and the adaptive "

@@ -22,7 +22,7 @@ def test_the_methods_page_states_the_profiles_as_configured():
 
 
 def test_the_smoke_profile_computes_in_float64_and_the_evidence_profiles_in_float32():
-    """float64 keeps the smoke notebooks' printed digits the same on every CPU (README, "Two commands")."""
+    """float64 keeps the smoke notebooks' printed digits the same on every CPU (docs/measurements/two-commands)."""
     assert {name: profile.torch_dtype for name, profile in PROFILES.items()} == {
         "smoke": torch.float64, "default": torch.float32, "extended": torch.float32, "full": torch.float32}
     assert get_profile("smoke").small_models and not get_profile("default").small_models

@@ -3,11 +3,12 @@
 Forward FLOPs per image (torch's flop counter); images per second for a forward pass
 and for one with the input gradient of the cross-entropy (what gradient attacks
 differentiate), at the sweeps' batch size, and the ratio of the two times against the
-Gaussian CNN-VAE's (issue 51: subnormal floats had made the binary CNN-VAE's 5.7 times
-dearer than its FLOPs say); the GFLOP/s that achieves beside this machine's own
+Gaussian CNN-VAE's (subnormal floats had made the binary CNN-VAE's five times the
+Gaussian's, issue 51); the GFLOP/s that achieves beside this machine's own
 matrix-multiply rate measured in the same run; seconds per image of PGD-40; and each
-model's PGD time relative to the reference CNN's beside its FLOP ratio. ``python -m genrob bench`` writes the table to
-``<cache>/results/bench-<profile>.csv`` (the thread count is fixed and recorded).
+model's PGD time relative to the reference CNN's beside its FLOP ratio. ``python -m
+genrob bench`` writes the table to ``<cache>/results/bench-<profile>.csv`` (the thread
+count is fixed and recorded).
 """
 
 from __future__ import annotations
@@ -152,7 +153,8 @@ def benchmark(models: Sequence[str], *, profile: str = "default", batch: int = D
     rows = []
     for name in models:
         model = load_model(name, profile, data=data)
-        x, y = images.x[:sweep_batch(name, profile, batch)], images.y[:sweep_batch(name, profile, batch)]
+        size = sweep_batch(name, profile, batch)
+        x, y = images.x[:size], images.y[:size]
         flops = flops_per_image(model, x)
         forward = seconds_per_image(model, x)
         with_gradient = seconds_per_image(model, x, y, gradient=True)

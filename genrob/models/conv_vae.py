@@ -197,8 +197,8 @@ class ConvVAEClassifier(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         noise = torch.randn_like(self.noise) if self.resample else self.noise  # (K, L), one draw per call
         # Its confident logits' gradients would be subnormal floats, five times dearer (gradient_scale says why).
-        return scaled_input_gradient(self, lambda x: in_chunks(lambda part: self._logits(part, noise), x, CHUNK_IMAGES),
-                                     x)
+        return scaled_input_gradient(
+            self, lambda x: in_chunks(lambda part: self._logits(part, noise), x, CHUNK_IMAGES), x)
 
     def _logits(self, x: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
         x = self._input(x)

@@ -91,6 +91,15 @@ FIGURES_SCRIPT = """() => Array.from(document.querySelectorAll('main div.cell_ou
 })"""
 
 
+#: The answer's figure (genrob.chapter.ANSWER_FIGURE): its width as drawn and as shown, and its caption.
+ANSWER_FIGURE_SCRIPT = """() => Array.from(document.querySelectorAll('main img'))
+  .filter(img => img.src.endsWith('/answer-claims.png')).map(img => {
+    const caption = img.closest('figure') ? img.closest('figure').querySelector('figcaption') : null;
+    return {natural: img.naturalWidth, shown: img.getBoundingClientRect().width,
+            caption: caption ? caption.innerText.trim() : ''};
+  })"""
+
+
 @pytest.fixture(scope="session")
 def rendered(site, browser) -> dict[str, dict]:
     """Each page of the table of contents, loaded once: its errors, failed requests, figures, formulas, links."""
@@ -118,6 +127,7 @@ def rendered(site, browser) -> dict[str, dict]:
             "text": page.evaluate("() => (document.querySelector('main') || document.body).innerText"),
             "tables": page.evaluate(TABLES_SCRIPT),
             "figures": page.evaluate(FIGURES_SCRIPT),
+            "answer_figures": page.evaluate(ANSWER_FIGURE_SCRIPT),
             "findings": page.evaluate(
                 "() => Array.from(document.querySelectorAll('main div.cell.tag_findings div.cell_output'))"
                 ".map(o => o.innerText).join('\\n')"),
@@ -239,3 +249,12 @@ def test_the_figure_and_findings_checks_are_not_vacuous(rendered):
     assert sum(len(page["figures"]) for page in rendered.values()) > 30
     pages_with_findings = [p for p, page in rendered.items() if re.search(r"\d\.\d", page["findings"])]
     assert len(pages_with_findings) >= 6  # five family chapters, the adaptive chapter and the summary
+
+
+def test_the_introduction_shows_the_answer_as_a_picture_at_its_drawn_size(rendered):
+    """The claims' forest plot on the first page, at a laptop's 1 280 px: loaded, not shrunk below the size it
+    was drawn at (its labels stay readable), and captioned."""
+    (figure,) = rendered[PAGES[0]]["answer_figures"]
+    assert figure["natural"] > 500
+    assert figure["shown"] >= 0.95 * figure["natural"]
+    assert "claim" in figure["caption"] and "interval" in figure["caption"]
