@@ -72,8 +72,8 @@ class _AtInput(torch.autograd.Function):
         exponents = ctx.scale.exponents
         if exponents is None:  # the logits took no part in this backward pass
             return gradient, None
-        scaled = exponents != 0
-        if not torch.isfinite(gradient.flatten(1)[scaled]).all():
+        finite = torch.isfinite(gradient).flatten(1).all(1) | (exponents == 0)
+        if gradient.device.type != "meta" and not bool(finite.all()):  # a meta tensor has no values to check
             raise GradientOverflow(f"an input gradient scaled by up to 2^{int(exponents.max())} overflowed; "
                                    f"lower genrob.models.gradient_scale.TARGET_EXPONENT ({TARGET_EXPONENT})")
         return _times_power_of_two(gradient, -exponents), None
